@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bootpart.h - the universal system partition (USP) and GPT disks.
+ *
+ * For each architecture a GRUB EFI image made with grub-mkimage (an early
+ * config embedded), one shared grub.cfg branching on $grub_cpu, the
+ * per-arch kernel and initrd under /<arch>/, all in a FAT filesystem written
+ * rootless into a region of an image file (mkfs.fat --offset + mtools: no
+ * mounts, no loop devices). GPT written with libfdisk. Everything
+ * deterministic: FAT serial from the seed, timestamps from the epoch.
+ *
+ * Uses common/ only.
+ */
+#ifndef XOVA_BOOTPART_H
+#define XOVA_BOOTPART_H
+
+#include "common/common.h"
+
+/* GPT partition type GUIDs */
+#define BOOTPART_TYPE_ESP "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
+#define BOOTPART_TYPE_LINUX_DATA "0fc63daf-8483-4772-8e79-3d69d8477de4"
+
+/* What one architecture boots. */
+struct bootpart_payload {
+        const struct xova_arch *arch;
+        const char *kernel;             /* host path of the kernel image */
+        const char *initrd;             /* host path, or NULL */
+        const char *cmdline;            /* extra kernel arguments (already validated), or NULL */
+        char root_partuuid[37];         /* PARTUUID of this arch's root, "" for none */
+};
+
+struct bootpart_usp {
+        const struct bootpart_payload *payloads;
+        size_t n_payloads;
+        /* Roots searched for GRUB module dirs: ROOT/<grub_target>/moddep.lst,
+         * NULL-terminated; NULL means { "/usr/lib/grub", NULL }. */
+        const char *const *grub_dirs;
+        const char *seed;               /* FAT serial derives from it */
+        uint64_t epoch;                 /* every FAT timestamp (SOURCE_DATE_EPOCH) */
+        const char *label;              /* FAT volume label (<= 11 chars), NULL = "XOVA-USP" */
+        const char *workdir;            /* private scratch directory */
+};
+
+/* The GRUB module dir for arch (first root holding <target>/moddep.lst). */
+int bootpart_grub_dir(const struct bootpart_usp *u, const struct xova_arch *arch, char **ret,
+                      struct xerr *e);
+/* The shared grub.cfg text (exposed for tests and for the summary). */
+int bootpart_grub_cfg(const struct bootpart_payload *p, size_t n, char **ret, struct xerr *e);
+/* Smallest FAT size in bytes (MiB-aligned) that holds the payloads, the
+ * shims and slack. */
+int bootpart_usp_size(const struct bootpart_usp *u, uint64_t *ret_bytes, struct xerr *e);
+/* Writes the USP as FAT32 of `size` bytes at byte `offset` of the existing
+ * file `image`: EFI/BOOT/<efi_name> per arch, EFI/BOOT/grub.cfg,
+ * /<arch>/vmlinuz and /<arch>/initrd.img. */
+int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t offset,
+                       uint64_t size, const struct xova_progress *progress, struct xerr *e);
+
+struct bootpart_gpt_part {
+        const char *name;               /* partition name (UTF-16 in GPT, ASCII here) */
+        const char *type;               /* type GUID, lowercase string */
+        uint8_t uuid[16];               /* partition GUID (derived by the caller) */
+        uint64_t size;                  /* bytes, multiple of 1 MiB */
+        uint64_t offset;                /* out: byte offset where the partition starts */
+};
+
+/* Computes offsets (1 MiB aligned, first at 1 MiB) and the disk size
+ * (partitions + 1 MiB for the backup GPT) without writing. */
+int bootpart_gpt_layout(struct bootpart_gpt_part *parts, size_t n, uint64_t *ret_disk_size,
+                        struct xerr *e);
+/* Creates `image` (must not exist; sparse, sized by bootpart_gpt_layout) and
+ * writes a protective MBR and GPT with libfdisk. Fills parts[].offset. */
+int bootpart_gpt_write(const char *image, const uint8_t disk_guid[16],
+                       struct bootpart_gpt_part *parts, size_t n, uint64_t *ret_disk_size,
+                       struct xerr *e);
+
+#endif

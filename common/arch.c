@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The architecture table. Every per-arch fact the project needs (GRUB target,
+ * EFI file name, console, QEMU binary and machine, partition type, OVF and
+ * libvirt names) is one row here, so a third architecture is one more row.
+ * It lives in common/ rather than bootpart/ because hv/ and ovf/ need it too
+ * and must not depend on bootpart/ (docs/ARCHITECTURE.md).
+ */
+#include "config.h"
+
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "common.h"
+
+const struct xova_arch xova_arch_table[] = {
+        {
+                .name = "x86_64",
+                .uname = "x86_64",
+                .deb_arch = "amd64",
+                .grub_target = "x86_64-efi",
+                .grub_cpu = "x86_64",
+                .efi_name = "BOOTX64.EFI",
+                .console = "ttyS0",
+                .qemu_binary = "qemu-system-x86_64",
+                .qemu_machine = "q35",
+                .fw_arch = "x86_64",
+                /* Discoverable Partitions Specification: root-x86-64 */
+                .dps_root_type = "4f68bce3-e8cd-4db1-96e7-fbcaf984b709",
+                .vmw_os_type = "other5xLinux64Guest",
+                .ovf_os_id = 101,       /* CIM: Linux 64-Bit */
+                .libvirt_arch = "x86_64",
+        },
+        {
+                .name = "aarch64",
+                .uname = "aarch64",
+                .deb_arch = "arm64",
+                .grub_target = "arm64-efi",
+                .grub_cpu = "arm64",
+                .efi_name = "BOOTAA64.EFI",
+                .console = "ttyAMA0",
+                .qemu_binary = "qemu-system-aarch64",
+                .qemu_machine = "virt",
+                .fw_arch = "aarch64",
+                /* Discoverable Partitions Specification: root-arm64 */
+                .dps_root_type = "b921b045-1df0-41c3-af44-4c6f280d3fae",
+                .vmw_os_type = "arm-other5xLinux64Guest",
+                .ovf_os_id = 101,
+                .libvirt_arch = "aarch64",
+        },
+};
+const size_t xova_arch_count = ELEMENTSOF(xova_arch_table);
+
+const struct xova_arch *xova_arch_by_name(const char *name)
+{
+        if (!name)
+                return NULL;
+        for (size_t i = 0; i < xova_arch_count; i++)
+                if (strcmp(xova_arch_table[i].name, name) == 0)
+                        return &xova_arch_table[i];
+        return NULL;
+}
+
+const struct xova_arch *xova_arch_host(void)
+{
+        struct utsname u;
+
+        if (uname(&u) < 0)
+                return NULL;
+        for (size_t i = 0; i < xova_arch_count; i++)
+                if (strcmp(xova_arch_table[i].uname, u.machine) == 0)
+                        return &xova_arch_table[i];
+        return NULL;
+}

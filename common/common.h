@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * common.h - the only public header of common/: error values, cleanup
+ * helpers, checked number and size parsing, the architecture table, derived
+ * (reproducible) identifiers, child processes and atomic output files.
+ *
+ * common/ uses nothing else of ours (see docs/ARCHITECTURE.md).
+ */
+#ifndef XOVA_COMMON_H
+#define XOVA_COMMON_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* Cleanup (STYLE.md rule 7)                                           */
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+static inline void freep(void *p) { free(*(void **) p); }
+#define _cleanup_free_ _cleanup_(freep)
+static inline void closep(int *fd) { if (*fd >= 0) { int e = errno; close(*fd); errno = e; } }
+#define _cleanup_close_ _cleanup_(closep)
+#define TAKE_PTR(p) ({ __typeof__(p) _t = (p); (p) = NULL; _t; })
+#define TAKE_FD(fd) ({ int _t = (fd); (fd) = -1; _t; })
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ------------------------------------------------------------------ */
+/* Errors are values (STYLE.md rule 5)                                 */
+
+/* Caller-owned, fixed size: the error path never allocates. */
+struct xerr {
+        int code;               /* -errno, or 0 */
+        char where[256];        /* file, member, JSON path ... (may be empty) */
+        char msg[512];          /* lowercase, no final period */
+};
+
+/* Exit codes of the xova binary (documented in xova(1)). */
+enum {
+        XOVA_EXIT_OK = 0,
+        XOVA_EXIT_FAILURE = 1,
+        XOVA_EXIT_USAGE = 2,
+        XOVA_EXIT_VERIFY = 3,   /* digest, signature or bundle structure */
+        XOVA_EXIT_TIMEOUT = 4,  /* guest did not print the marker in time */
+};
+
+/* Library-specific error codes above the errno range. */
+#define XOVA_EVERIFY 4096       /* verification failed: maps to exit 3 */
+#define XOVA_ETIMEOUT 4097      /* marker not seen in time: maps to exit 4 */
+
+/* Sets *e (if e != NULL) and returns code (which must be < 0), so that
+ * `return xerr_set(e, -EINVAL, path, "line %u: ...", n);` reads naturally. */
+int xerr_set(struct xerr *e, int code, const char *where, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/* Like xerr_set but appends ": strerror(-code)". */
+int xerr_set_errno(struct xerr *e, int code, const char *where, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/* Prefixes the message with context ("building disk 'data': ..."); returns e->code. */
+int xerr_prefix(struct xerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Formats "where: msg" (or "msg") into buf. */
+const char *xerr_format(const struct xerr *e, char *buf, size_t size);
+/* Maps an error code to an exit code (1, 3 or 4). */
+int xerr_exit_code(int code);
+
+/* Debug output only when XOVA_DEBUG is set (util-linux style); libraries never log otherwise. */
+void xova_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ------------------------------------------------------------------ */
+/* Numbers and sizes (STYLE.md rule 13)                                */
+
+/* Decimal only, no sign, no leading/trailing junk, no overflow. */
+int xova_parse_u64(const char *s, uint64_t *ret);
+/* "512", "512K", "64M", "2G", "1T" (binary units; an optional "iB"/"B" suffix is accepted). */
+int xova_parse_size(const char *s, uint64_t *ret);
+/* "64.0 MiB" style, into buf. */
+const char *xova_format_size(uint64_t bytes, char *buf, size_t size);
+/* SOURCE_DATE_EPOCH per the reproducible-builds spec: a non-negative decimal
+ * integer <= 253402300799. Unset -> *ret = 0 and returns 0 (builds are then
+ * still reproducible: 0 is the default epoch). Malformed -> -EINVAL with e set. */
+int xova_source_date_epoch(uint64_t *ret, struct xerr *e);
+
+/* ------------------------------------------------------------------ */
+/* Architecture table: one row per supported guest architecture.      */
+/* A third arch is a new row in common/arch.c.                         */
+
+struct xova_arch {
+        const char *name;              /* "x86_64", "aarch64": spec, OVF, CLI */
+        const char *uname;             /* uname -m on such a host */
+        const char *deb_arch;          /* "amd64", "arm64" */
+        const char *grub_target;       /* grub-mkimage -O: "x86_64-efi" */
+        const char *grub_cpu;          /* $grub_cpu at boot: "x86_64", "arm64" */
+        const char *efi_name;          /* "BOOTX64.EFI" (under EFI/BOOT/) */
+        const char *console;           /* kernel console: "ttyS0", "ttyAMA0" */
+        const char *qemu_binary;       /* "qemu-system-x86_64" */
+        const char *qemu_machine;      /* default machine type: "q35", "virt" */
+        const char *fw_arch;           /* architecture in QEMU firmware descriptors */
+        const char *dps_root_type;     /* Discoverable Partitions root type GUID */
+        const char *vmw_os_type;       /* VMware osType hint for OVF */
+        unsigned ovf_os_id;            /* CIM OperatingSystemSection id (e.g. 101 = Linux 64-bit) */
+        const char *libvirt_arch;      /* <type arch=...> */
+};
+
+extern const struct xova_arch xova_arch_table[];
+extern const size_t xova_arch_count;
+/* Exact name only ("aarch64"); NULL if unknown. */
+const struct xova_arch *xova_arch_by_name(const char *name);
+/* The host's row (from uname), NULL if the host arch is not in the table. */
+const struct xova_arch *xova_arch_host(void);
+
+/* ------------------------------------------------------------------ */
+/* Reproducible identifiers                                            */
+
+/* HMAC-SHA256(key = seed, msg = token), first 16 bytes, made a valid RFC 4122
+ * version 4 UUID (as systemd-repart's derive_uuid). */
+void xova_derive_uuid(const char *seed, const char *token, uint8_t ret[16]);
+/* Same derivation, first 4 bytes as a number (FAT serials). */
+uint32_t xova_derive_u32(const char *seed, const char *token);
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", lowercase; buf must hold 37 bytes. */
+const char *xova_uuid_format(const uint8_t uuid[16], char buf[37]);
+
+/* ------------------------------------------------------------------ */
+/* Child processes                                                     */
+
+/* Finds argv0 on PATH (also /usr/sbin:/sbin). Returns 0, or -ENOENT with e
+ * naming the tool and `package` (the Debian package that provides it). */
+int xova_find_tool(const char *tool, const char *package, char **ret_path, struct xerr *e);
+
+/* Runs argv (argv[0] looked up with xova_find_tool against `package`) with
+ * stdin from /dev/null, stdout discarded unless ret_stdout != NULL (then
+ * captured, up to 16 MiB), stderr captured. Non-zero exit or a signal is an
+ * error whose message names the tool and quotes the last lines of its
+ * stderr. envp_extra: NULL or a NULL-terminated list of "K=V" to add. */
+int xova_run(const char *package, char *const argv[], char *const envp_extra[],
+             char **ret_stdout, struct xerr *e);
+
+/* ------------------------------------------------------------------ */
+/* Atomic output (STYLE.md rule 14, RELIABILITY.md 3.3)               */
+
+/* A file that appears at `target` only when committed. The temp lives in
+ * the target's directory (O_TMPFILE where the filesystem has it, otherwise a
+ * named ".NAME.xova-XXXXXX" registered for removal at exit and on
+ * SIGINT/SIGTERM/SIGHUP). Freed without commit, it is removed. */
+struct xova_atomic;
+
+enum {
+        XOVA_ATOMIC_REPLACE = 1 << 0,   /* an existing target may be replaced (--force) */
+        XOVA_ATOMIC_NAMED = 1 << 1,     /* use a named temp even where O_TMPFILE works (tests) */
+};
+
+int xova_atomic_open(const char *target, mode_t mode, unsigned flags,
+                     struct xova_atomic **ret, struct xerr *e);
+int xova_atomic_fd(const struct xova_atomic *a);
+/* fsync(file), link/rename into place, fsync(dir). After success the object
+ * still needs xova_atomic_free (which then removes nothing). */
+int xova_atomic_commit(struct xova_atomic *a, struct xerr *e);
+struct xova_atomic *xova_atomic_free(struct xova_atomic *a);
+static inline void xova_atomic_freep(struct xova_atomic **a) { *a = xova_atomic_free(*a); }
+#define _cleanup_atomic_ _cleanup_(xova_atomic_freep)
+
+/* A directory that appears at `target` only when committed: files are
+ * written into xova_atomic_dir_path() (a ".NAME.xova-XXXXXX" directory beside
+ * the target, registered for removal), then the whole directory is renamed
+ * into place. The temp directory may hold files and subdirectories. */
+struct xova_atomic_dir;
+int xova_atomic_dir_open(const char *target, unsigned flags, struct xova_atomic_dir **ret,
+                         struct xerr *e);
+const char *xova_atomic_dir_path(const struct xova_atomic_dir *d);
+/* fsyncs every regular file in it, renames into place, fsyncs the parent. */
+int xova_atomic_dir_commit(struct xova_atomic_dir *d, struct xerr *e);
+struct xova_atomic_dir *xova_atomic_dir_free(struct xova_atomic_dir *d);
+static inline void xova_atomic_dir_freep(struct xova_atomic_dir **d) { *d = xova_atomic_dir_free(*d); }
+#define _cleanup_atomic_dir_ _cleanup_(xova_atomic_dir_freep)
+
+/* A private work directory ("xova-work.XXXXXX") under `parent` (NULL: under
+ * $TMPDIR or /tmp), registered for removal at exit and on signals. */
+int xova_workdir_new(const char *parent, char **ret_path, struct xerr *e);
+/* Removes a tree made by us (no symlinks followed) and unregisters it. */
+int xova_workdir_remove(const char *path);
+
+/* Removes every registered temp now (async-signal-safe part used by the
+ * signal handler; exposed for tests). */
+void xova_cleanup_registered(void);
+/* Test hook: XOVA_DEBUG_PAUSE=<phase> makes xova_pause_point("<phase>") print
+ * "xova: paused at <phase>" on stderr and sleep until a signal arrives. */
+void xova_pause_point(const char *phase);
+
+/* ------------------------------------------------------------------ */
+/* Files                                                               */
+
+/* Opens a user-named input O_RDONLY|O_NONBLOCK|O_CLOEXEC (a FIFO cannot
+ * hang us), requires a regular file no larger than max_size, returns its
+ * size. Errors name the path. */
+int xova_open_input(const char *path, uint64_t max_size, int *ret_fd, uint64_t *ret_size,
+                    struct xerr *e);
+/* Reads a whole regular file (max_size cap) into a NUL-terminated buffer. */
+int xova_read_file(const char *path, uint64_t max_size, char **ret_buf, size_t *ret_len,
+                   struct xerr *e);
+/* Full write / pwrite with EINTR and short-write handling; returns 0 or -errno. */
+int xova_write_all(int fd, const void *buf, size_t len);
+int xova_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+int xova_pread_all(int fd, void *buf, size_t len, off_t off);  /* -EIO on short read (EOF) */
+/* Copies len bytes from in_fd@in_off to out_fd@out_off, keeping holes for
+ * all-zero 64 KiB blocks (output must already be sized). */
+int xova_copy_range(int in_fd, off_t in_off, int out_fd, off_t out_off, uint64_t len);
+/* dirname/basename that allocate; NULL on OOM. */
+char *xova_dirname(const char *path);
+char *xova_basename(const char *path);
+/* Path join "a/b"; NULL on OOM. */
+char *xova_path_join(const char *a, const char *b);
+
+/* ------------------------------------------------------------------ */
+/* Progress (STYLE.md rule 10): libraries report, cli/ renders.        */
+
+typedef void (*xova_progress_fn)(void *userdata, const char *phase, uint64_t done, uint64_t total);
+struct xova_progress {
+        xova_progress_fn fn;            /* may be NULL */
+        void *userdata;
+};
+static inline void xova_progress_report(const struct xova_progress *p, const char *phase,
+                                        uint64_t done, uint64_t total)
+{
+        if (p && p->fn)
+                p->fn(p->userdata, phase, done, total);
+}
+
+#endif

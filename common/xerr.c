@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/* Error values: fixed-size, caller-owned, never allocating (STYLE.md rule 5). */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+
+static void copy_where(struct xerr *e, const char *where)
+{
+        if (!where)
+                where = "";
+        snprintf(e->where, sizeof(e->where), "%s", where);
+}
+
+int xerr_set(struct xerr *e, int code, const char *where, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (code >= 0)
+                code = -EINVAL;
+        if (!e)
+                return code;
+        e->code = code;
+        copy_where(e, where);
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+        va_end(ap);
+        return code;
+}
+
+int xerr_set_errno(struct xerr *e, int code, const char *where, const char *fmt, ...)
+{
+        va_list ap;
+        size_t n;
+
+        if (code >= 0)
+                code = -EIO;
+        if (!e)
+                return code;
+        e->code = code;
+        copy_where(e, where);
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+        va_end(ap);
+        n = strlen(e->msg);
+        if (-code < XOVA_EVERIFY)
+                snprintf(e->msg + n, sizeof(e->msg) - n, ": %s", strerror(-code));
+        return code;
+}
+
+int xerr_prefix(struct xerr *e, const char *fmt, ...)
+{
+        char pre[256], old[sizeof(e->msg)];
+        va_list ap;
+
+        if (!e)
+                return -EINVAL;
+        va_start(ap, fmt);
+        vsnprintf(pre, sizeof(pre), fmt, ap);
+        va_end(ap);
+        memcpy(old, e->msg, sizeof(old));
+        /* truncation is fine: the message stays NUL-terminated */
+        if (snprintf(e->msg, sizeof(e->msg), "%s: %.*s", pre, (int) (sizeof(e->msg) / 2), old) < 0)
+                e->msg[0] = '\0';
+        return e->code;
+}
+
+const char *xerr_format(const struct xerr *e, char *buf, size_t size)
+{
+        if (e->where[0])
+                snprintf(buf, size, "%s: %s", e->where, e->msg);
+        else
+                snprintf(buf, size, "%s", e->msg[0] ? e->msg : "unknown error");
+        return buf;
+}
+
+int xerr_exit_code(int code)
+{
+        if (code == -XOVA_EVERIFY)
+                return XOVA_EXIT_VERIFY;
+        if (code == -XOVA_ETIMEOUT)
+                return XOVA_EXIT_TIMEOUT;
+        return code < 0 ? XOVA_EXIT_FAILURE : XOVA_EXIT_OK;
+}
+
+void xova_debug(const char *fmt, ...)
+{
+        static int enabled = -1;
+        va_list ap;
+
+        if (enabled < 0)
+                enabled = getenv("XOVA_DEBUG") != NULL;
+        if (!enabled)
+                return;
+        fputs("xova: debug: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}

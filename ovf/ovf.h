@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ovf.h - descriptor, manifest, certificate, VMDK and OVA bundle.
+ *
+ * Writing: ovf_export() takes raw disk images and a descriptor model and
+ * produces an OVA (or an unpacked OVF directory): streamOptimized VMDK disks
+ * compressed in parallel, the OVF descriptor (libxml2), the SHA-256 manifest
+ * and optionally a .cert signature (OpenSSL), tarred with libarchive to a
+ * temp file beside the target and renamed into place.
+ *
+ * Reading: ovf_bundle_open() reads an OVA (tar formats only, no filters)
+ * once, refuses hostile members, checks every digest and the signature, and
+ * exposes the descriptor and where each disk lies inside the bundle so hv/
+ * can boot it in place. Nothing reaches a caller before verification.
+ *
+ * Uses common/ only.
+ */
+#ifndef XOVA_OVF_H
+#define XOVA_OVF_H
+
+#include "common/common.h"
+
+/* xova's own namespace in the descriptor */
+#define OVF_XOVA_NS "https://xova.dev/ovf/1"
+
+/* ---- model ------------------------------------------------------------ */
+
+enum ovf_disk_format {
+        OVF_DISK_VMDK_STREAM,           /* streamOptimized VMDK (default) */
+        OVF_DISK_RAW,                   /* raw image */
+};
+
+struct ovf_disk {
+        char *id;                       /* ovf:diskId, e.g. "boot", "root-x86_64", "data" */
+        char *href;                     /* member / file name, a bare name: "hello-boot.vmdk" */
+        enum ovf_disk_format format;
+        uint64_t capacity;              /* bytes the guest sees */
+        uint64_t populated;             /* bytes of non-zero data (ovf:populatedSize) */
+        uint64_t file_size;             /* bytes of the member (filled by export / read) */
+        const struct xova_arch *arch;   /* root disk of one arch, or NULL = shared */
+        char *role;                     /* "boot", "root", "data", "disk" (single layout) */
+        char *source;                   /* export only: host path of the raw image */
+};
+
+/* One VM definition per architecture (a DeploymentOption configuration). */
+struct ovf_vm {
+        const struct xova_arch *arch;
+        unsigned vcpus;
+        uint64_t memory_mib;
+        char *machine;                  /* "q35", "virt" */
+        char *firmware;                 /* "efi" */
+        char *disk_bus;                 /* "virtio" */
+        char *nic_model;                /* "virtio", or NULL for no NIC */
+        char *console;                  /* "serial" */
+        size_t *disks;                  /* indices into ovf_descriptor.disks, boot disk first */
+        size_t n_disks;
+};
+
+struct ovf_descriptor {
+        char *name;                     /* VirtualSystem id and file name stem */
+        char *version;
+        char *vendor;                   /* may be NULL */
+        char *description;              /* may be NULL */
+        struct ovf_disk *disks;
+        size_t n_disks;
+        struct ovf_vm *vms;
+        size_t n_vms;
+};
+
+struct ovf_descriptor *ovf_descriptor_free(struct ovf_descriptor *d);
+static inline void ovf_descriptor_freep(struct ovf_descriptor **d) { *d = ovf_descriptor_free(*d); }
+/* The definition for an architecture name, or NULL. */
+const struct ovf_vm *ovf_descriptor_vm(const struct ovf_descriptor *d, const char *arch);
+
+/* Descriptor XML (libxml2). The reader refuses any DOCTYPE and uses
+ * XML_PARSE_NONET without entity expansion; `where` names the file in errors. */
+int ovf_descriptor_write(const struct ovf_descriptor *d, char **ret_xml, size_t *ret_len,
+                         struct xerr *e);
+int ovf_descriptor_parse(const char *xml, size_t len, const char *where,
+                         struct ovf_descriptor **ret, struct xerr *e);
+
+/* ---- manifest and certificate ----------------------------------------- */
+
+struct ovf_manifest_entry {
+        char *name;
+        uint8_t sha256[32];
+};
+struct ovf_manifest {
+        struct ovf_manifest_entry *entries;
+        size_t n;
+};
+/* "SHA256(name)= hex" lines; strict structure, hex case-insensitive. */
+int ovf_manifest_parse(const char *buf, size_t len, const char *where, struct ovf_manifest **ret,
+                       struct xerr *e);
+struct ovf_manifest *ovf_manifest_free(struct ovf_manifest *m);
+
+/* ---- streamOptimized VMDK --------------------------------------------- */
+
+struct ovf_vmdk_info {
+        uint64_t capacity;              /* bytes */
+        uint64_t populated;             /* bytes of non-zero grains */
+        uint64_t file_size;             /* bytes written */
+        uint8_t sha256[32];             /* of the bytes written, hashed while writing */
+};
+
+/* Writes raw_fd (raw_size bytes, a multiple of 512) as a streamOptimized
+ * VMDK to out_fd from its current position; grains deflated on `threads`
+ * threads (0 = all online cores), zero grains skipped, output deterministic
+ * for a given zlib (CID and uuids derived from seed). */
+int ovf_vmdk_write(int raw_fd, uint64_t raw_size, int out_fd, const char *seed, unsigned threads,
+                   const struct xova_progress *progress, struct ovf_vmdk_info *ret,
+                   struct xerr *e);
+/* Validates a streamOptimized VMDK of `size` bytes at `offset` in fd (header,
+ * descriptor with exactly one extent and no parent, grain markers within the
+ * file, capacity cap, inflate bounds). If out_fd >= 0, writes the raw content
+ * there (sparse). `where` names the member in errors. */
+int ovf_vmdk_check(int fd, uint64_t offset, uint64_t size, const char *where, int out_fd,
+                   uint64_t *ret_capacity, struct xerr *e);
+
+/* ---- writing a bundle -------------------------------------------------- */
+
+enum ovf_export_format {
+        OVF_EXPORT_OVA,                 /* single tar file */
+        OVF_EXPORT_DIR,                 /* directory with .ovf, .mf, .cert, disks */
+};
+
+struct ovf_export_opts {
+        enum ovf_export_format format;
+        enum ovf_disk_format disk_format;
+        bool force;                     /* replace an existing target */
+        uint64_t epoch;                 /* tar mtimes */
+        const char *seed;               /* VMDK ids */
+        const char *sign_key;           /* PEM private key (RSA), or NULL */
+        const char *sign_cert;          /* PEM certificate, or NULL */
+        const char *workdir;            /* scratch space for converted disks */
+        unsigned threads;               /* 0 = all cores */
+        struct xova_progress progress;
+};
+
+/* d->disks[i].source name raw images; fills format, file_size, populated,
+ * href. Writes atomically: nothing at target unless everything succeeded. */
+int ovf_export(const char *target, struct ovf_descriptor *d, const struct ovf_export_opts *o,
+               struct xerr *e);
+
+/* ---- reading a bundle --------------------------------------------------- */
+
+struct ovf_open_opts {
+        const char *ca_file;            /* PEM CA bundle to check the signer, or NULL */
+        bool require_signature;
+};
+
+struct ovf_bundle;
+
+/* Opens an OVA file or an OVF directory, verifies it (structure, every
+ * digest, signature if present: fails with -XOVA_EVERIFY naming the member),
+ * and parses the descriptor. */
+int ovf_bundle_open(const char *path, const struct ovf_open_opts *o, struct ovf_bundle **ret,
+                    struct xerr *e);
+struct ovf_bundle *ovf_bundle_free(struct ovf_bundle *b);
+static inline void ovf_bundle_freep(struct ovf_bundle **b) { *b = ovf_bundle_free(*b); }
+const struct ovf_descriptor *ovf_bundle_descriptor(const struct ovf_bundle *b);
+/* Where disk i's bytes are: a host file plus offset/size (for an OVA, the
+ * bundle itself; QEMU reads it in place through a raw node with offset). */
+int ovf_bundle_disk_location(const struct ovf_bundle *b, size_t disk, const char **ret_file,
+                             uint64_t *ret_offset, uint64_t *ret_size, struct xerr *e);
+/* Signer's subject line, or NULL when unsigned. */
+const char *ovf_bundle_signer(const struct ovf_bundle *b);
+
+#endif
