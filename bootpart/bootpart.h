@@ -20,6 +20,16 @@
 #define BOOTPART_TYPE_ESP "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
 #define BOOTPART_TYPE_LINUX_DATA "0fc63daf-8483-4772-8e79-3d69d8477de4"
 
+/* Smallest USP bootpart_usp_size() returns and bootpart_usp_write()
+ * accepts. The FAT uses 512-byte clusters (one sector): FAT32 needs at least
+ * 65525 clusters, i.e. ~33 MiB with them; 64 MiB keeps us far from that
+ * boundary, where FAT readers disagree on FAT16 vs FAT32, and costs nothing
+ * in a sparse image. Small clusters also waste little on many small files. */
+#define BOOTPART_USP_MIN_SIZE (UINT64_C(64) << 20)
+
+/* At most this many partitions (the GPT entry array we write has 128). */
+#define BOOTPART_GPT_MAX_PARTS 128
+
 /* What one architecture boots. */
 struct bootpart_payload {
         const struct xova_arch *arch;

@@ -1,28 +1,197 @@
 /* SPDX-License-Identifier: MIT */
-/* xova build: not built yet (issue #3). */
+/* xova build: parse options, load the spec, call appliance_build(), report. */
 #include "config.h"
 
 #include <string.h>
 
+#include "appliance/appliance.h"
 #include "cli/cli.h"
+
+static void help(void)
+{
+        printf("Usage: xova build [OPTIONS] SPEC\n"
+               "\n"
+               "Build one appliance for every architecture in SPEC (xova.json(5)): a\n"
+               "universal EFI system partition, a root per architecture and the shared\n"
+               "disks, written as an OVA (default), an unpacked OVF directory, or raw\n"
+               "disk images. Nothing appears at the output path unless the build succeeds.\n"
+               "\n"
+               "Options:\n"
+               "  -o, --output PATH       output file (ova) or directory (dir, raw);\n"
+               "                          default NAME.ova or NAME/ in the current directory\n"
+               "  -f, --format FORMAT     ova (default), dir or raw\n"
+               "  -l, --layout LAYOUT     split (boot, root-per-arch and shared disks) or\n"
+               "                          single (one GPT disk); default from SPEC, else split\n"
+               "  -a, --arch LIST         build only these architectures (comma-separated)\n"
+               "      --seed STRING       seed for GUIDs and serials (default: the name)\n"
+               "      --grub-dir DIR      where GRUB module dirs (DIR/x86_64-efi, DIR/arm64-efi)\n"
+               "                          are found; repeatable; default $XOVA_GRUB_PATH, then\n"
+               "                          /usr/lib/grub\n"
+               "      --sign-key PEM      sign the manifest with this RSA private key\n"
+               "      --sign-cert PEM     ... and ship this certificate in the .cert member\n"
+               "      --force             replace an existing output (still atomically)\n"
+               "      --progress          show progress even when stderr is not a terminal\n"
+               "      --no-progress       never show progress\n"
+               "  -q, --quiet             print nothing on success\n"
+               "  -h, --help              show this help and exit\n"
+               "  -V, --version           show the version and exit\n"
+               "\n"
+               "Environment: SOURCE_DATE_EPOCH fixes every timestamp; the same inputs and\n"
+               "epoch give byte-identical outputs. See xova-build(1).\n");
+}
+
+enum {
+        OPT_SEED = 0x100,
+        OPT_GRUB_DIR,
+        OPT_SIGN_KEY,
+        OPT_SIGN_CERT,
+        OPT_FORCE,
+        OPT_PROGRESS,
+        OPT_NO_PROGRESS,
+};
+
+/* "x86_64,aarch64" -> NULL-terminated array of pointers into the copy */
+static int split_list(char *s, const char **out, size_t max)
+{
+        size_t n = 0;
+
+        for (char *save = NULL, *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (n + 1 >= max)
+                        return -E2BIG;
+                out[n++] = t;
+        }
+        out[n] = NULL;
+        return n > 0 ? 0 : -EINVAL;
+}
 
 int verb_build(int argc, char **argv)
 {
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-                        printf("Usage: xova build [OPTIONS] SPEC\n\n"
-                               "Not built yet in this version (tracked as issue #3).\n\n"
-                               "Options:\n"
-                               "  -h, --help     show this help and exit\n"
-                               "  -V, --version  show the version and exit\n");
+        static const struct option opts[] = {
+                { "output", required_argument, NULL, 'o' },
+                { "format", required_argument, NULL, 'f' },
+                { "layout", required_argument, NULL, 'l' },
+                { "arch", required_argument, NULL, 'a' },
+                { "seed", required_argument, NULL, OPT_SEED },
+                { "grub-dir", required_argument, NULL, OPT_GRUB_DIR },
+                { "sign-key", required_argument, NULL, OPT_SIGN_KEY },
+                { "sign-cert", required_argument, NULL, OPT_SIGN_CERT },
+                { "force", no_argument, NULL, OPT_FORCE },
+                { "progress", no_argument, NULL, OPT_PROGRESS },
+                { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+                { "quiet", no_argument, NULL, 'q' },
+                CLI_COMMON_LONGOPTS,
+                {}
+        };
+        _cleanup_(appliance_freep) struct appliance *a = NULL;
+        _cleanup_free_ char *output = NULL, *arch_copy = NULL, *grub_env = NULL;
+        struct appliance_build_opts bo = { .format = APPLIANCE_FORMAT_OVA };
+        const char *archs[16], *grub_dirs[17];
+        size_t n_grub = 0;
+        bool layout_set = false, quiet = false;
+        int progress = -1, c, r;
+        struct xerr e = { 0 };
+
+        optind = 0;
+        opterr = 1;
+        while ((c = getopt_long(argc, argv, "o:f:l:a:qhV", opts, NULL)) != -1) {
+                switch (c) {
+                case 'o':
+                        free(output);
+                        output = strdup(optarg);
+                        break;
+                case 'f':
+                        if (appliance_format_from_name(optarg, &bo.format) < 0)
+                                return cli_usage_error("build", "invalid --format '%s' (expected ova, dir or raw)", optarg);
+                        break;
+                case 'l':
+                        if (appliance_layout_from_name(optarg, &bo.layout) < 0)
+                                return cli_usage_error("build", "invalid --layout '%s' (expected split or single)", optarg);
+                        layout_set = true;
+                        break;
+                case 'a':
+                        free(arch_copy);
+                        arch_copy = strdup(optarg);
+                        if (!arch_copy || split_list(arch_copy, archs, ELEMENTSOF(archs)) < 0)
+                                return cli_usage_error("build", "invalid --arch '%s'", optarg);
+                        bo.archs = archs;
+                        break;
+                case OPT_SEED:
+                        bo.seed = optarg;
+                        break;
+                case OPT_GRUB_DIR:
+                        if (n_grub + 1 >= ELEMENTSOF(grub_dirs))
+                                return cli_usage_error("build", "too many --grub-dir options");
+                        grub_dirs[n_grub++] = optarg;
+                        break;
+                case OPT_SIGN_KEY:
+                        bo.sign_key = optarg;
+                        break;
+                case OPT_SIGN_CERT:
+                        bo.sign_cert = optarg;
+                        break;
+                case OPT_FORCE:
+                        bo.force = true;
+                        break;
+                case OPT_PROGRESS:
+                        progress = 1;
+                        break;
+                case OPT_NO_PROGRESS:
+                        progress = 0;
+                        break;
+                case 'q':
+                        quiet = true;
+                        break;
+                case 'h':
+                        help();
                         return 0;
-                }
-                if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0)
+                case 'V':
                         return cli_version();
-                if (argv[i][0] == '-') {
-                        fprintf(stderr, "xova build: unrecognized option '%s'\n", argv[i]);
+                default:
                         return cli_try_help("build");
                 }
         }
-        return cli_not_built("build", 3);
+        if (optind >= argc)
+                return cli_usage_error("build", "missing SPEC");
+        if (argc - optind > 1)
+                return cli_usage_error("build", "unexpected argument '%s'", argv[optind + 1]);
+        if (!bo.sign_key != !bo.sign_cert)
+                return cli_usage_error("build", "--sign-key and --sign-cert go together");
+        if (bo.sign_key && bo.format == APPLIANCE_FORMAT_RAW)
+                return cli_usage_error("build", "--sign-key needs --format ova or dir");
+
+        if (n_grub == 0 && getenv("XOVA_GRUB_PATH")) {
+                grub_env = strdup(getenv("XOVA_GRUB_PATH"));
+                if (!grub_env)
+                        return cli_error(&(struct xerr) { .code = -ENOMEM, .msg = "out of memory" });
+                for (char *save = NULL, *t = strtok_r(grub_env, ":", &save); t && n_grub + 1 < ELEMENTSOF(grub_dirs);
+                     t = strtok_r(NULL, ":", &save))
+                        grub_dirs[n_grub++] = t;
+        }
+        if (n_grub > 0) {
+                grub_dirs[n_grub++] = "/usr/lib/grub";
+                grub_dirs[n_grub] = NULL;
+                bo.grub_dirs = grub_dirs;
+        }
+
+        r = appliance_load(argv[optind], &a, &e);
+        if (r < 0)
+                return cli_error(&e);
+        if (!layout_set)
+                bo.layout = a->layout;
+        if (!output) {
+                if (asprintf(&output, "%s%s", a->name, bo.format == APPLIANCE_FORMAT_OVA ? ".ova" : "") < 0)
+                        output = NULL;
+        }
+        if (!output)
+                return cli_error(&(struct xerr) { .code = -ENOMEM, .msg = "out of memory" });
+        bo.output = output;
+        cli_progress_init(&bo.progress, progress);
+
+        r = appliance_build(a, &bo, &e);
+        if (r < 0)
+                return cli_error(&e);
+        if (!quiet)
+                printf("wrote %s (%s, %s layout)\n", output, appliance_format_name(bo.format),
+                       appliance_layout_name(bo.layout));
+        return 0;
 }

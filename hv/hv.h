@@ -60,9 +60,42 @@ struct hv_run_opts {
  * -XOVA_ETIMEOUT (marker not seen; e->msg holds the last console lines). */
 int hv_run(const char *bundle, const struct hv_run_opts *o, struct xerr *e);
 
-/* libvirt domain XML for an arch's definition (NULL = the host's). */
+/* Where one disk's bytes are, for hv_run_vm(): a host file (made absolute
+ * by the caller), a byte range in it and the format of those bytes. QEMU
+ * reads the range read-only; guest writes go to an overlay in the run dir. */
+struct hv_disk_source {
+        const char *id;                 /* for messages: "boot", "root-x86_64" */
+        const char *file;               /* OVA, or a raw/VMDK image file */
+        uint64_t offset;                /* first byte of the disk in file */
+        uint64_t size;                  /* bytes, 0 = to the end of file */
+        enum ovf_disk_format format;    /* explicit: QEMU never probes */
+        uint64_t capacity;              /* guest-visible bytes (overlay size); 0 = size (raw) */
+};
+
+/* Boots one VM definition with its disks given directly, no bundle: what
+ * hv_run() does after verification; also the entry point for tests on raw
+ * images. disks[i] belongs to vm->disks[i] (boot disk first). Same returns
+ * as hv_run(), -EINTR when SIGINT/SIGTERM/SIGHUP stopped the guest. */
+int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk_source *disks, size_t n_disks,
+              const struct hv_run_opts *o, struct xerr *e);
+
+/* libvirt domain XML for an arch's definition (NULL = the host's). Disks
+ * are qcow2 overlays named under "./NAME-ARCH-disks" (not created). */
 int hv_libvirt_xml(const char *bundle, const char *arch, const char *ca_file, char **ret_xml,
                    struct xerr *e);
+
+struct hv_deploy_opts {
+        const char *arch;               /* NULL = the host's */
+        const char *ca_file;
+        const char *disk_dir;           /* NULL = "./NAME-ARCH-disks" */
+        bool create_disks;              /* create disk_dir and the overlays in it */
+};
+/* As hv_libvirt_xml; with create_disks, also creates one qcow2 overlay per
+ * disk whose header names its backing as a json: range of the bundle (format
+ * explicit), so libvirt (which reads the header) and the XML's backingStore
+ * agree. The bundle itself is never written. */
+int hv_libvirt_deploy(const char *bundle, const struct hv_deploy_opts *o, char **ret_xml,
+                      struct xerr *e);
 
 const char *hv_accel_name(enum hv_accel a);
 int hv_accel_from_name(const char *s, enum hv_accel *ret);

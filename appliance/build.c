@@ -1,0 +1,541 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The build: spec -> plan -> raw disks (bootpart/ for the USP and GPT,
+ * appliance_fs_make for ext4) -> either a directory of raw images with a
+ * summary, or ovf/ for an OVA / OVF directory.
+ *
+ * Every identifier (GPT disk and partition GUIDs, filesystem UUIDs, FAT
+ * serial, VMDK ids) derives from seed + a token naming the object, and every
+ * timestamp from SOURCE_DATE_EPOCH, so a rebuild is byte-identical.
+ * Scratch files live in a private work directory beside the output (same
+ * filesystem, removed on every exit path and on signals); raw outputs are
+ * built directly inside the atomic output directory.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <json-c/json.h>
+
+#include "appliance/appliance.h"
+#include "bootpart/bootpart.h"
+#include "ovf/ovf.h"
+
+#define MIB (1024ull * 1024ull)
+
+/* One partition of a planned disk. */
+struct plan_part {
+        char name[64];                  /* GPT partition name */
+        const char *type;               /* type GUID */
+        uint8_t uuid[16];
+        uint64_t size;
+        enum { PART_USP, PART_FS } kind;
+        const struct appliance_disk *disk;      /* PART_FS: content */
+};
+
+/* One disk image. */
+struct plan_disk {
+        char id[64];                    /* "boot", "root-x86_64", data disk name, "disk" */
+        char file[160];                 /* "<name>-<id>.raw" */
+        const char *role;               /* "boot", "root", "data", "disk" */
+        const struct xova_arch *arch;   /* root disks only */
+        uint8_t guid[16];
+        struct plan_part parts[24];
+        size_t n_parts;
+        char *path;                     /* where the raw image is written */
+        uint64_t size;
+};
+
+struct plan {
+        const struct appliance *a;
+        enum appliance_layout layout;
+        const char *seed;
+        uint64_t epoch;
+        const struct appliance_arch *archs[8];
+        size_t n_archs;
+        struct bootpart_payload payloads[8];
+        struct plan_disk disks[24];
+        size_t n_disks;
+};
+
+const char *appliance_layout_name(enum appliance_layout l)
+{
+        return l == APPLIANCE_LAYOUT_SINGLE ? "single" : "split";
+}
+
+int appliance_layout_from_name(const char *s, enum appliance_layout *ret)
+{
+        if (strcmp(s, "split") == 0)
+                *ret = APPLIANCE_LAYOUT_SPLIT;
+        else if (strcmp(s, "single") == 0)
+                *ret = APPLIANCE_LAYOUT_SINGLE;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+const char *appliance_format_name(enum appliance_format f)
+{
+        switch (f) {
+        case APPLIANCE_FORMAT_OVA:
+                return "ova";
+        case APPLIANCE_FORMAT_DIR:
+                return "dir";
+        case APPLIANCE_FORMAT_RAW:
+                return "raw";
+        }
+        return "?";
+}
+
+int appliance_format_from_name(const char *s, enum appliance_format *ret)
+{
+        if (strcmp(s, "ova") == 0)
+                *ret = APPLIANCE_FORMAT_OVA;
+        else if (strcmp(s, "dir") == 0)
+                *ret = APPLIANCE_FORMAT_DIR;
+        else if (strcmp(s, "raw") == 0)
+                *ret = APPLIANCE_FORMAT_RAW;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+static void derive(const struct plan *p, uint8_t out[16], const char *fmt, const char *arg)
+{
+        char token[160];
+
+        snprintf(token, sizeof(token), fmt, arg ? arg : "");
+        xova_derive_uuid(p->seed, token, out);
+}
+
+static uint64_t mib_up(uint64_t v)
+{
+        return (v + MIB - 1) / MIB * MIB;
+}
+
+static int disk_size(const struct appliance_disk *d, uint64_t *ret, struct xerr *e)
+{
+        uint64_t s = d->size;
+        int r;
+
+        if (s == 0) {
+                r = appliance_fs_estimate(d, &s, e);
+                if (r < 0)
+                        return r;
+        }
+        *ret = mib_up(s);
+        return 0;
+}
+
+static struct plan_disk *plan_add_disk(struct plan *p, const char *id, const char *role,
+                                       const struct xova_arch *arch, struct xerr *e)
+{
+        struct plan_disk *pd;
+
+        if (p->n_disks >= ELEMENTSOF(p->disks)) {
+                xerr_set(e, -E2BIG, p->a->spec_path, "too many disks");
+                return NULL;
+        }
+        for (size_t i = 0; i < p->n_disks; i++)
+                if (strcmp(p->disks[i].id, id) == 0) {
+                        xerr_set(e, -EINVAL, p->a->spec_path,
+                                 "disk name '%s' clashes with a disk xova makes itself", id);
+                        return NULL;
+                }
+        pd = &p->disks[p->n_disks++];
+        snprintf(pd->id, sizeof(pd->id), "%s", id);
+        snprintf(pd->file, sizeof(pd->file), "%s-%s.raw", p->a->name, id);
+        pd->role = role;
+        pd->arch = arch;
+        derive(p, pd->guid, "disk-guid:%s", id);
+        return pd;
+}
+
+static struct plan_part *plan_add_part(struct plan_disk *pd, const char *name, struct xerr *e)
+{
+        struct plan_part *pp;
+
+        if (pd->n_parts >= ELEMENTSOF(pd->parts)) {
+                xerr_set(e, -E2BIG, pd->file, "too many partitions");
+                return NULL;
+        }
+        pp = &pd->parts[pd->n_parts++];
+        snprintf(pp->name, sizeof(pp->name), "%s", name);
+        return pp;
+}
+
+static bool arch_selected(const struct plan *p, const struct xova_arch *arch)
+{
+        for (size_t i = 0; i < p->n_archs; i++)
+                if (p->archs[i]->arch == arch)
+                        return true;
+        return false;
+}
+
+/* Decides disks, partitions, sizes and ids; writes nothing. */
+static int plan_make(struct plan *p, const struct appliance_build_opts *o,
+                     const struct bootpart_usp *usp_proto, struct xerr *e)
+{
+        const struct appliance *a = p->a;
+        uint64_t usp_size = a->boot_size;
+        struct plan_disk *single = NULL, *pd;
+        struct plan_part *pp;
+        char name[64];
+        int r;
+
+        if (usp_size == 0) {
+                r = bootpart_usp_size(usp_proto, &usp_size, e);
+                if (r < 0)
+                        return r;
+        }
+        pd = plan_add_disk(p, p->layout == APPLIANCE_LAYOUT_SINGLE ? "disk" : "boot",
+                           p->layout == APPLIANCE_LAYOUT_SINGLE ? "disk" : "boot", NULL, e);
+        if (!pd)
+                return e->code;
+        if (p->layout == APPLIANCE_LAYOUT_SINGLE)
+                single = pd;
+        pp = plan_add_part(pd, "esp", e);
+        if (!pp)
+                return e->code;
+        pp->kind = PART_USP;
+        pp->type = BOOTPART_TYPE_ESP;
+        pp->size = mib_up(usp_size);
+        derive(p, pp->uuid, "part-uuid:esp", NULL);
+
+        /* root per selected arch, then shared disks, in spec order */
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < a->n_disks; i++) {
+                        const struct appliance_disk *d = &a->disks[i];
+                        bool root = d->role == APPLIANCE_DISK_ROOT;
+
+                        if ((pass == 0) != root)
+                                continue;
+                        if (root && !arch_selected(p, d->arch))
+                                continue;
+                        if (root)
+                                snprintf(name, sizeof(name), "root-%s", d->arch->name);
+                        else
+                                snprintf(name, sizeof(name), "%s", d->name);
+                        if (!single) {
+                                pd = plan_add_disk(p, name, root ? "root" : "data",
+                                                   root ? d->arch : NULL, e);
+                                if (!pd)
+                                        return e->code;
+                        } else {
+                                pd = single;
+                                for (size_t k = 0; k < pd->n_parts; k++)
+                                        if (strcmp(pd->parts[k].name, name) == 0)
+                                                return xerr_set(e, -EINVAL, a->spec_path,
+                                                                "disk name '%s' is used twice", name);
+                        }
+                        pp = plan_add_part(pd, name, e);
+                        if (!pp)
+                                return e->code;
+                        pp->kind = PART_FS;
+                        pp->disk = d;
+                        pp->type = root ? d->arch->dps_root_type : BOOTPART_TYPE_LINUX_DATA;
+                        r = disk_size(d, &pp->size, e);
+                        if (r < 0)
+                                return r;
+                        derive(p, pp->uuid, "part-uuid:%s", name);
+                }
+
+        /* each selected arch boots its own root: root=PARTUUID=... */
+        for (size_t i = 0; i < p->n_archs; i++) {
+                struct bootpart_payload *pl = &p->payloads[i];
+                uint8_t u[16];
+
+                snprintf(name, sizeof(name), "root-%s", p->archs[i]->arch->name);
+                derive(p, u, "part-uuid:%s", name);
+                xova_uuid_format(u, pl->root_partuuid);
+        }
+        (void) o;
+        return 0;
+}
+
+static int write_disk(struct plan *p, struct plan_disk *pd, const struct bootpart_usp *usp,
+                      const char *workdir, const struct xova_progress *progress, struct xerr *e)
+{
+        struct bootpart_gpt_part gp[ELEMENTSOF(pd->parts)];
+        struct appliance_fs_opts fo = { .seed = p->seed, .epoch = p->epoch, .workdir = workdir };
+        int r;
+
+        for (size_t i = 0; i < pd->n_parts; i++)
+                gp[i] = (struct bootpart_gpt_part) {
+                        .name = pd->parts[i].name,
+                        .type = pd->parts[i].type,
+                        .size = pd->parts[i].size,
+                };
+        for (size_t i = 0; i < pd->n_parts; i++)
+                memcpy(gp[i].uuid, pd->parts[i].uuid, 16);
+        r = bootpart_gpt_write(pd->path, pd->guid, gp, pd->n_parts, &pd->size, e);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < pd->n_parts; i++) {
+                struct plan_part *pp = &pd->parts[i];
+                if (pp->kind == PART_USP) {
+                        r = bootpart_usp_write(usp, pd->path, gp[i].offset, pp->size, progress, e);
+                } else {
+                        char phase[96];
+                        snprintf(phase, sizeof(phase), "filesystem %s", pp->name);
+                        xova_progress_report(progress, phase, 0, 1);
+                        r = appliance_fs_make(pp->disk, pd->path, gp[i].offset, pp->size, &fo, e);
+                        if (r >= 0)
+                                xova_progress_report(progress, phase, 1, 1);
+                }
+                if (r < 0)
+                        return xerr_prefix(e, "%s, partition '%s'", pd->file, pp->name);
+        }
+        return 0;
+}
+
+/* summary.json for --format raw: what each disk holds, per arch. */
+static int write_summary(const struct plan *p, const char *dir, struct xerr *e)
+{
+        _cleanup_free_ char *path = xova_path_join(dir, "summary.json");
+        json_object *root = json_object_new_object(), *disks = json_object_new_array(),
+                    *archs = json_object_new_object();
+        const char *text;
+        char u[37];
+        int fd, r;
+
+        if (!path || !root || !disks || !archs) {
+                json_object_put(root);
+                json_object_put(disks);
+                json_object_put(archs);
+                return xerr_set(e, -ENOMEM, dir, "out of memory");
+        }
+        json_object_object_add(root, "name", json_object_new_string(p->a->name));
+        json_object_object_add(root, "version", json_object_new_string(p->a->version));
+        json_object_object_add(root, "layout", json_object_new_string(appliance_layout_name(p->layout)));
+        json_object_object_add(root, "source_date_epoch", json_object_new_int64((int64_t) p->epoch));
+        for (size_t i = 0; i < p->n_disks; i++) {
+                const struct plan_disk *pd = &p->disks[i];
+                json_object *jd = json_object_new_object(), *parts = json_object_new_array();
+                uint64_t off = MIB;
+
+                json_object_object_add(jd, "file", json_object_new_string(pd->file));
+                json_object_object_add(jd, "role", json_object_new_string(pd->role));
+                if (pd->arch)
+                        json_object_object_add(jd, "arch", json_object_new_string(pd->arch->name));
+                json_object_object_add(jd, "size", json_object_new_int64((int64_t) pd->size));
+                json_object_object_add(jd, "guid", json_object_new_string(xova_uuid_format(pd->guid, u)));
+                for (size_t k = 0; k < pd->n_parts; k++) {
+                        const struct plan_part *pp = &pd->parts[k];
+                        json_object *jp = json_object_new_object();
+                        json_object_object_add(jp, "name", json_object_new_string(pp->name));
+                        json_object_object_add(jp, "type", json_object_new_string(pp->type));
+                        json_object_object_add(jp, "uuid", json_object_new_string(xova_uuid_format(pp->uuid, u)));
+                        json_object_object_add(jp, "offset", json_object_new_int64((int64_t) off));
+                        json_object_object_add(jp, "size", json_object_new_int64((int64_t) pp->size));
+                        json_object_object_add(jp, "content", json_object_new_string(
+                                pp->kind == PART_USP ? "usp" : pp->disk->content == APPLIANCE_CONTENT_IMAGE ? "image" : "ext4"));
+                        json_object_array_add(parts, jp);
+                        off += pp->size;
+                }
+                json_object_object_add(jd, "partitions", parts);
+                json_object_array_add(disks, jd);
+        }
+        json_object_object_add(root, "disks", disks);
+        for (size_t i = 0; i < p->n_archs; i++) {
+                const struct appliance_arch *aa = p->archs[i];
+                json_object *ja = json_object_new_object(), *files = json_object_new_array();
+                for (size_t k = 0; k < p->n_disks; k++)
+                        if (!p->disks[k].arch || p->disks[k].arch == aa->arch)
+                                json_object_array_add(files, json_object_new_string(p->disks[k].file));
+                json_object_object_add(ja, "disks", files);
+                json_object_object_add(ja, "root_partuuid", json_object_new_string(p->payloads[i].root_partuuid));
+                json_object_object_add(ja, "vcpus", json_object_new_int((int) aa->vcpus));
+                json_object_object_add(ja, "memory_mib", json_object_new_int64((int64_t) aa->memory_mib));
+                json_object_object_add(ja, "machine", json_object_new_string(aa->machine));
+                json_object_object_add(ja, "efi", json_object_new_string(aa->arch->efi_name));
+                json_object_object_add(archs, aa->arch->name, ja);
+        }
+        json_object_object_add(root, "architectures", archs);
+        text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0) {
+                r = xerr_set_errno(e, -errno, path, "cannot create");
+        } else {
+                r = xova_write_all(fd, text, strlen(text));
+                if (r == 0)
+                        r = xova_write_all(fd, "\n", 1);
+                if (r < 0)
+                        xerr_set_errno(e, r, path, "cannot write");
+                close(fd);
+        }
+        json_object_put(root);
+        return r;
+}
+
+static int fill_descriptor(const struct plan *p, struct ovf_descriptor *d, struct xerr *e)
+{
+        const struct appliance *a = p->a;
+
+        d->name = strdup(a->name);
+        d->version = strdup(a->version);
+        d->vendor = a->vendor ? strdup(a->vendor) : NULL;
+        d->description = a->description ? strdup(a->description) : NULL;
+        d->disks = calloc(p->n_disks, sizeof(*d->disks));
+        d->vms = calloc(p->n_archs, sizeof(*d->vms));
+        if (!d->name || !d->version || !d->disks || !d->vms)
+                return xerr_set(e, -ENOMEM, NULL, "out of memory");
+        for (size_t i = 0; i < p->n_disks; i++) {
+                struct ovf_disk *od = &d->disks[d->n_disks++];
+                od->id = strdup(p->disks[i].id);
+                od->role = strdup(p->disks[i].role);
+                od->source = strdup(p->disks[i].path);
+                od->arch = p->disks[i].arch;
+                od->capacity = p->disks[i].size;
+                if (!od->id || !od->role || !od->source)
+                        return xerr_set(e, -ENOMEM, NULL, "out of memory");
+        }
+        for (size_t i = 0; i < p->n_archs; i++) {
+                const struct appliance_arch *aa = p->archs[i];
+                struct ovf_vm *vm = &d->vms[d->n_vms++];
+                vm->arch = aa->arch;
+                vm->vcpus = aa->vcpus;
+                vm->memory_mib = aa->memory_mib;
+                vm->machine = strdup(aa->machine);
+                vm->firmware = strdup("efi");
+                vm->disk_bus = strdup("virtio");
+                vm->nic_model = strdup("virtio");
+                vm->console = strdup("serial");
+                vm->disks = calloc(p->n_disks, sizeof(size_t));
+                if (!vm->machine || !vm->firmware || !vm->disk_bus || !vm->nic_model ||
+                    !vm->console || !vm->disks)
+                        return xerr_set(e, -ENOMEM, NULL, "out of memory");
+                /* boot disk first, then this arch's root, then shared disks */
+                for (size_t k = 0; k < p->n_disks; k++)
+                        if (!p->disks[k].arch || p->disks[k].arch == aa->arch)
+                                vm->disks[vm->n_disks++] = k;
+        }
+        return 0;
+}
+
+int appliance_build(const struct appliance *a, const struct appliance_build_opts *o,
+                    struct xerr *e)
+{
+        _cleanup_(ovf_descriptor_freep) struct ovf_descriptor *desc = NULL;
+        _cleanup_atomic_dir_ struct xova_atomic_dir *outdir = NULL;
+        _cleanup_free_ char *parent = NULL, *workdir = NULL;
+        _cleanup_free_ struct plan *p = NULL;
+        struct bootpart_usp usp;
+        const char *diskdir;
+        int r;
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return xerr_set(e, -ENOMEM, NULL, "out of memory");
+        p->a = a;
+        p->layout = o->layout;
+        p->seed = o->seed ? o->seed : a->name;
+        r = xova_source_date_epoch(&p->epoch, e);
+        if (r < 0)
+                return r;
+
+        /* which architectures: the spec's, or the subset asked for */
+        for (size_t i = 0; i < a->n_archs; i++) {
+                bool want = !o->archs;
+                for (size_t k = 0; o->archs && o->archs[k]; k++)
+                        if (strcmp(o->archs[k], a->archs[i].arch->name) == 0)
+                                want = true;
+                if (want && p->n_archs < ELEMENTSOF(p->archs))
+                        p->archs[p->n_archs++] = &a->archs[i];
+        }
+        for (size_t k = 0; o->archs && o->archs[k]; k++)
+                if (!appliance_arch_get(a, o->archs[k]))
+                        return xerr_set(e, -EINVAL, "--arch",
+                                        "'%s' is not an architecture of %s", o->archs[k], a->spec_path);
+        if (p->n_archs == 0)
+                return xerr_set(e, -EINVAL, "--arch", "no architecture selected");
+
+        r = appliance_check_sources(a, e);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < p->n_archs; i++)
+                p->payloads[i] = (struct bootpart_payload) {
+                        .arch = p->archs[i]->arch,
+                        .kernel = p->archs[i]->kernel,
+                        .initrd = p->archs[i]->initrd,
+                        .cmdline = p->archs[i]->cmdline,
+                };
+
+        /* scratch space beside the output: same filesystem, removed on any exit */
+        parent = xova_dirname(o->output);
+        if (!parent)
+                return xerr_set(e, -ENOMEM, NULL, "out of memory");
+        r = xova_workdir_new(parent, &workdir, e);
+        if (r < 0)
+                return r;
+        usp = (struct bootpart_usp) {
+                .payloads = p->payloads,
+                .n_payloads = p->n_archs,
+                .grub_dirs = o->grub_dirs,
+                .seed = p->seed,
+                .epoch = p->epoch,
+                .workdir = workdir,
+        };
+        r = plan_make(p, o, &usp, e);
+        if (r < 0)
+                goto out;
+
+        if (o->format == APPLIANCE_FORMAT_RAW) {
+                r = xova_atomic_dir_open(o->output, o->force ? XOVA_ATOMIC_REPLACE : 0, &outdir, e);
+                if (r < 0)
+                        goto out;
+                diskdir = xova_atomic_dir_path(outdir);
+        } else {
+                diskdir = workdir;
+        }
+        for (size_t i = 0; i < p->n_disks; i++) {
+                p->disks[i].path = xova_path_join(diskdir, p->disks[i].file);
+                if (!p->disks[i].path) {
+                        r = xerr_set(e, -ENOMEM, NULL, "out of memory");
+                        goto out;
+                }
+        }
+        for (size_t i = 0; i < p->n_disks; i++) {
+                r = write_disk(p, &p->disks[i], &usp, workdir, &o->progress, e);
+                if (r < 0)
+                        goto out;
+        }
+        xova_pause_point("disks");
+
+        if (o->format == APPLIANCE_FORMAT_RAW) {
+                r = write_summary(p, diskdir, e);
+                if (r < 0)
+                        goto out;
+                r = xova_atomic_dir_commit(outdir, e);
+        } else {
+                struct ovf_export_opts eo = {
+                        .format = o->format == APPLIANCE_FORMAT_DIR ? OVF_EXPORT_DIR : OVF_EXPORT_OVA,
+                        .disk_format = OVF_DISK_VMDK_STREAM,
+                        .force = o->force,
+                        .epoch = p->epoch,
+                        .seed = p->seed,
+                        .sign_key = o->sign_key,
+                        .sign_cert = o->sign_cert,
+                        .workdir = workdir,
+                        .progress = o->progress,
+                };
+                desc = calloc(1, sizeof(*desc));
+                if (!desc) {
+                        r = xerr_set(e, -ENOMEM, NULL, "out of memory");
+                        goto out;
+                }
+                r = fill_descriptor(p, desc, e);
+                if (r < 0)
+                        goto out;
+                r = ovf_export(o->output, desc, &eo, e);
+        }
+out:
+        for (size_t i = 0; i < p->n_disks; i++)
+                free(p->disks[i].path);
+        xova_workdir_remove(workdir);
+        return r;
+}

@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * GRUB for the universal system partition: the module directory per arch,
+ * the EFI images (grub-mkimage with an embedded early config) and the one
+ * grub.cfg that every arch reads.
+ *
+ * grub-mkimage is run as a tool rather than linked: GRUB ships no library,
+ * and the amd64 binary builds arm64-efi images too when -d points at the
+ * arm64 modules, so building for aarch64 on x86_64 costs nothing extra.
+ * grub.cfg is written by hand because it is a few lines of GRUB script that
+ * no library generates.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/common.h"
+#include "bootpart/bootpart.h"
+#include "bootpart/bootpart-internal.h"
+
+/* Modules linked into every image. search_* and configfile for the early
+ * config; normal (script parser with `if`) for grub.cfg; linux/initrd/gzio
+ * to boot; all_video/efi_gop so a graphical console works too. */
+static const char *const grub_modules[] = {
+        "part_gpt", "part_msdos", "fat", "search", "search_fs_file", "search_fs_uuid",
+        "search_label", "normal", "configfile", "linux", "boot", "echo", "test", "true",
+        "sleep", "reboot", "halt", "ls", "cat", "minicmd", "gzio", "all_video", "efi_gop",
+};
+
+/* The early config is run by GRUB's rescue parser (normal.mod is not
+ * loaded yet): plain commands and $var only, no `if`. On EFI, GRUB has set
+ * $root to the partition the image was loaded from, so --hint finds our
+ * grub.cfg first and only then scans other disks. */
+static const char early_cfg[] =
+        "search --no-floppy --set=root --hint=\"$root\" --file /EFI/BOOT/grub.cfg\n"
+        "set prefix=($root)/EFI/BOOT\n"
+        "configfile ($root)/EFI/BOOT/grub.cfg\n";
+
+bool bootpart_uuid_string_valid(const char *s)
+{
+        static const char pattern[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+        if (!s || strlen(s) != sizeof(pattern) - 1)
+                return false;
+        for (size_t i = 0; pattern[i]; i++) {
+                bool hex = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+                           (s[i] >= 'A' && s[i] <= 'F');
+                if (pattern[i] == '-' ? s[i] != '-' : !hex)
+                        return false;
+        }
+        return true;
+}
+
+int bootpart_grub_dir(const struct bootpart_usp *u, const struct xova_arch *arch, char **ret,
+                      struct xerr *e)
+{
+        static const char *const default_dirs[] = { "/usr/lib/grub", NULL };
+        const char *const *roots = u && u->grub_dirs ? u->grub_dirs : default_dirs;
+        char tried[200] = "";
+        size_t o = 0;
+
+        if (!arch)
+                return xerr_set(e, -EINVAL, "grub", "no architecture given");
+        for (size_t i = 0; roots[i]; i++) {
+                _cleanup_free_ char *dir = NULL, *dep = NULL;
+                struct stat st;
+
+                if (asprintf(&dir, "%s/%s", roots[i], arch->grub_target) < 0)
+                        return xerr_set(e, -ENOMEM, arch->grub_target, "out of memory");
+                dep = xova_path_join(dir, "moddep.lst");
+                if (!dep)
+                        return xerr_set(e, -ENOMEM, arch->grub_target, "out of memory");
+                if (stat(dep, &st) == 0 && S_ISREG(st.st_mode)) {
+                        *ret = TAKE_PTR(dir);
+                        return 0;
+                }
+                if (o < sizeof(tried)) {
+                        int n = snprintf(tried + o, sizeof(tried) - o, "%s'%s'", o ? ", " : "", dir);
+                        if (n > 0)
+                                o += (size_t) n;
+                }
+        }
+        return xerr_set(e, -ENOENT, arch->grub_target,
+                        "no GRUB modules (moddep.lst) in %s (install or fetch the Debian package "
+                        "'grub-efi-%s-bin')", tried[0] ? tried : "any directory", arch->deb_arch);
+}
+
+/* Characters that could end a quoted word, start an expansion or a new
+ * command in GRUB script. The spec parser already validated the cmdline;
+ * this is the second line of defence, because the text ends up inside a
+ * script that the firmware runs. */
+static int check_cfg_text(const char *what, const struct xova_arch *arch, const char *s,
+                          struct xerr *e)
+{
+        for (size_t i = 0; s[i]; i++) {
+                unsigned char c = (unsigned char) s[i];
+                if (c < 0x20 || c == 0x7f || strchr("\"'\\$;{}`", c)) {
+                        if (c < 0x20 || c == 0x7f)
+                                return xerr_set(e, -EINVAL, arch->name,
+                                                "%s: control character 0x%02x at offset %zu is not "
+                                                "allowed in grub.cfg", what, c, i);
+                        return xerr_set(e, -EINVAL, arch->name,
+                                        "%s: character '%c' at offset %zu is not allowed in grub.cfg",
+                                        what, c, i);
+                }
+        }
+        return 0;
+}
+
+int bootpart_grub_cfg(const struct bootpart_payload *p, size_t n, char **ret, struct xerr *e)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, n_initrd = 0;
+        FILE *f;
+        int r;
+
+        if (!p || n == 0)
+                return xerr_set(e, -EINVAL, "grub.cfg", "no boot payloads");
+        for (size_t i = 0; i < n; i++) {
+                if (!p[i].arch || !p[i].arch->grub_cpu)
+                        return xerr_set(e, -EINVAL, "grub.cfg", "payload %zu has no architecture", i);
+                for (size_t j = 0; j < i; j++)
+                        if (p[j].arch == p[i].arch)
+                                return xerr_set(e, -EINVAL, p[i].arch->name,
+                                                "architecture given twice (payloads %zu and %zu)", j, i);
+                if (p[i].root_partuuid[0] && !bootpart_uuid_string_valid(p[i].root_partuuid))
+                        return xerr_set(e, -EINVAL, p[i].arch->name,
+                                        "root PARTUUID is not a UUID");
+                if (p[i].cmdline) {
+                        r = check_cfg_text("kernel cmdline", p[i].arch, p[i].cmdline, e);
+                        if (r < 0)
+                                return r;
+                }
+                if (p[i].initrd)
+                        n_initrd++;
+        }
+
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return xerr_set(e, -ENOMEM, "grub.cfg", "out of memory");
+        fputs("# xova universal system partition: one grub.cfg for every architecture.\n"
+              "# $grub_cpu says which GRUB runs; each branch picks that arch's payload.\n"
+              "set timeout=0\n"
+              "set timeout_style=hidden\n"
+              "set xova_arch=\"\"\n", f);
+        for (size_t i = 0; i < n; i++) {
+                const struct xova_arch *a = p[i].arch;
+                fprintf(f, "%s [ \"$grub_cpu\" = \"%s\" ]; then\n", i == 0 ? "if" : "elif", a->grub_cpu);
+                fprintf(f, "        set xova_arch=\"%s\"\n", a->name);
+                fprintf(f, "        set xova_dir=\"/%s\"\n", a->name);
+                fprintf(f, "        set xova_initrd=\"%s\"\n", p[i].initrd ? "1" : "");
+                fprintf(f, "        set xova_args=\"console=%s", a->console);
+                if (p[i].root_partuuid[0])
+                        fprintf(f, " root=PARTUUID=%s", p[i].root_partuuid);
+                fputs(" panic=-1", f);
+                if (p[i].cmdline && p[i].cmdline[0])
+                        fprintf(f, " %s", p[i].cmdline);
+                fputs("\"\n", f);
+        }
+        fputs("else\n"
+              "        echo \"xova: this appliance has no boot payload for grub_cpu=$grub_cpu\"\n"
+              "        sleep 5\n"
+              "        halt\n"
+              "fi\n"
+              "# a menuentry runs in a new scope: only exported variables reach it\n"
+              "export xova_arch xova_dir xova_initrd xova_args\n"
+              "menuentry \"xova ($xova_arch)\" {\n"
+              "        echo \"xova: booting $xova_dir/vmlinuz on $grub_cpu-$grub_platform\"\n"
+              "        linux $xova_dir/vmlinuz $xova_args\n", f);
+        /* The initrd line appears only when an initrd exists: unconditional
+         * when every arch has one, guarded when only some have. */
+        if (n_initrd == n)
+                fputs("        initrd $xova_dir/initrd.img\n", f);
+        else if (n_initrd > 0)
+                fputs("        if [ \"$xova_initrd\" = \"1\" ]; then\n"
+                      "                initrd $xova_dir/initrd.img\n"
+                      "        fi\n", f);
+        fputs("}\n", f);
+        if (fclose(f) != 0 || !buf)
+                return xerr_set(e, -ENOMEM, "grub.cfg", "out of memory");
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int write_text(const char *path, const char *text, struct xerr *e)
+{
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return xerr_set_errno(e, -errno, path, "cannot create");
+        r = xova_write_all(fd, text, strlen(text));
+        if (r < 0)
+                return xerr_set_errno(e, r, path, "cannot write");
+        if (close(TAKE_FD(fd)) < 0)
+                return xerr_set_errno(e, -errno, path, "cannot write");
+        return 0;
+}
+
+static int make_shim(const struct bootpart_usp *u, const struct xova_arch *a, const char *early,
+                     const char *out, struct xerr *e)
+{
+        _cleanup_free_ char *moddir = NULL;
+        const char *argv[16 + ELEMENTSOF(grub_modules)];
+        size_t k = 0;
+        int r;
+
+        r = bootpart_grub_dir(u, a, &moddir, e);
+        if (r < 0)
+                return r;
+        argv[k++] = "grub-mkimage";
+        argv[k++] = "-O";
+        argv[k++] = a->grub_target;
+        argv[k++] = "-d";
+        argv[k++] = moddir;
+        argv[k++] = "-p";
+        argv[k++] = "/EFI/BOOT";
+        argv[k++] = "-c";
+        argv[k++] = early;
+        argv[k++] = "-o";
+        argv[k++] = out;
+        for (size_t i = 0; i < ELEMENTSOF(grub_modules); i++)
+                argv[k++] = grub_modules[i];
+        /* UGA is the pre-GOP video protocol of old x86 firmware; there is no
+         * efi_uga module for arm64. */
+        if (strcmp(a->grub_target, "x86_64-efi") == 0)
+                argv[k++] = "efi_uga";
+        argv[k] = NULL;
+        r = xova_run("grub-common", (char *const *) argv, NULL, NULL, e);
+        if (r < 0)
+                return xerr_prefix(e, "cannot build the GRUB image for %s", a->name);
+        return 0;
+}
+
+void bootpart_stage_done(struct bootpart_stage *s)
+{
+        if (!s)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(s->shim); i++)
+                s->shim[i] = (free(s->shim[i]), NULL);
+        s->grub_cfg = (free(s->grub_cfg), NULL);
+        s->dir = (free(s->dir), NULL);
+}
+
+int bootpart_stage_build(const struct bootpart_usp *u, struct bootpart_stage *ret,
+                         struct xerr *e)
+{
+        _cleanup_(bootpart_stage_done) struct bootpart_stage s = { 0 };
+        _cleanup_free_ char *early = NULL, *cfg = NULL;
+        int r;
+
+        if (!u || !u->workdir)
+                return xerr_set(e, -EINVAL, "boot partition", "no work directory");
+        if (u->n_payloads > ELEMENTSOF(s.shim))
+                return xerr_set(e, -E2BIG, "boot partition", "%zu payloads, at most %zu",
+                                u->n_payloads, ELEMENTSOF(s.shim));
+        r = bootpart_grub_cfg(u->payloads, u->n_payloads, &cfg, e);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < u->n_payloads; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(u->payloads[i].arch->efi_name, u->payloads[j].arch->efi_name) == 0)
+                                return xerr_set(e, -EINVAL, u->payloads[i].arch->name,
+                                                "EFI file name '%s' used twice",
+                                                u->payloads[i].arch->efi_name);
+
+        s.dir = xova_path_join(u->workdir, "usp");
+        if (!s.dir)
+                return xerr_set(e, -ENOMEM, "boot partition", "out of memory");
+        early = xova_path_join(s.dir, "early.cfg");
+        s.grub_cfg = xova_path_join(s.dir, "grub.cfg");
+        if (!early || !s.grub_cfg)
+                return xerr_set(e, -ENOMEM, "boot partition", "out of memory");
+        if (mkdir(s.dir, 0755) < 0 && errno != EEXIST)
+                return xerr_set_errno(e, -errno, s.dir, "cannot create directory");
+        r = write_text(early, early_cfg, e);
+        if (r < 0)
+                return r;
+        r = write_text(s.grub_cfg, cfg, e);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < u->n_payloads; i++) {
+                const struct xova_arch *a = u->payloads[i].arch;
+                s.shim[i] = xova_path_join(s.dir, a->efi_name);
+                if (!s.shim[i])
+                        return xerr_set(e, -ENOMEM, "boot partition", "out of memory");
+                r = make_shim(u, a, early, s.shim[i], e);
+                if (r < 0)
+                        return r;
+        }
+        *ret = s;
+        s = (struct bootpart_stage) { 0 };
+        return 0;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* ovf-internal.h - what the files of ovf/ share and nobody else sees. */
+#ifndef XOVA_OVF_INTERNAL_H
+#define XOVA_OVF_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ovf/ovf.h"
+
+/* Namespaces of the descriptor */
+#define OVF_NS "http://schemas.dmtf.org/ovf/envelope/1"
+#define OVF_RASD_NS "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
+#define OVF_VSSD_NS "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"
+#define OVF_VMW_NS "http://www.vmware.com/schema/ovf"
+
+#define OVF_FORMAT_VMDK_STREAM "http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"
+/* No standard URI names a raw image; ours says whose convention it is. */
+#define OVF_FORMAT_RAW OVF_XOVA_NS "#raw"
+
+/* Caps on untrusted input: generous for real appliances, small enough that
+ * a hostile bundle cannot make us allocate or loop much. */
+#define OVF_MAX_DESCRIPTOR (1024 * 1024)
+#define OVF_MAX_MANIFEST (64 * 1024)
+#define OVF_MAX_CERT (64 * 1024)
+#define OVF_MAX_CAPACITY (UINT64_C(64) << 40)   /* 64 TiB */
+#define OVF_MAX_MEMBER (UINT64_C(64) << 40)
+#define OVF_MAX_DISKS 64
+#define OVF_MAX_VMS 16
+#define OVF_MAX_NAME 255                        /* member names (ustar+pax, any fs) */
+#define OVF_MAX_VCPUS 1024
+#define OVF_MAX_MEMORY_MIB (UINT64_C(16) << 20) /* 16 TiB */
+
+/* NULL if `name` may be a bundle member (a bare file name: no '/', '\\',
+ * no "." or "..", no scheme, no control characters, printable ASCII only,
+ * <= 255 bytes); otherwise why not, for the error message. */
+const char *ovf_member_name_problem(const char *name);
+/* NULL if `id` is a usable identifier (disk ids, the appliance name):
+ * [A-Za-z0-9_.-], starting with a letter or digit, <= 64 bytes. */
+const char *ovf_id_problem(const char *id);
+
+/* Lowercase hex of n bytes into out (2n+1 bytes). */
+void ovf_hex(const uint8_t *in, size_t n, char *out);
+/* Parses exactly 2n hex digits (either case); -EINVAL otherwise. */
+int ovf_unhex(const char *in, size_t in_len, uint8_t *out, size_t n);
+/* SHA-256 of a buffer. */
+int ovf_sha256(const void *buf, size_t len, uint8_t ret[32]);
+
+/* Checks the model is complete and consistent (ids, names, arches, disk
+ * references); used by the writer and by the reader after parsing. */
+int ovf_descriptor_validate(const struct ovf_descriptor *d, const char *where, struct xerr *e);
+
+/* "SHA256(name)= hex\n" for each entry, in order. */
+int ovf_manifest_format(const struct ovf_manifest *m, char **ret, size_t *ret_len);
+/* The entry for name, or NULL; *ret_line gets its 1-based line. */
+const struct ovf_manifest_entry *ovf_manifest_find(const struct ovf_manifest *m, const char *name,
+                                                   size_t *ret_line);
+
+/* .cert: "SHA256(mf_name)= <hex RSA PKCS#1 v1.5 signature of mf>\n" + PEM cert. */
+int ovf_cert_sign(const char *mf_name, const void *mf, size_t mf_len, const char *key_path,
+                  const char *cert_path, char **ret, size_t *ret_len, struct xerr *e);
+/* Verifies a .cert over the manifest bytes; with ca_file, also the chain.
+ * Failures are -XOVA_EVERIFY naming cert_name. */
+int ovf_cert_verify(const char *cert_name, const char *cert, size_t cert_len, const char *mf_name,
+                    const void *mf, size_t mf_len, const char *ca_file, char **ret_subject,
+                    struct xerr *e);
+
+#endif

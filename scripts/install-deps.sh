@@ -1,0 +1,31 @@
+#!/bin/bash
+# install-deps.sh - install the Debian 12 packages xova needs to build, test
+# and boot its appliances. Installs only what is missing; needs root (or
+# sudo) when something is missing. Safe to run again.
+set -euo pipefail
+
+# build
+PKGS=(build-essential autoconf automake libtool pkg-config
+      libjson-c-dev libarchive-dev libxml2-dev libssl-dev libfdisk-dev zlib1g-dev libcmocka-dev
+# run-time tools of `xova build`
+      grub-common dosfstools mtools e2fsprogs
+# run-time tools of `xova run` / tests: QEMU, firmware, libvirt schema check
+      qemu-system-x86 qemu-system-arm qemu-utils ovmf qemu-efi-aarch64 libvirt-clients
+# tests: GPT/XML readers that are not our writers, fixture tools, man page lint
+      gdisk fdisk libxml2-utils cpio mandoc groff-base openssl python3 procps util-linux
+      ca-certificates)
+
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#PKGS[@]} packages present"
+    exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

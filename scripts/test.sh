@@ -1,0 +1,58 @@
+#!/bin/bash
+# test.sh - the whole test suite, exactly what CI runs (.ci/run):
+#   1. install missing Debian packages, fetch boot fixtures
+#   2. build with -Wall -Wextra -Werror and run every test (unit, CLI, boot)
+#   3. rebuild with ASan+UBSan and run the unit and bad-input tests again
+#   4. make distcheck (the tarball builds and its unit tests pass)
+# Prints one closing line "tests: N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+TOP=$PWD
+JOBS=$(nproc)
+fail=0
+step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
+
+step "dependencies and fixtures"
+bash scripts/install-deps.sh || exit 1
+bash tests/fixtures/fetch.sh || exit 1
+bash tests/fixtures/mkinitrd.sh || exit 1
+./autogen.sh >/dev/null 2>&1 || { echo "autogen failed"; ./autogen.sh; exit 1; }
+
+# sums PASS/FAIL over the automake .trs files of a build dir
+count() {
+    local dir=$1 p f
+    p=$(find "$dir" -name '*.trs' -exec grep -h '^:test-result: \(PASS\|XFAIL\)' {} + | wc -l)
+    f=$(find "$dir" -name '*.trs' -exec grep -h '^:test-result: \(FAIL\|XPASS\|ERROR\)' {} + | wc -l)
+    PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+}
+# the cmocka summaries and failures, so the CI log shows what ran
+report() {
+    local dir=$1
+    for log in "$dir"/tests/unit/test-*.log; do
+        [ -f "$log" ] && grep -h -E '^\[ *(PASSED|FAILED|  FAILED) *\]|^\[==========\] .* ran' "$log" | sed "s|^|$(basename "$log" .log): |"
+    done
+    grep -h -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$dir"/test-suite.log 2>/dev/null | head -50
+    find "$dir" -name '*.trs' -exec grep -l ':test-result: \(FAIL\|ERROR\|XPASS\)' {} + 2>/dev/null |
+        while read -r t; do echo "---- ${t%.trs}.log"; tail -40 "${t%.trs}.log"; done
+}
+PASSED=0; FAILED=0
+
+step "build (-Werror) and full test suite"
+rm -rf build-ci && mkdir build-ci
+( cd build-ci && ../configure -q --enable-werror && make -j"$JOBS" -s ) || exit 1
+( cd build-ci && make -j"$JOBS" check ) || fail=1
+report build-ci; count build-ci
+
+step "ASan+UBSan: unit and bad-input tests"
+rm -rf build-asan && mkdir build-asan
+( cd build-asan && ../configure -q --enable-werror --enable-sanitizers && make -j"$JOBS" -s ) || exit 1
+( cd build-asan && ASAN_OPTIONS=detect_leaks=1 make -j"$JOBS" check-sanitize ) || fail=1
+report build-asan; count build-asan
+
+step "distcheck"
+( cd build-ci && make -j"$JOBS" distcheck TESTS='$(UNIT_TESTS)' >distcheck.log 2>&1 ) || { fail=1; tail -40 build-ci/distcheck.log; }
+grep -E '^(=+|xova-.* archives ready)' build-ci/distcheck.log | tail -3
+
+echo
+echo "tests: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ] && [ "$fail" -eq 0 ]
