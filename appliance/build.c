@@ -103,11 +103,12 @@ int appliance_format_from_name(const char *s, enum appliance_format *ret)
         return 0;
 }
 
-static void derive(const struct plan *p, uint8_t out[16], const char *fmt, const char *arg)
+/* out = xova_derive_uuid(seed, "<kind>:<name>") */
+static void derive(const struct plan *p, uint8_t out[16], const char *kind, const char *name)
 {
         char token[160];
 
-        snprintf(token, sizeof(token), fmt, arg ? arg : "");
+        snprintf(token, sizeof(token), "%s:%s", kind, name);
         xova_derive_uuid(p->seed, token, out);
 }
 
@@ -150,7 +151,7 @@ static struct plan_disk *plan_add_disk(struct plan *p, const char *id, const cha
         snprintf(pd->file, sizeof(pd->file), "%s-%s.raw", p->a->name, id);
         pd->role = role;
         pd->arch = arch;
-        derive(p, pd->guid, "disk-guid:%s", id);
+        derive(p, pd->guid, "disk-guid", id);
         return pd;
 }
 
@@ -203,7 +204,7 @@ static int plan_make(struct plan *p, const struct appliance_build_opts *o,
         pp->kind = PART_USP;
         pp->type = BOOTPART_TYPE_ESP;
         pp->size = mib_up(usp_size);
-        derive(p, pp->uuid, "part-uuid:esp", NULL);
+        derive(p, pp->uuid, "part-uuid", "esp");
 
         /* root per selected arch, then shared disks, in spec order */
         for (int pass = 0; pass < 2; pass++)
@@ -240,7 +241,7 @@ static int plan_make(struct plan *p, const struct appliance_build_opts *o,
                         r = disk_size(d, &pp->size, e);
                         if (r < 0)
                                 return r;
-                        derive(p, pp->uuid, "part-uuid:%s", name);
+                        derive(p, pp->uuid, "part-uuid", name);
                 }
 
         /* each selected arch boots its own root: root=PARTUUID=... */
@@ -249,7 +250,7 @@ static int plan_make(struct plan *p, const struct appliance_build_opts *o,
                 uint8_t u[16];
 
                 snprintf(name, sizeof(name), "root-%s", p->archs[i]->arch->name);
-                derive(p, u, "part-uuid:%s", name);
+                derive(p, u, "part-uuid", name);
                 xova_uuid_format(u, pl->root_partuuid);
         }
         (void) o;

@@ -46,7 +46,9 @@ struct bootpart_usp {
          * NULL-terminated; NULL means { "/usr/lib/grub", NULL }. */
         const char *const *grub_dirs;
         const char *seed;               /* FAT serial derives from it */
-        uint64_t epoch;                 /* every FAT timestamp (SOURCE_DATE_EPOCH) */
+        uint64_t epoch;                 /* every FAT timestamp (SOURCE_DATE_EPOCH); FAT
+                                         * cannot store times before 1980 or after 2107,
+                                         * so it is clamped to that range (0 -> 1980-01-01) */
         const char *label;              /* FAT volume label (<= 11 chars), NULL = "XOVA-USP" */
         const char *workdir;            /* private scratch directory */
 };
@@ -57,11 +59,16 @@ int bootpart_grub_dir(const struct bootpart_usp *u, const struct xova_arch *arch
 /* The shared grub.cfg text (exposed for tests and for the summary). */
 int bootpart_grub_cfg(const struct bootpart_payload *p, size_t n, char **ret, struct xerr *e);
 /* Smallest FAT size in bytes (MiB-aligned) that holds the payloads, the
- * shims and slack. */
+ * shims and slack, at least BOOTPART_USP_MIN_SIZE. Builds the shims (in
+ * u->workdir/usp/) to measure them, so it needs the GRUB modules. */
 int bootpart_usp_size(const struct bootpart_usp *u, uint64_t *ret_bytes, struct xerr *e);
 /* Writes the USP as FAT32 of `size` bytes at byte `offset` of the existing
  * file `image`: EFI/BOOT/<efi_name> per arch, EFI/BOOT/grub.cfg,
- * /<arch>/vmlinuz and /<arch>/initrd.img. */
+ * /<arch>/vmlinuz and /<arch>/initrd.img. offset: multiple of 512; size:
+ * multiple of 1 MiB, >= BOOTPART_USP_MIN_SIZE and >= bootpart_usp_size()
+ * (else -ENOSPC); the region must lie inside the file. Runs grub-mkimage
+ * (grub-common), mkfs.fat (dosfstools) and mtools; no mounts, no root.
+ * Progress phase: "boot partition", in bytes copied. Same inputs, same bytes. */
 int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t offset,
                        uint64_t size, const struct xova_progress *progress, struct xerr *e);
 
@@ -78,7 +85,9 @@ struct bootpart_gpt_part {
 int bootpart_gpt_layout(struct bootpart_gpt_part *parts, size_t n, uint64_t *ret_disk_size,
                         struct xerr *e);
 /* Creates `image` (must not exist; sparse, sized by bootpart_gpt_layout) and
- * writes a protective MBR and GPT with libfdisk. Fills parts[].offset. */
+ * writes a protective MBR and GPT with libfdisk. Fills parts[].offset (only
+ * on success; on failure the image is removed). Same inputs, same bytes.
+ * Names: 1..36 printable ASCII characters; type: a GUID string. */
 int bootpart_gpt_write(const char *image, const uint8_t disk_guid[16],
                        struct bootpart_gpt_part *parts, size_t n, uint64_t *ret_disk_size,
                        struct xerr *e);

@@ -39,6 +39,8 @@ static const char early_cfg[] =
         "set prefix=($root)/EFI/BOOT\n"
         "configfile ($root)/EFI/BOOT/grub.cfg\n";
 
+/* A shape check only (not libuuid's uuid_parse): it guards text that goes
+ * into grub.cfg and libfdisk, which parse the value themselves. */
 bool bootpart_uuid_string_valid(const char *s)
 {
         static const char pattern[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";

@@ -1,1 +1,733 @@
-int main(void){return 0;}
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for bootpart/: grub.cfg, GRUB dirs, GPT layout and writing,
+ * the USP (FAT) size and contents, determinism. Every image is checked
+ * with tools that are not our writer: sfdisk --json and sgdisk -v for the
+ * GPT, mtools for the FAT, grub-script-check for grub.cfg.
+ *
+ * Tests that need kernels, initrds or GRUB modules read them from
+ * $XOVA_FIXTURES and FAIL (never skip) when they are missing.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "common/common.h"
+#include "bootpart/bootpart.h"
+
+#define MIB (UINT64_C(1) << 20)
+
+static int setup_tmpdir(void **state)
+{
+        char *d = strdup("/tmp/xova-test-bootpart.XXXXXX");
+        assert_non_null(d);
+        assert_non_null(mkdtemp(d));
+        *state = d;
+        return 0;
+}
+
+static int teardown_tmpdir(void **state)
+{
+        char *cmd = NULL;
+        assert_true(asprintf(&cmd, "rm -rf '%s'", (char *) *state) > 0);
+        assert_int_equal(system(cmd), 0);
+        free(cmd);
+        free(*state);
+        return 0;
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+        char *p = xova_path_join(dir, name);
+        assert_non_null(p);
+        return p;
+}
+
+/* Runs a shell command, returns its stdout (NUL-terminated) and exit status. */
+static char *run_capture(int *ret_status, const char *fmt, ...)
+{
+        char *cmd = NULL, *out = NULL;
+        size_t len = 0, n;
+        char buf[4096];
+        va_list ap;
+        FILE *p, *m;
+
+        va_start(ap, fmt);
+        assert_true(vasprintf(&cmd, fmt, ap) > 0);
+        va_end(ap);
+        p = popen(cmd, "r");
+        assert_non_null(p);
+        m = open_memstream(&out, &len);
+        assert_non_null(m);
+        while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+                fwrite(buf, 1, n, m);
+        *ret_status = pclose(p);
+        fclose(m);
+        free(cmd);
+        return out;
+}
+
+static void write_file(const char *path, const char *text)
+{
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        assert_true(fputs(text, f) >= 0);
+        assert_int_equal(fclose(f), 0);
+}
+
+static bool files_equal(const char *a, const char *b)
+{
+        char *cmd = NULL;
+        int st;
+        assert_true(asprintf(&cmd, "cmp -s '%s' '%s'", a, b) > 0);
+        st = system(cmd);
+        free(cmd);
+        return st == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fixtures                                                            */
+
+static const char *fixtures(void)
+{
+        const char *f = getenv("XOVA_FIXTURES");
+        return f && *f ? f : TEST_FIXTURES_DEFAULT;
+}
+
+/* The fixture path, or a test failure naming the script that makes it. */
+static char *fixture(const char *rel)
+{
+        char *p = NULL;
+        struct stat st;
+
+        assert_true(asprintf(&p, "%s/%s", fixtures(), rel) > 0);
+        if (stat(p, &st) < 0)
+                fail_msg("fixture '%s' is missing: run tests/fixtures/fetch.sh && "
+                         "tests/fixtures/mkinitrd.sh (or set XOVA_FIXTURES)", p);
+        return p;
+}
+
+struct usp_fixture {
+        struct bootpart_payload pl[2];
+        char *kernel[2], *initrd[2], *grubroot;
+        const char *grub_dirs[2];
+        struct bootpart_usp u;
+};
+
+static void usp_fixture_init(struct usp_fixture *f, const char *workdir)
+{
+        const char *names[2] = { "x86_64", "aarch64" };
+
+        memset(f, 0, sizeof(*f));
+        assert_true(xova_arch_count >= 2);
+        for (size_t i = 0; i < 2; i++) {
+                char rel[64];
+                snprintf(rel, sizeof(rel), "%s/vmlinuz", names[i]);
+                f->kernel[i] = fixture(rel);
+                snprintf(rel, sizeof(rel), "%s/initrd.img", names[i]);
+                f->initrd[i] = fixture(rel);
+                f->pl[i] = (struct bootpart_payload) { .arch = xova_arch_by_name(names[i]),
+                                                       .kernel = f->kernel[i],
+                                                       .initrd = f->initrd[i],
+                                                       .cmdline = "quiet" };
+                assert_non_null(f->pl[i].arch);
+        }
+        free(fixture("grub/x86_64-efi/moddep.lst"));
+        free(fixture("grub/arm64-efi/moddep.lst"));
+        f->grubroot = fixture("grub");
+        f->grub_dirs[0] = f->grubroot;
+        f->u = (struct bootpart_usp) { .payloads = f->pl, .n_payloads = 2,
+                                       .grub_dirs = f->grub_dirs, .seed = "test-seed",
+                                       .epoch = 1700000000, .workdir = workdir };
+}
+
+static void usp_fixture_done(struct usp_fixture *f)
+{
+        for (size_t i = 0; i < 2; i++) {
+                free(f->kernel[i]);
+                free(f->initrd[i]);
+        }
+        free(f->grubroot);
+}
+
+/* ------------------------------------------------------------------ */
+/* grub.cfg                                                            */
+
+static void two_payloads(struct bootpart_payload pl[2])
+{
+        pl[0] = (struct bootpart_payload) { .arch = xova_arch_by_name("x86_64"),
+                                            .kernel = "/k1", .initrd = "/i1",
+                                            .cmdline = "quiet loglevel=3",
+                                            .root_partuuid = "11111111-2222-4333-8444-555555555555" };
+        pl[1] = (struct bootpart_payload) { .arch = xova_arch_by_name("aarch64"),
+                                            .kernel = "/k2", .initrd = "/i2" };
+        assert_non_null(pl[0].arch);
+        assert_non_null(pl[1].arch);
+}
+
+static void test_bootpart_grub_cfg_per_arch(void **state)
+{
+        struct bootpart_payload pl[2];
+        struct xerr e = { 0 };
+        char *cfg = NULL, *path = path_in(*state, "grub.cfg"), *out;
+        int st;
+
+        two_payloads(pl);
+        assert_int_equal(bootpart_grub_cfg(pl, 2, &cfg, &e), 0);
+        assert_non_null(strstr(cfg, "set timeout=0\n"));
+        assert_non_null(strstr(cfg, "if [ \"$grub_cpu\" = \"x86_64\" ]; then\n"));
+        assert_non_null(strstr(cfg, "elif [ \"$grub_cpu\" = \"arm64\" ]; then\n"));
+        assert_non_null(strstr(cfg, "set xova_dir=\"/x86_64\"\n"));
+        assert_non_null(strstr(cfg, "set xova_dir=\"/aarch64\"\n"));
+        assert_non_null(strstr(cfg, "set xova_args=\"console=ttyS0 root=PARTUUID="
+                                    "11111111-2222-4333-8444-555555555555 panic=-1 quiet loglevel=3\"\n"));
+        /* no root partition given for aarch64: no root= at all */
+        assert_non_null(strstr(cfg, "set xova_args=\"console=ttyAMA0 panic=-1\"\n"));
+        assert_non_null(strstr(cfg, "export xova_arch xova_dir xova_initrd xova_args\n"));
+        assert_non_null(strstr(cfg, "linux $xova_dir/vmlinuz $xova_args\n"));
+        assert_non_null(strstr(cfg, "\n        initrd $xova_dir/initrd.img\n"));
+        /* an unknown cpu says so and halts */
+        assert_non_null(strstr(cfg, "else\n        echo \"xova: this appliance has no boot payload"));
+        assert_non_null(strstr(cfg, "halt\nfi\n"));
+
+        /* GRUB's own parser accepts it */
+        write_file(path, cfg);
+        out = run_capture(&st, "grub-script-check '%s' 2>&1", path);
+        if (st != 0)
+                fail_msg("grub-script-check rejects grub.cfg: %s", out);
+        free(out);
+        free(path);
+        free(cfg);
+}
+
+static void test_bootpart_grub_cfg_initrd_only_when_present(void **state)
+{
+        struct bootpart_payload pl[2];
+        struct xerr e = { 0 };
+        char *cfg = NULL;
+        (void) state;
+
+        two_payloads(pl);
+        pl[1].initrd = NULL;
+        assert_int_equal(bootpart_grub_cfg(pl, 2, &cfg, &e), 0);
+        assert_non_null(strstr(cfg, "if [ \"$xova_initrd\" = \"1\" ]; then\n"));
+        assert_non_null(strstr(cfg, "set xova_initrd=\"\"\n"));
+        free(cfg);
+
+        pl[0].initrd = NULL;
+        assert_int_equal(bootpart_grub_cfg(pl, 2, &cfg, &e), 0);
+        assert_null(strstr(cfg, "initrd $"));
+        free(cfg);
+
+        /* a single arch is fine too */
+        assert_int_equal(bootpart_grub_cfg(pl + 1, 1, &cfg, &e), 0);
+        assert_null(strstr(cfg, "x86_64"));
+        free(cfg);
+}
+
+static void test_bootpart_grub_cfg_refuses_injection(void **state)
+{
+        static const char *const bad[] = {
+                "quiet\nset x=1", "a\"b", "a'b", "a\\b", "$root", "a;reboot", "{", "}", "`x`",
+                "a\tb", "a\rb", "a\x1b[0m", "a\x7f",
+        };
+        struct bootpart_payload pl[2];
+        struct xerr e = { 0 };
+        char *cfg = NULL;
+        (void) state;
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                two_payloads(pl);
+                pl[1].cmdline = bad[i];
+                e = (struct xerr) { 0 };
+                cfg = NULL;
+                assert_int_equal(bootpart_grub_cfg(pl, 2, &cfg, &e), -EINVAL);
+                assert_null(cfg);
+                assert_int_equal(e.code, -EINVAL);
+                assert_string_equal(e.where, "aarch64");
+                assert_non_null(strstr(e.msg, "not allowed in grub.cfg"));
+        }
+        /* allowed: the usual kernel argument characters */
+        two_payloads(pl);
+        pl[1].cmdline = "quiet a=b,c.d/e:f+g-h_i@j%k systemd.unit=x.target";
+        assert_int_equal(bootpart_grub_cfg(pl, 2, &cfg, &e), 0);
+        free(cfg);
+
+        /* a root PARTUUID that is not a UUID */
+        two_payloads(pl);
+        strcpy(pl[0].root_partuuid, "x\"; reboot; \"");
+        assert_int_equal(bootpart_grub_cfg(pl, 2, &cfg, &e), -EINVAL);
+        /* the same arch twice */
+        two_payloads(pl);
+        pl[1].arch = pl[0].arch;
+        assert_int_equal(bootpart_grub_cfg(pl, 2, &cfg, &e), -EINVAL);
+        assert_non_null(strstr(e.msg, "twice"));
+        /* nothing at all */
+        assert_int_equal(bootpart_grub_cfg(pl, 0, &cfg, &e), -EINVAL);
+}
+
+static void test_bootpart_grub_dir(void **state)
+{
+        const char *roots_bad[] = { "/nonexistent/a", "/nonexistent/b", NULL };
+        struct bootpart_usp u = { .grub_dirs = roots_bad };
+        const struct xova_arch *aa = xova_arch_by_name("aarch64");
+        struct xerr e = { 0 };
+        char *dir = NULL, *root = fixture("grub"), *want = NULL;
+        const char *roots[] = { "/nonexistent/a", root, NULL };
+        (void) state;
+
+        assert_int_equal(bootpart_grub_dir(&u, aa, &dir, &e), -ENOENT);
+        assert_null(dir);
+        assert_non_null(strstr(e.msg, "'/nonexistent/b/arm64-efi'"));
+        assert_non_null(strstr(e.msg, "grub-efi-arm64-bin"));
+
+        u.grub_dirs = roots;
+        assert_int_equal(bootpart_grub_dir(&u, aa, &dir, &e), 0);
+        assert_true(asprintf(&want, "%s/arm64-efi", root) > 0);
+        assert_string_equal(dir, want);
+        free(dir);
+        free(want);
+        free(root);
+}
+
+/* ------------------------------------------------------------------ */
+/* GPT                                                                 */
+
+static void test_bootpart_gpt_layout(void **state)
+{
+        struct bootpart_gpt_part p[3] = {
+                { .name = "USP", .type = BOOTPART_TYPE_ESP, .size = 64 * MIB },
+                { .name = "root", .type = BOOTPART_TYPE_LINUX_DATA, .size = 1 * MIB },
+                { .name = "data", .type = BOOTPART_TYPE_LINUX_DATA, .size = 1024 * MIB },
+        };
+        struct bootpart_gpt_part many[BOOTPART_GPT_MAX_PARTS + 1];
+        struct xerr e = { 0 };
+        uint64_t disk = 0;
+        (void) state;
+
+        assert_int_equal(bootpart_gpt_layout(p, 3, &disk, &e), 0);
+        assert_true(p[0].offset == 1 * MIB);
+        assert_true(p[1].offset == 65 * MIB);
+        assert_true(p[2].offset == 66 * MIB);
+        assert_true(disk == (66 + 1024 + 1) * MIB);
+
+        /* errors leave the offsets alone */
+        p[1].size = MIB + 512;
+        p[0].offset = 7;
+        assert_int_equal(bootpart_gpt_layout(p, 3, &disk, &e), -EINVAL);
+        assert_string_equal(e.where, "partition 2");
+        assert_true(p[0].offset == 7);
+        p[1].size = 0;
+        assert_int_equal(bootpart_gpt_layout(p, 3, &disk, &e), -EINVAL);
+        p[1].size = MIB;
+        p[1].type = "not-a-guid";
+        assert_int_equal(bootpart_gpt_layout(p, 3, &disk, &e), -EINVAL);
+        p[1].type = BOOTPART_TYPE_LINUX_DATA;
+        p[1].name = "a name that is longer than thirty-six characters";
+        assert_int_equal(bootpart_gpt_layout(p, 3, &disk, &e), -EINVAL);
+        p[1].name = "";
+        assert_int_equal(bootpart_gpt_layout(p, 3, &disk, &e), -EINVAL);
+        p[1].name = "root";
+        p[2].size = UINT64_MAX - MIB + 1;      /* MiB multiple, but overflows */
+        assert_int_equal(bootpart_gpt_layout(p, 3, &disk, &e), -EFBIG);
+        assert_int_equal(bootpart_gpt_layout(p, 0, &disk, &e), -EINVAL);
+
+        for (size_t i = 0; i < ELEMENTSOF(many); i++)
+                many[i] = (struct bootpart_gpt_part) { .name = "p", .type = BOOTPART_TYPE_LINUX_DATA,
+                                                       .size = MIB };
+        assert_int_equal(bootpart_gpt_layout(many, BOOTPART_GPT_MAX_PARTS + 1, &disk, &e), -E2BIG);
+        assert_int_equal(bootpart_gpt_layout(many, BOOTPART_GPT_MAX_PARTS, &disk, &e), 0);
+        assert_true(disk == (BOOTPART_GPT_MAX_PARTS + 2) * MIB);
+}
+
+static void gpt_parts(struct bootpart_gpt_part p[3])
+{
+        p[0] = (struct bootpart_gpt_part) { .name = "USP", .type = BOOTPART_TYPE_ESP, .size = 64 * MIB };
+        p[1] = (struct bootpart_gpt_part) { .name = "root-x86-64",
+                                            .type = xova_arch_by_name("x86_64")->dps_root_type,
+                                            .size = 2 * MIB };
+        p[2] = (struct bootpart_gpt_part) { .name = "data", .type = BOOTPART_TYPE_LINUX_DATA,
+                                            .size = 3 * MIB };
+        xova_derive_uuid("s", "usp", p[0].uuid);
+        xova_derive_uuid("s", "root", p[1].uuid);
+        xova_derive_uuid("s", "data", p[2].uuid);
+}
+
+static void upcase(char *s)
+{
+        for (; *s; s++)
+                if (*s >= 'a' && *s <= 'z')
+                        *s -= 32;
+}
+
+static void test_bootpart_gpt_write_readback(void **state)
+{
+        struct bootpart_gpt_part p[3];
+        struct xerr e = { 0 };
+        uint8_t disk_guid[16];
+        uint64_t disk = 0;
+        char *img = path_in(*state, "disk.img"), *out, want[256], u[37];
+        struct stat st;
+        int status;
+
+        gpt_parts(p);
+        xova_derive_uuid("s", "disk", disk_guid);
+        assert_int_equal(bootpart_gpt_write(img, disk_guid, p, 3, &disk, &e), 0);
+        assert_true(disk == (1 + 64 + 2 + 3 + 1) * MIB);
+        assert_int_equal(stat(img, &st), 0);
+        assert_true((uint64_t) st.st_size == disk);
+        assert_true((uint64_t) st.st_blocks * 512 < MIB);      /* sparse */
+        assert_true(p[1].offset == 65 * MIB);
+
+        out = run_capture(&status, "sfdisk --json '%s'", img);
+        assert_int_equal(status, 0);
+        xova_uuid_format(disk_guid, u);
+        upcase(u);
+        snprintf(want, sizeof(want), "\"id\": \"%s\"", u);
+        assert_non_null(strstr(out, "\"label\": \"gpt\""));
+        assert_non_null(strstr(out, want));
+        for (size_t i = 0; i < 3; i++) {
+                char type[37];
+                snprintf(type, sizeof(type), "%s", p[i].type);
+                upcase(type);
+                xova_uuid_format(p[i].uuid, u);
+                upcase(u);
+                snprintf(want, sizeof(want),
+                         "\"start\": %llu,\n            \"size\": %llu,\n            \"type\": \"%s\",\n"
+                         "            \"uuid\": \"%s\",\n            \"name\": \"%s\"",
+                         (unsigned long long) (p[i].offset / 512), (unsigned long long) (p[i].size / 512),
+                         type, u, p[i].name);
+                if (!strstr(out, want))
+                        fail_msg("sfdisk --json lacks partition %zu:\n%s\nin:\n%s", i + 1, want, out);
+        }
+        free(out);
+
+        out = run_capture(&status, "sgdisk -v '%s' 2>&1", img);
+        assert_int_equal(status, 0);
+        if (!strstr(out, "No problems found"))
+                fail_msg("sgdisk -v: %s", out);
+        free(out);
+
+        /* never overwrites: O_EXCL, and the existing file is left alone */
+        assert_int_equal(bootpart_gpt_write(img, disk_guid, p, 3, &disk, &e), -EEXIST);
+        assert_int_equal(stat(img, &st), 0);
+        assert_true((uint64_t) st.st_size == disk);
+        free(img);
+}
+
+static void test_bootpart_gpt_write_deterministic(void **state)
+{
+        struct bootpart_gpt_part p[3];
+        struct xerr e = { 0 };
+        uint8_t g[16];
+        uint64_t disk;
+        char *a = path_in(*state, "a.img"), *b = path_in(*state, "b.img"), *c = path_in(*state, "c.img");
+
+        xova_derive_uuid("s", "disk", g);
+        gpt_parts(p);
+        assert_int_equal(bootpart_gpt_write(a, g, p, 3, &disk, &e), 0);
+        gpt_parts(p);
+        assert_int_equal(bootpart_gpt_write(b, g, p, 3, &disk, &e), 0);
+        assert_true(files_equal(a, b));
+        /* and the GUIDs do matter */
+        gpt_parts(p);
+        p[2].uuid[15] ^= 1;
+        assert_int_equal(bootpart_gpt_write(c, g, p, 3, &disk, &e), 0);
+        assert_false(files_equal(a, c));
+
+        /* a failed write leaves no file behind */
+        free(c);
+        c = path_in(*state, "bad.img");
+        p[0].size = 3;
+        assert_int_equal(bootpart_gpt_write(c, g, p, 3, &disk, &e), -EINVAL);
+        assert_int_equal(access(c, F_OK), -1);
+        free(a);
+        free(b);
+        free(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* USP                                                                 */
+
+static void test_bootpart_usp_size(void **state)
+{
+        struct usp_fixture f;
+        struct xerr e = { 0 };
+        uint64_t sz = 0, sz2 = 0, files = 0;
+        char *big = path_in(*state, "big-kernel"), *work = path_in(*state, "work");
+        struct stat st;
+        int fd;
+
+        assert_int_equal(mkdir(work, 0700), 0);
+        usp_fixture_init(&f, work);
+        assert_int_equal(bootpart_usp_size(&f.u, &sz, &e), 0);
+        for (size_t i = 0; i < 2; i++) {
+                assert_int_equal(stat(f.kernel[i], &st), 0);
+                files += (uint64_t) st.st_size;
+                assert_int_equal(stat(f.initrd[i], &st), 0);
+                files += (uint64_t) st.st_size;
+        }
+        assert_true(sz % MIB == 0);
+        assert_true(sz >= BOOTPART_USP_MIN_SIZE);
+        assert_true(sz > files + 2 * 600 * 1024);       /* the shims are ~700 KiB each */
+
+        /* a 100 MiB kernel pushes it up (sparse file: costs nothing) */
+        fd = open(big, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, 100 * MIB), 0);
+        close(fd);
+        f.pl[0].kernel = big;
+        assert_int_equal(bootpart_usp_size(&f.u, &sz2, &e), 0);
+        assert_int_equal(stat(f.kernel[0], &st), 0);
+        files = files - (uint64_t) st.st_size + 100 * MIB;
+        assert_true(sz2 % MIB == 0);
+        assert_true(sz2 > files + 2 * 600 * 1024);
+        assert_true(sz2 < files + files / 8 + 8 * MIB);        /* slack stays modest */
+
+        /* a missing kernel is named */
+        f.pl[0].kernel = "/nonexistent/vmlinuz";
+        assert_int_equal(bootpart_usp_size(&f.u, &sz2, &e), -ENOENT);
+        assert_string_equal(e.where, "/nonexistent/vmlinuz");
+        usp_fixture_done(&f);
+        free(big);
+        free(work);
+}
+
+/* Builds a GPT image with one ESP and the USP in it; returns the offset. */
+static uint64_t build_usp_image(struct usp_fixture *f, const char *img)
+{
+        struct bootpart_gpt_part p[1] = { { .name = "USP", .type = BOOTPART_TYPE_ESP } };
+        struct xerr e = { 0 };
+        uint8_t g[16];
+        uint64_t disk;
+        char buf[1024];
+        int r;
+
+        xova_derive_uuid("s", "disk", g);
+        xova_derive_uuid("s", "usp", p[0].uuid);
+        r = bootpart_usp_size(&f->u, &p[0].size, &e);
+        if (r >= 0)
+                r = bootpart_gpt_write(img, g, p, 1, &disk, &e);
+        if (r >= 0)
+                r = bootpart_usp_write(&f->u, img, p[0].offset, p[0].size, NULL, &e);
+        if (r < 0)
+                fail_msg("building the USP image: %s", xerr_format(&e, buf, sizeof(buf)));
+        return p[0].offset;
+}
+
+struct progress_log {
+        unsigned calls;
+        uint64_t last_done, last_total;
+        bool monotonic;
+};
+
+static void progress_cb(void *ud, const char *phase, uint64_t done, uint64_t total)
+{
+        struct progress_log *l = ud;
+        assert_string_equal(phase, "boot partition");
+        if (l->calls && done < l->last_done)
+                l->monotonic = false;
+        l->calls++;
+        l->last_done = done;
+        l->last_total = total;
+}
+
+static void test_bootpart_usp_write_contents(void **state)
+{
+        struct usp_fixture f;
+        struct xerr e = { 0 };
+        struct progress_log pl = { .monotonic = true };
+        struct xova_progress prog = { .fn = progress_cb, .userdata = &pl };
+        char *work = path_in(*state, "work"), *img = path_in(*state, "usp.img");
+        char *cfg = NULL, *out;
+        uint64_t off;
+        int status;
+
+        assert_int_equal(mkdir(work, 0700), 0);
+        usp_fixture_init(&f, work);
+        off = build_usp_image(&f, img);
+        assert_true(off == MIB);
+
+        out = run_capture(&status, "mdir -b -i '%s@@%llu' ::/EFI/BOOT", img, (unsigned long long) off);
+        assert_int_equal(status, 0);
+        assert_non_null(strstr(out, "::/EFI/BOOT/BOOTX64.EFI\n"));
+        assert_non_null(strstr(out, "::/EFI/BOOT/BOOTAA64.EFI\n"));
+        assert_non_null(strstr(out, "::/EFI/BOOT/grub.cfg\n"));
+        free(out);
+        out = run_capture(&status, "mdir -b -/ -i '%s@@%llu' ::/", img, (unsigned long long) off);
+        assert_int_equal(status, 0);
+        assert_non_null(strstr(out, "::/x86_64/vmlinuz\n"));
+        assert_non_null(strstr(out, "::/x86_64/initrd.img\n"));
+        assert_non_null(strstr(out, "::/aarch64/vmlinuz\n"));
+        assert_non_null(strstr(out, "::/aarch64/initrd.img\n"));
+        free(out);
+
+        /* grub.cfg in the FAT is what bootpart_grub_cfg() says */
+        assert_int_equal(bootpart_grub_cfg(f.pl, 2, &cfg, &e), 0);
+        out = run_capture(&status, "mtype -i '%s@@%llu' ::/EFI/BOOT/grub.cfg", img, (unsigned long long) off);
+        assert_int_equal(status, 0);
+        assert_string_equal(out, cfg);
+        free(out);
+        free(cfg);
+
+        /* the kernel in the FAT is the fixture, byte for byte */
+        out = run_capture(&status, "mtype -i '%s@@%llu' ::/aarch64/vmlinuz | cmp -s - '%s'", img,
+                          (unsigned long long) off, f.kernel[1]);
+        assert_int_equal(status, 0);
+        free(out);
+
+        /* every time stamp is the epoch (2023-11-14 22:13:20 UTC, FAT keeps 2 s) */
+        out = run_capture(&status, "mdir -/ -i '%s@@%llu' ::/ | grep -cE '[0-9]{4}-[0-9]{2}-[0-9]{2}'",
+                          img, (unsigned long long) off);
+        assert_true(atoi(out) >= 10);
+        free(out);
+        out = run_capture(&status, "mdir -/ -i '%s@@%llu' ::/ | grep -E '[0-9]{4}-[0-9]{2}-[0-9]{2}' | "
+                          "grep -vc '2023-11-14  22:13'", img, (unsigned long long) off);
+        assert_string_equal(out, "0\n");
+        free(out);
+
+        /* FAT32 with the serial derived from the seed */
+        out = run_capture(&status, "minfo -i '%s@@%llu'", img, (unsigned long long) off);
+        assert_int_equal(status, 0);
+        assert_non_null(strstr(out, "disk type=\"FAT32   \""));
+        {
+                char want[64];
+                uint32_t s = xova_derive_u32("test-seed", "usp-fat-serial");
+                snprintf(want, sizeof(want), "serial number: %08X", s);
+                if (!strstr(out, want))
+                        fail_msg("minfo lacks '%s':\n%s", want, out);
+        }
+        free(out);
+
+        /* progress reaches done == total, never goes back */
+        free(img);
+        img = path_in(*state, "usp2.img");
+        {
+                struct bootpart_gpt_part p[1] = { { .name = "USP", .type = BOOTPART_TYPE_ESP,
+                                                    .size = 128 * MIB } };
+                uint8_t g[16] = { 0 };
+                uint64_t disk;
+                assert_int_equal(bootpart_gpt_write(img, g, p, 1, &disk, &e), 0);
+                assert_int_equal(bootpart_usp_write(&f.u, img, p[0].offset, p[0].size, &prog, &e), 0);
+        }
+        assert_true(pl.calls >= 2);
+        assert_true(pl.monotonic);
+        assert_true(pl.last_total > 0 && pl.last_done == pl.last_total);
+
+        usp_fixture_done(&f);
+        free(work);
+        free(img);
+}
+
+static void test_bootpart_usp_write_deterministic(void **state)
+{
+        struct usp_fixture f;
+        char *w1 = path_in(*state, "w1"), *w2 = path_in(*state, "w2");
+        char *a = path_in(*state, "a.img"), *b = path_in(*state, "b.img");
+
+        assert_int_equal(mkdir(w1, 0700), 0);
+        assert_int_equal(mkdir(w2, 0700), 0);
+        usp_fixture_init(&f, w1);
+        build_usp_image(&f, a);
+        /* a second later, from another work dir: the clock must not leak in */
+        sleep(1);
+        f.u.workdir = w2;
+        build_usp_image(&f, b);
+        if (!files_equal(a, b))
+                fail_msg("two USP builds from the same inputs differ: %s %s", a, b);
+        /* the GRUB images themselves too */
+        {
+                char *x1 = path_in(w1, "usp/BOOTAA64.EFI"), *x2 = path_in(w2, "usp/BOOTAA64.EFI");
+                assert_true(files_equal(x1, x2));
+                free(x1);
+                free(x2);
+        }
+        usp_fixture_done(&f);
+        free(w1);
+        free(w2);
+        free(a);
+        free(b);
+}
+
+static void test_bootpart_usp_write_refuses(void **state)
+{
+        struct usp_fixture f;
+        struct xerr e = { 0 };
+        struct bootpart_gpt_part p[1] = { { .name = "USP", .type = BOOTPART_TYPE_ESP, .size = 64 * MIB } };
+        uint8_t g[16] = { 0 };
+        uint64_t disk;
+        char *work = path_in(*state, "work"), *img = path_in(*state, "d.img");
+
+        assert_int_equal(mkdir(work, 0700), 0);
+        usp_fixture_init(&f, work);
+        assert_int_equal(bootpart_gpt_write(img, g, p, 1, &disk, &e), 0);
+
+        /* past the end of the image */
+        assert_int_equal(bootpart_usp_write(&f.u, img, 3 * MIB, 64 * MIB, NULL, &e), -EINVAL);
+        assert_non_null(strstr(e.msg, "beyond the end"));
+        /* too small for FAT32 */
+        assert_int_equal(bootpart_usp_write(&f.u, img, MIB, 32 * MIB, NULL, &e), -EINVAL);
+        /* not aligned */
+        assert_int_equal(bootpart_usp_write(&f.u, img, MIB + 1, 64 * MIB, NULL, &e), -EINVAL);
+        /* bad label */
+        f.u.label = "lower";
+        assert_int_equal(bootpart_usp_write(&f.u, img, MIB, 64 * MIB, NULL, &e), -EINVAL);
+        f.u.label = "TWELVE-CHARS";
+        assert_int_equal(bootpart_usp_write(&f.u, img, MIB, 64 * MIB, NULL, &e), -EINVAL);
+        f.u.label = NULL;
+        /* missing image */
+        assert_int_equal(bootpart_usp_write(&f.u, "/nonexistent.img", MIB, 64 * MIB, NULL, &e), -ENOENT);
+        assert_string_equal(e.where, "/nonexistent.img");
+        /* GRUB modules not found: the package is named */
+        {
+                const char *none[] = { "/nonexistent", NULL };
+                f.u.grub_dirs = none;
+                assert_int_equal(bootpart_usp_write(&f.u, img, MIB, 64 * MIB, NULL, &e), -ENOENT);
+                assert_non_null(strstr(e.msg, "grub-efi-amd64-bin"));
+                f.u.grub_dirs = f.grub_dirs;
+        }
+        /* files larger than the partition */
+        {
+                char *big = path_in(*state, "big");
+                int fd = open(big, O_WRONLY | O_CREAT | O_EXCL, 0644);
+                assert_true(fd >= 0);
+                assert_int_equal(ftruncate(fd, 80 * MIB), 0);
+                close(fd);
+                f.pl[1].initrd = big;
+                assert_int_equal(bootpart_usp_write(&f.u, img, MIB, 64 * MIB, NULL, &e), -ENOSPC);
+                assert_non_null(strstr(e.msg, "too small"));
+                free(big);
+        }
+        usp_fixture_done(&f);
+        free(work);
+        free(img);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_bootpart_grub_cfg_per_arch, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_bootpart_grub_cfg_initrd_only_when_present, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_bootpart_grub_cfg_refuses_injection, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_bootpart_grub_dir, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_bootpart_gpt_layout, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_bootpart_gpt_write_readback, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_bootpart_gpt_write_deterministic, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_bootpart_usp_size, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_bootpart_usp_write_contents, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_bootpart_usp_write_deterministic, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_bootpart_usp_write_refuses, setup_tmpdir, teardown_tmpdir),
+        };
+
+        /* mtools, used to read the FAT back, checks disk geometry otherwise */
+        setenv("MTOOLS_SKIP_CHECK", "1", 1);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
