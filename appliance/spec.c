@@ -302,6 +302,11 @@ static int scan_object(struct scan *s, const char *jpath)
                 size_t klen;
 
                 scan_ws(s);
+                /* json-c 0.16 accepts 'single-quoted' keys even when strict */
+                if (s->c->buf[s->pos] == '\'') {
+                        r = fail_at(s->c, -EINVAL, s->pos, "invalid JSON: keys must be in double quotes");
+                        goto out;
+                }
                 if (s->c->buf[s->pos] != '"')
                         break;  /* '}' (json-c checked the syntax) */
                 koff = s->pos;
@@ -591,8 +596,10 @@ static int get_size(struct ctx *c, struct json_object *o, const char *jpath, con
                 if (json_object_get_int64(v) < 0)
                         return fail(c, -ERANGE, kpath, "expected a size like 64M or a byte count, got the negative number %lld",
                                     (long long) json_object_get_int64(v));
-                /* json-c saturates integers past UINT64_MAX: out of range below */
+                /* json-c saturates integers past UINT64_MAX */
                 val = json_object_get_uint64(v);
+                if (val == UINT64_MAX)
+                        return fail(c, -ERANGE, kpath, "number does not fit in 64 bits");
                 break;
         default:
                 return fail(c, -EINVAL, kpath, "expected a size like 64M or an integer byte count, got %s%s%s%s",
@@ -879,7 +886,9 @@ static int parse_top(struct ctx *c, struct json_object *root, struct appliance *
             (r = get_string(c, root, "", "description", false, &desc_rule, &desc)) < 0 ||
             (r = get_string(c, root, "", "layout", false, &layout_rule, &layout)) < 0)
                 return r;
-        if (layout && appliance_layout_from_name(layout, &a->layout) < 0)
+        if (layout && strcmp(layout, "single") == 0)
+                a->layout = APPLIANCE_LAYOUT_SINGLE;
+        else if (layout && strcmp(layout, "split") != 0)
                 return fail(c, -EINVAL, "layout", "expected 'split' or 'single', got '%s'", layout);
         if ((r = get_size(c, root, "", "boot_size", false, BOOT_SIZE_MIN, BOOT_SIZE_MAX, &a->boot_size)) < 0)
                 return r;
@@ -994,7 +1003,7 @@ int appliance_parse(const char *buf, size_t len, const char *path, struct applia
                 return fail(&c, -EFBIG, NULL, "spec is %zu bytes, more than the limit of %u",
                             len, APPLIANCE_SPEC_MAX);
         /* a private NUL-terminated copy: the caller's buffer need not be */
-        text = malloc(len + 1);
+        text = malloc(len + 2);
         if (!text)
                 return fail(&c, -ENOMEM, NULL, "out of memory");
         memcpy(text, buf, len);
@@ -1015,22 +1024,35 @@ int appliance_parse(const char *buf, size_t len, const char *path, struct applia
         if (end == 0)
                 return fail(&c, -EINVAL, NULL, "empty file, expected a JSON object");
 
+        /* json-c cannot tell that a top-level literal ("null", "12") has
+         * ended without a character after it: give it one past the end */
+        text[len] = ' ';
+        text[len + 1] = '\0';
         tok = json_tokener_new_ex(SPEC_DEPTH_MAX);
         if (!tok)
                 return fail(&c, -ENOMEM, NULL, "out of memory");
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        root = json_tokener_parse_ex(tok, text, (int) len);
+        /* trailing characters are reported below, with a clearer message */
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
+                                    JSON_TOKENER_VALIDATE_UTF8);
+        root = json_tokener_parse_ex(tok, text, (int) len + 1);
+        text[len] = '\0';
         if (!root) {
                 enum json_tokener_error je = json_tokener_get_error(tok);
                 size_t at = json_tokener_get_parse_end(tok);
-                if (je == json_tokener_continue || je == json_tokener_success)
+                if (at > len)
+                        at = len;
+                if (je == json_tokener_success)         /* json-c's null is a NULL object */
+                        return fail(&c, -EINVAL, NULL, "expected a JSON object at the top level, got null");
+                if (je == json_tokener_continue)
                         return fail_at(&c, -EINVAL, len, "invalid JSON: unexpected end of input (truncated?)");
                 if (je == json_tokener_error_depth)
                         return fail_at(&c, -EINVAL, at, "invalid JSON: nested deeper than %d levels", SPEC_DEPTH_MAX);
-                return fail_at(&c, -EINVAL, at > 0 ? at - 1 : 0, "invalid JSON: %s",
+                return fail_at(&c, -EINVAL, at, "invalid JSON: %s",
                                json_tokener_error_desc(je));
         }
         end = json_tokener_get_parse_end(tok);
+        if (end > len)
+                end = len;
         while (end < len && strchr(" \t\r\n", text[end]))
                 end++;
         if (end < len)
@@ -1194,45 +1216,4 @@ const struct appliance_disk *appliance_root_disk(const struct appliance *a,
                 if (a->disks[i].role == APPLIANCE_DISK_ROOT && a->disks[i].arch == arch)
                         return &a->disks[i];
         return NULL;
-}
-
-static const char *const layout_names[] = {
-        [APPLIANCE_LAYOUT_SPLIT] = "split",
-        [APPLIANCE_LAYOUT_SINGLE] = "single",
-};
-
-const char *appliance_layout_name(enum appliance_layout l)
-{
-        return (size_t) l < ELEMENTSOF(layout_names) ? layout_names[l] : NULL;
-}
-
-int appliance_layout_from_name(const char *s, enum appliance_layout *ret)
-{
-        for (size_t i = 0; s && i < ELEMENTSOF(layout_names); i++)
-                if (strcmp(s, layout_names[i]) == 0) {
-                        *ret = (enum appliance_layout) i;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
-static const char *const format_names[] = {
-        [APPLIANCE_FORMAT_OVA] = "ova",
-        [APPLIANCE_FORMAT_DIR] = "dir",
-        [APPLIANCE_FORMAT_RAW] = "raw",
-};
-
-const char *appliance_format_name(enum appliance_format f)
-{
-        return (size_t) f < ELEMENTSOF(format_names) ? format_names[f] : NULL;
-}
-
-int appliance_format_from_name(const char *s, enum appliance_format *ret)
-{
-        for (size_t i = 0; s && i < ELEMENTSOF(format_names); i++)
-                if (strcmp(s, format_names[i]) == 0) {
-                        *ret = (enum appliance_format) i;
-                        return 0;
-                }
-        return -EINVAL;
 }
