@@ -71,6 +71,8 @@ struct ovf_descriptor *ovf_descriptor_free(struct ovf_descriptor *d);
 static inline void ovf_descriptor_freep(struct ovf_descriptor **d) { *d = ovf_descriptor_free(*d); }
 /* The definition for an architecture name, or NULL. */
 const struct ovf_vm *ovf_descriptor_vm(const struct ovf_descriptor *d, const char *arch);
+/* "vmdk-stream-optimized" or "raw" (inspect output). */
+const char *ovf_disk_format_to_string(enum ovf_disk_format f);
 
 /* Descriptor XML (libxml2). The reader refuses any DOCTYPE and uses
  * XML_PARSE_NONET without entity expansion; `where` names the file in errors. */
@@ -93,6 +95,7 @@ struct ovf_manifest {
 int ovf_manifest_parse(const char *buf, size_t len, const char *where, struct ovf_manifest **ret,
                        struct xerr *e);
 struct ovf_manifest *ovf_manifest_free(struct ovf_manifest *m);
+static inline void ovf_manifest_freep(struct ovf_manifest **m) { *m = ovf_manifest_free(*m); }
 
 /* ---- streamOptimized VMDK --------------------------------------------- */
 
@@ -165,5 +168,17 @@ int ovf_bundle_disk_location(const struct ovf_bundle *b, size_t disk, const char
                              uint64_t *ret_offset, uint64_t *ret_size, struct xerr *e);
 /* Signer's subject line, or NULL when unsigned. */
 const char *ovf_bundle_signer(const struct ovf_bundle *b);
+/* True when the signer's certificate chained to ovf_open_opts.ca_file (without
+ * a CA file only the signature over the manifest was checked). */
+bool ovf_bundle_signer_trusted(const struct ovf_bundle *b);
+/* Members in archive order (directory: descriptor, manifest, cert, disks);
+ * offset is the data offset inside the OVA (0 in a directory). */
+size_t ovf_bundle_n_members(const struct ovf_bundle *b);
+int ovf_bundle_member(const struct ovf_bundle *b, size_t i, const char **ret_name, uint64_t *ret_offset,
+                      uint64_t *ret_size);
+/* The verified open file holding disk i (the OVA itself, or the disk file of
+ * a directory; borrowed, O_RDONLY): hv/ can hand QEMU this fd (fdset) so the
+ * bytes it reads are the ones we hashed even if the path is replaced. */
+int ovf_bundle_disk_fd(const struct ovf_bundle *b, size_t disk);
 
 #endif

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The .cert member (VMware's convention): a line
+ *     SHA256(NAME.mf)= <hex RSA signature over the manifest bytes>
+ * followed by the signer's PEM certificate. RSA PKCS#1 v1.5 with SHA-256
+ * is deterministic, so a signed export is still reproducible.
+ *
+ * Verification checks the signature with the embedded certificate's key;
+ * only with a CA file does it say anything about who signed (chain,
+ * validity dates), and then each failure is named the way vCenter names it
+ * (self-signed, untrusted, expired, not yet valid).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "ovf/ovf-internal.h"
+
+#define MAX_SIG_BYTES 1024     /* RSA-8192 */
+
+/* cleanup helpers for OpenSSL objects (STYLE.md rule 7: no goto beside them) */
+static inline void evp_pkey_freep(EVP_PKEY **p) { EVP_PKEY_free(*p); }
+static inline void x509_freep(X509 **p) { X509_free(*p); }
+static inline void evp_md_ctx_freep(EVP_MD_CTX **p) { EVP_MD_CTX_free(*p); }
+static inline void x509_store_freep(X509_STORE **p) { X509_STORE_free(*p); }
+static inline void x509_store_ctx_freep(X509_STORE_CTX **p) { X509_STORE_CTX_free(*p); }
+
+static const char *ssl_error(char *buf, size_t size)
+{
+        unsigned long err = ERR_get_error();
+
+        if (!err)
+                return "unknown error";
+        ERR_error_string_n(err, buf, size);
+        ERR_clear_error();
+        return buf;
+}
+
+static int load_pem_file(const char *path, char **ret, size_t *ret_len, struct xerr *e)
+{
+        return xova_read_file(path, 1024 * 1024, ret, ret_len, e);
+}
+
+int ovf_cert_sign(const char *mf_name, const void *mf, size_t mf_len, const char *key_path,
+                  const char *cert_path, char **ret, size_t *ret_len, struct xerr *e)
+{
+        _cleanup_free_ char *key_pem = NULL, *cert_pem = NULL, *out = NULL;
+        _cleanup_free_ unsigned char *sig = NULL;
+        size_t key_len, cert_len, sig_len = 0, out_len = 0;
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = NULL;
+        _cleanup_(x509_freep) X509 *cert = NULL;
+        _cleanup_(evp_md_ctx_freep) EVP_MD_CTX *md = NULL;
+        BIO *bio = NULL;
+        FILE *f = NULL;
+        char ebuf[256];
+        int r;
+
+        r = load_pem_file(key_path, &key_pem, &key_len, e);
+        if (r < 0)
+                return r;
+        r = load_pem_file(cert_path, &cert_pem, &cert_len, e);
+        if (r < 0)
+                return r;
+
+        bio = BIO_new_mem_buf(key_pem, (int) key_len);
+        key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+        BIO_free(bio);
+        if (!key)
+                return xerr_set(e, -EINVAL, key_path, "cannot read a PEM private key: %s", ssl_error(ebuf, sizeof(ebuf)));
+        if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
+                return xerr_set(e, -EINVAL, key_path, "not an RSA key (OVF signatures are RSA PKCS#1 v1.5)");
+        bio = BIO_new_mem_buf(cert_pem, (int) cert_len);
+        cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+        BIO_free(bio);
+        if (!cert)
+                return xerr_set(e, -EINVAL, cert_path, "cannot read a PEM certificate: %s", ssl_error(ebuf, sizeof(ebuf)));
+        if (X509_check_private_key(cert, key) != 1) {
+                ERR_clear_error();
+                return xerr_set(e, -EINVAL, cert_path, "certificate does not match the key '%s'", key_path);
+        }
+
+        md = EVP_MD_CTX_new();
+        if (!md || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
+            EVP_DigestSign(md, NULL, &sig_len, mf, mf_len) != 1 || sig_len > MAX_SIG_BYTES ||
+            !(sig = malloc(sig_len)) || EVP_DigestSign(md, sig, &sig_len, mf, mf_len) != 1)
+                return xerr_set(e, -EIO, key_path, "cannot sign the manifest: %s", ssl_error(ebuf, sizeof(ebuf)));
+
+        f = open_memstream(&out, &out_len);
+        if (!f)
+                return xerr_set(e, -ENOMEM, cert_path, "out of memory");
+        {
+                char hex[2 * MAX_SIG_BYTES + 1];
+                ovf_hex(sig, sig_len, hex);
+                fprintf(f, "SHA256(%s)= %s\n", mf_name, hex);
+        }
+        /* re-encode the certificate: only the certificate, never whatever else the file held */
+        bio = BIO_new(BIO_s_mem());
+        if (!bio || PEM_write_bio_X509(bio, cert) != 1) {
+                BIO_free(bio);
+                fclose(f);
+                return xerr_set(e, -ENOMEM, cert_path, "cannot encode the certificate");
+        }
+        {
+                char *p;
+                long n = BIO_get_mem_data(bio, &p);
+                fwrite(p, 1, (size_t) n, f);
+        }
+        BIO_free(bio);
+        if (fclose(f) != 0)
+                return xerr_set(e, -ENOMEM, cert_path, "out of memory");
+        *ret = TAKE_PTR(out);
+        *ret_len = out_len;
+        return 0;
+}
+
+static int verify_chain(X509 *cert, const char *cert_name, const char *ca_file, struct xerr *e)
+{
+        X509_STORE *store = X509_STORE_new();
+        X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+        char ebuf[256];
+        int r = 0, err;
+
+        if (!store || !ctx) {
+                r = xerr_set(e, -ENOMEM, cert_name, "out of memory");
+                goto out;
+        }
+        if (X509_STORE_load_file(store, ca_file) != 1) {
+                r = xerr_set(e, -EINVAL, ca_file, "cannot load CA certificates: %s", ssl_error(ebuf, sizeof(ebuf)));
+                goto out;
+        }
+        if (X509_STORE_CTX_init(ctx, store, cert, NULL) != 1) {
+                r = xerr_set(e, -ENOMEM, cert_name, "cannot check the certificate chain");
+                goto out;
+        }
+        if (X509_verify_cert(ctx) == 1)
+                goto out;
+        err = X509_STORE_CTX_get_error(ctx);
+        switch (err) {
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+                r = xerr_set(e, -XOVA_EVERIFY, cert_name, "self-signed certificate not trusted by '%s'", ca_file);
+                break;
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+        case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+                r = xerr_set(e, -XOVA_EVERIFY, cert_name, "untrusted certificate: its issuer is not in '%s'", ca_file);
+                break;
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+                r = xerr_set(e, -XOVA_EVERIFY, cert_name, "expired certificate");
+                break;
+        case X509_V_ERR_CERT_NOT_YET_VALID:
+                r = xerr_set(e, -XOVA_EVERIFY, cert_name, "certificate not yet valid");
+                break;
+        default:
+                r = xerr_set(e, -XOVA_EVERIFY, cert_name, "certificate not trusted: %s",
+                             X509_verify_cert_error_string(err));
+                break;
+        }
+out:
+        ERR_clear_error();
+        X509_STORE_CTX_free(ctx);
+        X509_STORE_free(store);
+        return r;
+}
+
+int ovf_cert_verify(const char *cert_name, const char *buf, size_t len, const char *mf_name,
+                    const void *mf, size_t mf_len, const char *ca_file, char **ret_subject,
+                    struct xerr *e)
+{
+        uint8_t sig[MAX_SIG_BYTES];
+        const char *nl, *hex;
+        _cleanup_free_ char *expect = NULL, *subject = NULL;
+        size_t sig_len, hex_len;
+        _cleanup_(x509_freep) X509 *cert = NULL;
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = NULL;
+        _cleanup_(evp_md_ctx_freep) EVP_MD_CTX *md = NULL;
+        BIO *bio = NULL;
+        int r;
+
+        if (len > OVF_MAX_CERT)
+                return xerr_set(e, -XOVA_EVERIFY, cert_name, "%zu bytes, more than the limit of %d", len, OVF_MAX_CERT);
+        if (memchr(buf, '\0', len))
+                return xerr_set(e, -XOVA_EVERIFY, cert_name, "NUL byte");
+        nl = memchr(buf, '\n', len);
+        if (!nl)
+                return xerr_set(e, -XOVA_EVERIFY, cert_name, "line 1: no signature line");
+        if (asprintf(&expect, "SHA256(%s)= ", mf_name) < 0)
+                return xerr_set(e, -ENOMEM, cert_name, "out of memory");
+        if ((size_t) (nl - buf) < strlen(expect) || memcmp(buf, expect, strlen(expect)) != 0)
+                return xerr_set(e, -XOVA_EVERIFY, cert_name, "line 1: not of the form 'SHA256(%s)= hex'", mf_name);
+        hex = buf + strlen(expect);
+        hex_len = (size_t) (nl - hex);
+        if (hex_len > 0 && hex[hex_len - 1] == '\r')
+                return xerr_set(e, -XOVA_EVERIFY, cert_name, "line 1: carriage return (CRLF line ends are not accepted)");
+        if (hex_len == 0 || hex_len % 2 || hex_len / 2 > MAX_SIG_BYTES ||
+            ovf_unhex(hex, hex_len, sig, hex_len / 2) < 0)
+                return xerr_set(e, -XOVA_EVERIFY, cert_name, "line 1: signature is not hex (%zu characters)", hex_len);
+        sig_len = hex_len / 2;
+
+        bio = BIO_new_mem_buf(nl + 1, (int) (len - (size_t) (nl + 1 - buf)));
+        cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+        BIO_free(bio);
+        if (!cert) {
+                ERR_clear_error();
+                return xerr_set(e, -XOVA_EVERIFY, cert_name, "no PEM certificate after the signature line");
+        }
+        key = X509_get_pubkey(cert);
+        if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
+                return xerr_set(e, -XOVA_EVERIFY, cert_name, "certificate key is not RSA");
+        md = EVP_MD_CTX_new();
+        if (!md || EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) != 1)
+                return xerr_set(e, -ENOMEM, cert_name, "cannot set up signature verification");
+        if (EVP_DigestVerify(md, sig, sig_len, mf, mf_len) != 1) {
+                ERR_clear_error();
+                return xerr_set(e, -XOVA_EVERIFY, cert_name, "signature does not match the manifest '%s'", mf_name);
+        }
+        if (ca_file) {
+                r = verify_chain(cert, cert_name, ca_file, e);
+                if (r < 0)
+                        return r;
+        }
+        {
+                char line[512];
+                if (!X509_NAME_oneline(X509_get_subject_name(cert), line, sizeof(line)))
+                        snprintf(line, sizeof(line), "(unknown subject)");
+                subject = strdup(line);
+        }
+        if (!subject)
+                return xerr_set(e, -ENOMEM, cert_name, "out of memory");
+        if (ret_subject)
+                *ret_subject = TAKE_PTR(subject);
+        return 0;
+}

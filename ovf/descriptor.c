@@ -1,0 +1,1117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The OVF descriptor: writer and hardened reader (libxml2).
+ *
+ * Encoding (docs/OVF.md has the why): one VirtualSystem; a
+ * DeploymentOptionSection with one Configuration per architecture (the
+ * first is the default) carrying our markers (xova:Architecture,
+ * xova:Machine, xova:Firmware, all ovf:required="false"); ONE
+ * VirtualHardwareSection whose Items each carry ovf:configuration="<arch>",
+ * so a stock consumer sees a valid single VM with a choice of
+ * configurations, and xova picks the host's.
+ *
+ * The reader treats the document as hostile: no DOCTYPE at all (so no
+ * entities, external or expanding), no network, no entity substitution, a
+ * size cap, strict namespaces, bare member names, bounded numbers.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+#include "ovf/ovf-internal.h"
+
+/* ---- model ------------------------------------------------------------ */
+
+struct ovf_descriptor *ovf_descriptor_free(struct ovf_descriptor *d)
+{
+        if (!d)
+                return NULL;
+        for (size_t i = 0; i < d->n_disks; i++) {
+                free(d->disks[i].id);
+                free(d->disks[i].href);
+                free(d->disks[i].role);
+                free(d->disks[i].source);
+        }
+        for (size_t i = 0; i < d->n_vms; i++) {
+                free(d->vms[i].machine);
+                free(d->vms[i].firmware);
+                free(d->vms[i].disk_bus);
+                free(d->vms[i].nic_model);
+                free(d->vms[i].console);
+                free(d->vms[i].disks);
+        }
+        free(d->disks);
+        free(d->vms);
+        free(d->name);
+        free(d->version);
+        free(d->vendor);
+        free(d->description);
+        free(d);
+        return NULL;
+}
+
+const struct ovf_vm *ovf_descriptor_vm(const struct ovf_descriptor *d, const char *arch)
+{
+        if (!d || !arch)
+                return NULL;
+        for (size_t i = 0; i < d->n_vms; i++)
+                if (d->vms[i].arch && strcmp(d->vms[i].arch->name, arch) == 0)
+                        return &d->vms[i];
+        return NULL;
+}
+
+const char *ovf_disk_format_to_string(enum ovf_disk_format f)
+{
+        return f == OVF_DISK_RAW ? "raw" : "vmdk-stream-optimized";
+}
+
+/* Text we put into the descriptor must be representable in XML 1.0 and
+ * readable by people: valid UTF-8, no control characters except, in free
+ * text, tab and newline. */
+static const char *text_problem(const char *s, bool multiline, size_t max)
+{
+        if (strlen(s) > max)
+                return "too long";
+        if (xmlCheckUTF8((const xmlChar *) s) == 0)
+                return "not valid UTF-8";
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                if ((*p < 0x20 && !(multiline && (*p == '\n' || *p == '\t'))) || *p == 0x7f)
+                        return "contains a control character";
+        return NULL;
+}
+
+int ovf_descriptor_validate(const struct ovf_descriptor *d, const char *where, struct xerr *e)
+{
+        const char *why = NULL;
+
+        if (!d->name || (why = ovf_id_problem(d->name)))
+                return xerr_set(e, -EINVAL, where, "name '%s': %s", d->name ? d->name : "",
+                                d->name ? why : "missing");
+        if (!d->version || !*d->version || (why = text_problem(d->version, false, 256)))
+                return xerr_set(e, -EINVAL, where, "version: %s", d->version && *d->version ? why : "missing");
+        if (d->vendor && (why = text_problem(d->vendor, false, 256)))
+                return xerr_set(e, -EINVAL, where, "vendor: %s", why);
+        if (d->description && (why = text_problem(d->description, true, 64 * 1024)))
+                return xerr_set(e, -EINVAL, where, "description: %s", why);
+        if (d->n_disks == 0 || d->n_disks > OVF_MAX_DISKS)
+                return xerr_set(e, -EINVAL, where, "%zu disks (want 1 to %d)", d->n_disks, OVF_MAX_DISKS);
+        if (d->n_vms == 0 || d->n_vms > OVF_MAX_VMS)
+                return xerr_set(e, -EINVAL, where, "%zu VM definitions (want 1 to %d)", d->n_vms, OVF_MAX_VMS);
+        for (size_t i = 0; i < d->n_disks; i++) {
+                const struct ovf_disk *k = &d->disks[i];
+                if (!k->id || (why = ovf_id_problem(k->id)))
+                        return xerr_set(e, -EINVAL, where, "disks[%zu].id '%s': %s", i,
+                                        k->id ? k->id : "", k->id ? why : "missing");
+                if (k->href && (why = ovf_member_name_problem(k->href)))
+                        return xerr_set(e, -EINVAL, where, "disk '%s': href '%s': %s", k->id, k->href, why);
+                if (!k->role || (why = ovf_id_problem(k->role)))
+                        return xerr_set(e, -EINVAL, where, "disk '%s': role: %s", k->id,
+                                        k->role ? why : "missing");
+                if (k->capacity == 0 || k->capacity > OVF_MAX_CAPACITY)
+                        return xerr_set(e, -EINVAL, where, "disk '%s': capacity %" PRIu64
+                                        " out of range (1 byte to 64 TiB)", k->id, k->capacity);
+                if (k->populated > k->capacity)
+                        return xerr_set(e, -EINVAL, where, "disk '%s': populated size %" PRIu64
+                                        " exceeds capacity %" PRIu64, k->id, k->populated, k->capacity);
+                for (size_t j = 0; j < i; j++) {
+                        if (strcmp(d->disks[j].id, k->id) == 0)
+                                return xerr_set(e, -EINVAL, where, "duplicate disk id '%s'", k->id);
+                        if (k->href && d->disks[j].href && strcmp(d->disks[j].href, k->href) == 0)
+                                return xerr_set(e, -EINVAL, where, "disks '%s' and '%s' share the file '%s'",
+                                                d->disks[j].id, k->id, k->href);
+                }
+        }
+        for (size_t i = 0; i < d->n_vms; i++) {
+                const struct ovf_vm *v = &d->vms[i];
+                if (!v->arch)
+                        return xerr_set(e, -EINVAL, where, "vms[%zu]: no architecture", i);
+                for (size_t j = 0; j < i; j++)
+                        if (d->vms[j].arch == v->arch)
+                                return xerr_set(e, -EINVAL, where, "two VM definitions for '%s'", v->arch->name);
+                if (v->vcpus == 0 || v->vcpus > OVF_MAX_VCPUS)
+                        return xerr_set(e, -EINVAL, where, "%s: %u vCPUs (want 1 to %d)", v->arch->name,
+                                        v->vcpus, OVF_MAX_VCPUS);
+                if (v->memory_mib == 0 || v->memory_mib > OVF_MAX_MEMORY_MIB)
+                        return xerr_set(e, -EINVAL, where, "%s: memory %" PRIu64 " MiB out of range",
+                                        v->arch->name, v->memory_mib);
+                if (!v->machine || (why = ovf_id_problem(v->machine)))
+                        return xerr_set(e, -EINVAL, where, "%s: machine: %s", v->arch->name,
+                                        v->machine ? why : "missing");
+                if (!v->firmware || (why = ovf_id_problem(v->firmware)))
+                        return xerr_set(e, -EINVAL, where, "%s: firmware: %s", v->arch->name,
+                                        v->firmware ? why : "missing");
+                if (!v->disk_bus || (why = ovf_id_problem(v->disk_bus)))
+                        return xerr_set(e, -EINVAL, where, "%s: disk bus: %s", v->arch->name,
+                                        v->disk_bus ? why : "missing");
+                if (v->nic_model && (why = ovf_id_problem(v->nic_model)))
+                        return xerr_set(e, -EINVAL, where, "%s: NIC model: %s", v->arch->name, why);
+                if (v->console && strcmp(v->console, "serial") != 0)
+                        return xerr_set(e, -EINVAL, where, "%s: console '%s' (only 'serial' is supported)",
+                                        v->arch->name, v->console);
+                if (v->n_disks == 0 || v->n_disks > OVF_MAX_DISKS)
+                        return xerr_set(e, -EINVAL, where, "%s: %zu disks attached (want 1 to %d)",
+                                        v->arch->name, v->n_disks, OVF_MAX_DISKS);
+                for (size_t j = 0; j < v->n_disks; j++) {
+                        const struct ovf_disk *k;
+                        if (v->disks[j] >= d->n_disks)
+                                return xerr_set(e, -EINVAL, where, "%s: disk index %zu out of range",
+                                                v->arch->name, v->disks[j]);
+                        k = &d->disks[v->disks[j]];
+                        if (k->arch && k->arch != v->arch)
+                                return xerr_set(e, -EINVAL, where, "%s: attaches disk '%s' of architecture %s",
+                                                v->arch->name, k->id, k->arch->name);
+                        for (size_t l = 0; l < j; l++)
+                                if (v->disks[l] == v->disks[j])
+                                        return xerr_set(e, -EINVAL, where, "%s: attaches disk '%s' twice",
+                                                        v->arch->name, k->id);
+                }
+        }
+        return 0;
+}
+
+/* ---- writer ------------------------------------------------------------ */
+
+struct writer {
+        xmlDocPtr doc;
+        xmlNsPtr ovf_default, ovf, rasd, vssd, vmw, xova;
+        unsigned instance;
+        bool oom;
+};
+
+static xmlNodePtr el(struct writer *w, xmlNodePtr parent, xmlNsPtr ns, const char *name,
+                     const char *text)
+{
+        xmlNodePtr n;
+
+        if (w->oom || !parent)
+                return NULL;
+        /* xmlNewTextChild escapes the text (xmlNewChild would parse '&' as an entity) */
+        n = xmlNewTextChild(parent, ns, (const xmlChar *) name, (const xmlChar *) text);
+        if (!n)
+                w->oom = true;
+        return n;
+}
+
+static void attr(struct writer *w, xmlNodePtr node, xmlNsPtr ns, const char *name, const char *value)
+{
+        if (w->oom || !node)
+                return;
+        if (!xmlNewNsProp(node, ns, (const xmlChar *) name, (const xmlChar *) value))
+                w->oom = true;
+}
+
+static void attr_u64(struct writer *w, xmlNodePtr node, xmlNsPtr ns, const char *name, uint64_t v)
+{
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "%" PRIu64, v);
+        attr(w, node, ns, name, buf);
+}
+
+static xmlNodePtr rasd_u64(struct writer *w, xmlNodePtr item, const char *name, uint64_t v)
+{
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "%" PRIu64, v);
+        return el(w, item, w->rasd, name, buf);
+}
+
+/* A marker in our namespace that stock consumers may ignore. */
+static void marker(struct writer *w, xmlNodePtr parent, const char *name, const char *value)
+{
+        xmlNodePtr n = el(w, parent, w->xova, name, value);
+        attr(w, n, w->ovf, "required", "false");
+}
+
+static xmlNodePtr item_new(struct writer *w, xmlNodePtr vhs, const struct ovf_vm *v, bool required)
+{
+        xmlNodePtr it = el(w, vhs, w->ovf_default, "Item", NULL);
+
+        attr(w, it, w->ovf, "configuration", v->arch->name);
+        if (!required)
+                attr(w, it, w->ovf, "required", "false");
+        return it;
+}
+
+static const char *file_id(const struct ovf_disk *k, char *buf, size_t size)
+{
+        snprintf(buf, size, "file-%s", k->id);
+        return buf;
+}
+
+int ovf_descriptor_write(const struct ovf_descriptor *d, char **ret_xml, size_t *ret_len,
+                         struct xerr *e)
+{
+        struct writer w = { 0 };
+        xmlNodePtr root, sec, vs, vhs, n;
+        xmlChar *out = NULL;
+        int out_len = 0, r;
+        char buf[512];
+        bool any_nic = false;
+
+        r = ovf_descriptor_validate(d, "descriptor", e);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < d->n_disks; i++)
+                if (!d->disks[i].href)
+                        return xerr_set(e, -EINVAL, "descriptor", "disk '%s': no file name", d->disks[i].id);
+
+        w.doc = xmlNewDoc((const xmlChar *) "1.0");
+        if (!w.doc)
+                return xerr_set(e, -ENOMEM, "descriptor", "out of memory");
+        root = xmlNewNode(NULL, (const xmlChar *) "Envelope");
+        if (!root) {
+                xmlFreeDoc(w.doc);
+                return xerr_set(e, -ENOMEM, "descriptor", "out of memory");
+        }
+        xmlDocSetRootElement(w.doc, root);
+        w.ovf_default = xmlNewNs(root, (const xmlChar *) OVF_NS, NULL);
+        w.ovf = xmlNewNs(root, (const xmlChar *) OVF_NS, (const xmlChar *) "ovf");
+        w.rasd = xmlNewNs(root, (const xmlChar *) OVF_RASD_NS, (const xmlChar *) "rasd");
+        w.vssd = xmlNewNs(root, (const xmlChar *) OVF_VSSD_NS, (const xmlChar *) "vssd");
+        w.vmw = xmlNewNs(root, (const xmlChar *) OVF_VMW_NS, (const xmlChar *) "vmw");
+        w.xova = xmlNewNs(root, (const xmlChar *) OVF_XOVA_NS, (const xmlChar *) "xova");
+        if (!w.ovf_default || !w.ovf || !w.rasd || !w.vssd || !w.vmw || !w.xova)
+                w.oom = true;
+        xmlSetNs(root, w.ovf_default);
+
+        /* References: one File per disk, in disk order (= tar member order) */
+        sec = el(&w, root, w.ovf_default, "References", NULL);
+        for (size_t i = 0; i < d->n_disks; i++) {
+                const struct ovf_disk *k = &d->disks[i];
+                n = el(&w, sec, w.ovf_default, "File", NULL);
+                attr(&w, n, w.ovf, "href", k->href);
+                attr(&w, n, w.ovf, "id", file_id(k, buf, sizeof(buf)));
+                attr_u64(&w, n, w.ovf, "size", k->file_size);
+        }
+
+        sec = el(&w, root, w.ovf_default, "DiskSection", NULL);
+        el(&w, sec, w.ovf_default, "Info", "Virtual disks");
+        for (size_t i = 0; i < d->n_disks; i++) {
+                const struct ovf_disk *k = &d->disks[i];
+                n = el(&w, sec, w.ovf_default, "Disk", NULL);
+                attr_u64(&w, n, w.ovf, "capacity", k->capacity);
+                attr(&w, n, w.ovf, "capacityAllocationUnits", "byte");
+                attr(&w, n, w.ovf, "diskId", k->id);
+                attr(&w, n, w.ovf, "fileRef", file_id(k, buf, sizeof(buf)));
+                attr(&w, n, w.ovf, "format", k->format == OVF_DISK_RAW ? OVF_FORMAT_RAW
+                                                                        : OVF_FORMAT_VMDK_STREAM);
+                attr_u64(&w, n, w.ovf, "populatedSize", k->populated);
+                /* foreign attributes: every OVF consumer ignores them */
+                attr(&w, n, w.xova, "role", k->role);
+                if (k->arch)
+                        attr(&w, n, w.xova, "architecture", k->arch->name);
+        }
+
+        for (size_t i = 0; i < d->n_vms; i++)
+                any_nic = any_nic || d->vms[i].nic_model;
+        if (any_nic) {
+                sec = el(&w, root, w.ovf_default, "NetworkSection", NULL);
+                el(&w, sec, w.ovf_default, "Info", "The network the appliance connects to");
+                n = el(&w, sec, w.ovf_default, "Network", NULL);
+                attr(&w, n, w.ovf, "name", "VM Network");
+                el(&w, n, w.ovf_default, "Description", "The appliance's network");
+        }
+
+        sec = el(&w, root, w.ovf_default, "DeploymentOptionSection", NULL);
+        el(&w, sec, w.ovf_default, "Info", "One configuration per CPU architecture; "
+           "pick the one matching the host");
+        for (size_t i = 0; i < d->n_vms; i++) {
+                const struct ovf_vm *v = &d->vms[i];
+                n = el(&w, sec, w.ovf_default, "Configuration", NULL);
+                if (i == 0)
+                        attr(&w, n, w.ovf, "default", "true");
+                attr(&w, n, w.ovf, "id", v->arch->name);
+                el(&w, n, w.ovf_default, "Label", v->arch->name);
+                snprintf(buf, sizeof(buf), "%s guest (machine %s, firmware %s)", v->arch->name,
+                         v->machine, v->firmware);
+                el(&w, n, w.ovf_default, "Description", buf);
+                marker(&w, n, "Architecture", v->arch->name);
+                marker(&w, n, "Machine", v->machine);
+                marker(&w, n, "Firmware", v->firmware);
+        }
+
+        vs = el(&w, root, w.ovf_default, "VirtualSystem", NULL);
+        attr(&w, vs, w.ovf, "id", d->name);
+        el(&w, vs, w.ovf_default, "Info", "A virtual appliance built by xova");
+        el(&w, vs, w.ovf_default, "Name", d->name);
+
+        sec = el(&w, vs, w.ovf_default, "ProductSection", NULL);
+        el(&w, sec, w.ovf_default, "Info", "Product information");
+        el(&w, sec, w.ovf_default, "Product", d->name);
+        if (d->vendor)
+                el(&w, sec, w.ovf_default, "Vendor", d->vendor);
+        el(&w, sec, w.ovf_default, "Version", d->version);
+        el(&w, sec, w.ovf_default, "FullVersion", d->version);
+
+        if (d->description) {
+                sec = el(&w, vs, w.ovf_default, "AnnotationSection", NULL);
+                el(&w, sec, w.ovf_default, "Info", "Description");
+                el(&w, sec, w.ovf_default, "Annotation", d->description);
+        }
+
+        /* The section cannot vary per configuration: the default arch's hint. */
+        sec = el(&w, vs, w.ovf_default, "OperatingSystemSection", NULL);
+        snprintf(buf, sizeof(buf), "%u", d->vms[0].arch->ovf_os_id);
+        attr(&w, sec, w.ovf, "id", buf);
+        attr(&w, sec, w.vmw, "osType", d->vms[0].arch->vmw_os_type);
+        el(&w, sec, w.ovf_default, "Info", "The guest operating system");
+        el(&w, sec, w.ovf_default, "Description", "Linux (64-bit)");
+
+        vhs = el(&w, vs, w.ovf_default, "VirtualHardwareSection", NULL);
+        el(&w, vhs, w.ovf_default, "Info", "Virtual hardware, one set of items per configuration");
+        n = el(&w, vhs, w.ovf_default, "System", NULL);
+        el(&w, n, w.vssd, "ElementName", "Virtual Hardware Family");
+        el(&w, n, w.vssd, "InstanceID", "0");
+        el(&w, n, w.vssd, "VirtualSystemIdentifier", d->name);
+        el(&w, n, w.vssd, "VirtualSystemType", "vmx-14");
+        w.instance = 1;
+        for (size_t i = 0; i < d->n_vms; i++) {
+                const struct ovf_vm *v = &d->vms[i];
+                unsigned ctrl;
+
+                /* RASD children in the CIM schema's (alphabetical) order */
+                n = item_new(&w, vhs, v, true);
+                el(&w, n, w.rasd, "AllocationUnits", "hertz * 10^6");
+                el(&w, n, w.rasd, "Description", "Number of virtual CPUs");
+                snprintf(buf, sizeof(buf), "%u virtual CPU(s)", v->vcpus);
+                el(&w, n, w.rasd, "ElementName", buf);
+                rasd_u64(&w, n, "InstanceID", w.instance++);
+                el(&w, n, w.rasd, "ResourceType", "3");
+                rasd_u64(&w, n, "VirtualQuantity", v->vcpus);
+
+                n = item_new(&w, vhs, v, true);
+                el(&w, n, w.rasd, "AllocationUnits", "byte * 2^20");
+                el(&w, n, w.rasd, "Description", "Memory Size");
+                snprintf(buf, sizeof(buf), "%" PRIu64 " MB of memory", v->memory_mib);
+                el(&w, n, w.rasd, "ElementName", buf);
+                rasd_u64(&w, n, "InstanceID", w.instance++);
+                el(&w, n, w.rasd, "ResourceType", "4");
+                rasd_u64(&w, n, "VirtualQuantity", v->memory_mib);
+
+                n = item_new(&w, vhs, v, true);
+                el(&w, n, w.rasd, "Address", "0");
+                el(&w, n, w.rasd, "Description", "Disk controller");
+                snprintf(buf, sizeof(buf), "%s disk controller", v->disk_bus);
+                el(&w, n, w.rasd, "ElementName", buf);
+                ctrl = w.instance++;
+                rasd_u64(&w, n, "InstanceID", ctrl);
+                el(&w, n, w.rasd, "ResourceSubType", v->disk_bus);
+                el(&w, n, w.rasd, "ResourceType", "20");
+
+                for (size_t j = 0; j < v->n_disks; j++) {
+                        const struct ovf_disk *k = &d->disks[v->disks[j]];
+                        n = item_new(&w, vhs, v, true);
+                        rasd_u64(&w, n, "AddressOnParent", j);
+                        snprintf(buf, sizeof(buf), "disk %s", k->id);
+                        el(&w, n, w.rasd, "ElementName", buf);
+                        snprintf(buf, sizeof(buf), "ovf:/disk/%s", k->id);
+                        el(&w, n, w.rasd, "HostResource", buf);
+                        rasd_u64(&w, n, "InstanceID", w.instance++);
+                        rasd_u64(&w, n, "Parent", ctrl);
+                        el(&w, n, w.rasd, "ResourceType", "17");
+                }
+
+                if (v->nic_model) {
+                        n = item_new(&w, vhs, v, true);
+                        el(&w, n, w.rasd, "AddressOnParent", "0");
+                        el(&w, n, w.rasd, "AutomaticAllocation", "true");
+                        el(&w, n, w.rasd, "Connection", "VM Network");
+                        snprintf(buf, sizeof(buf), "%s network adapter", v->nic_model);
+                        el(&w, n, w.rasd, "ElementName", buf);
+                        rasd_u64(&w, n, "InstanceID", w.instance++);
+                        el(&w, n, w.rasd, "ResourceSubType", v->nic_model);
+                        el(&w, n, w.rasd, "ResourceType", "10");
+                }
+
+                if (v->console) {
+                        /* optional: a consumer without serial ports may drop it */
+                        n = item_new(&w, vhs, v, false);
+                        el(&w, n, w.rasd, "AutomaticAllocation", "true");
+                        el(&w, n, w.rasd, "Description", "Serial console");
+                        el(&w, n, w.rasd, "ElementName", "serial0");
+                        rasd_u64(&w, n, "InstanceID", w.instance++);
+                        el(&w, n, w.rasd, "ResourceType", "21");
+                }
+        }
+        /* VMware's firmware switch; not per configuration, and every arch xova
+         * builds for boots UEFI, so the default configuration's value. */
+        n = el(&w, vhs, w.vmw, "Config", NULL);
+        attr(&w, n, w.ovf, "required", "false");
+        attr(&w, n, w.vmw, "key", "firmware");
+        attr(&w, n, w.vmw, "value", d->vms[0].firmware);
+
+        if (!w.oom) {
+                xmlDocDumpFormatMemoryEnc(w.doc, &out, &out_len, "UTF-8", 1);
+                if (!out)
+                        w.oom = true;
+        }
+        xmlFreeDoc(w.doc);
+        if (w.oom)
+                return xerr_set(e, -ENOMEM, "descriptor", "out of memory");
+        *ret_xml = strndup((const char *) out, (size_t) out_len);
+        xmlFree(out);
+        if (!*ret_xml)
+                return xerr_set(e, -ENOMEM, "descriptor", "out of memory");
+        *ret_len = (size_t) out_len;
+        return 0;
+}
+
+/* ---- reader ------------------------------------------------------------ */
+
+struct reader {
+        const char *where;
+        struct xerr *e;
+        struct ovf_descriptor *d;
+        /* References */
+        struct file {
+                char *id, *href;
+                uint64_t size;
+                bool used;
+        } files[OVF_MAX_DISKS];
+        size_t n_files;
+        /* address of each attached disk, parallel to d->vms[].disks */
+        uint64_t *addr[OVF_MAX_VMS];
+};
+
+static bool is(xmlNodePtr n, const char *ns, const char *name)
+{
+        return n && n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&
+               strcmp((const char *) n->ns->href, ns) == 0 && strcmp((const char *) n->name, name) == 0;
+}
+
+static xmlNodePtr first_child(xmlNodePtr parent, const char *ns, const char *name)
+{
+        for (xmlNodePtr c = parent->children; c; c = c->next)
+                if (is(c, ns, name))
+                        return c;
+        return NULL;
+}
+
+static int bad(struct reader *rd, xmlNodePtr n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(struct reader *rd, xmlNodePtr n, const char *fmt, ...)
+{
+        char msg[400];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        return xerr_set(rd->e, -EBADMSG, rd->where, "line %ld: <%s>: %s", n ? xmlGetLineNo(n) : 0L,
+                        n ? (const char *) n->name : "?", msg);
+}
+
+/* Attribute in the OVF (or another) namespace, borrowed-free copy in *ret. */
+static int get_attr(struct reader *rd, xmlNodePtr n, const char *ns, const char *name, bool required,
+                    char **ret)
+{
+        xmlChar *v = xmlGetNsProp(n, (const xmlChar *) name, (const xmlChar *) ns);
+
+        if (!v) {
+                *ret = NULL;
+                if (required)
+                        return bad(rd, n, "attribute %s:%s missing", strcmp(ns, OVF_NS) == 0 ? "ovf" : "xova",
+                                   name);
+                return 0;
+        }
+        *ret = strdup((const char *) v);
+        xmlFree(v);
+        if (!*ret)
+                return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
+        return 0;
+}
+
+static int parse_u64(struct reader *rd, xmlNodePtr n, const char *what, const char *s, uint64_t max,
+                     uint64_t *ret)
+{
+        uint64_t v;
+
+        if (!s || xova_parse_u64(s, &v) < 0)
+                return bad(rd, n, "%s '%s' is not a decimal number", what, s ? s : "");
+        if (v > max)
+                return bad(rd, n, "%s %" PRIu64 " exceeds the limit of %" PRIu64, what, v, max);
+        *ret = v;
+        return 0;
+}
+
+static int get_attr_u64(struct reader *rd, xmlNodePtr n, const char *name, bool required, uint64_t max,
+                        uint64_t *ret)
+{
+        _cleanup_free_ char *s = NULL;
+        char what[64];
+        int r;
+
+        r = get_attr(rd, n, OVF_NS, name, required, &s);
+        if (r < 0 || !s)
+                return r;
+        snprintf(what, sizeof(what), "ovf:%s", name);
+        return parse_u64(rd, n, what, s, max, ret);
+}
+
+static char *text_of(xmlNodePtr n)
+{
+        xmlChar *c = xmlNodeGetContent(n);
+        char *s;
+
+        if (!c)
+                return strdup("");
+        s = strdup((const char *) c);
+        xmlFree(c);
+        return s;
+}
+
+/* Element text, trimmed of surrounding white space (pretty printing). */
+static int child_text(struct reader *rd, xmlNodePtr parent, const char *ns, const char *name, bool required,
+                      char **ret)
+{
+        xmlNodePtr c = first_child(parent, ns, name);
+        char *s, *p;
+        size_t len;
+
+        *ret = NULL;
+        if (!c) {
+                if (required)
+                        return bad(rd, parent, "element <%s> missing", name);
+                return 0;
+        }
+        s = text_of(c);
+        if (!s)
+                return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
+        for (p = s; *p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'; p++)
+                ;
+        memmove(s, p, strlen(p) + 1);
+        len = strlen(s);
+        while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\n' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+                s[--len] = '\0';
+        *ret = s;
+        return 0;
+}
+
+static int read_references(struct reader *rd, xmlNodePtr refs)
+{
+        for (xmlNodePtr f = refs->children; f; f = f->next) {
+                struct file *fi;
+                const char *why;
+                int r;
+
+                if (f->type != XML_ELEMENT_NODE)
+                        continue;
+                if (!is(f, OVF_NS, "File"))
+                        return bad(rd, f, "unexpected element in References");
+                if (rd->n_files >= OVF_MAX_DISKS)
+                        return bad(rd, f, "more than %d files", OVF_MAX_DISKS);
+                fi = &rd->files[rd->n_files++];
+                r = get_attr(rd, f, OVF_NS, "id", true, &fi->id);
+                if (r < 0)
+                        return r;
+                r = get_attr(rd, f, OVF_NS, "href", true, &fi->href);
+                if (r < 0)
+                        return r;
+                if ((why = ovf_id_problem(fi->id)))
+                        return bad(rd, f, "ovf:id '%s': %s", fi->id, why);
+                if ((why = ovf_member_name_problem(fi->href)))
+                        return bad(rd, f, "ovf:href '%s': %s", fi->href, why);
+                r = get_attr_u64(rd, f, "size", true, OVF_MAX_MEMBER, &fi->size);
+                if (r < 0)
+                        return r;
+                if (xmlHasNsProp(f, (const xmlChar *) "compression", (const xmlChar *) OVF_NS) ||
+                    xmlHasNsProp(f, (const xmlChar *) "chunkSize", (const xmlChar *) OVF_NS))
+                        return bad(rd, f, "ovf:compression and ovf:chunkSize are not supported");
+                for (size_t i = 0; i + 1 < rd->n_files; i++) {
+                        if (strcmp(rd->files[i].id, fi->id) == 0)
+                                return bad(rd, f, "duplicate ovf:id '%s'", fi->id);
+                        if (strcmp(rd->files[i].href, fi->href) == 0)
+                                return bad(rd, f, "duplicate ovf:href '%s'", fi->href);
+                }
+        }
+        return 0;
+}
+
+static int read_disks(struct reader *rd, xmlNodePtr sec)
+{
+        struct ovf_descriptor *d = rd->d;
+        size_t n = 0;
+
+        for (xmlNodePtr c = sec->children; c; c = c->next)
+                if (is(c, OVF_NS, "Disk"))
+                        n++;
+        if (n == 0)
+                return bad(rd, sec, "no Disk");
+        if (n > OVF_MAX_DISKS)
+                return bad(rd, sec, "%zu disks, more than %d", n, OVF_MAX_DISKS);
+        d->disks = calloc(n, sizeof(*d->disks));
+        if (!d->disks)
+                return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
+        for (xmlNodePtr c = sec->children; c; c = c->next) {
+                _cleanup_free_ char *fileref = NULL, *format = NULL, *units = NULL, *arch = NULL;
+                struct ovf_disk *k;
+                struct file *fi = NULL;
+                const char *why;
+                int r;
+
+                if (!is(c, OVF_NS, "Disk"))
+                        continue;
+                k = &d->disks[d->n_disks++];
+                r = get_attr(rd, c, OVF_NS, "diskId", true, &k->id);
+                if (r < 0)
+                        return r;
+                if ((why = ovf_id_problem(k->id)))
+                        return bad(rd, c, "ovf:diskId '%s': %s", k->id, why);
+                for (size_t i = 0; i + 1 < d->n_disks; i++)
+                        if (strcmp(d->disks[i].id, k->id) == 0)
+                                return bad(rd, c, "duplicate ovf:diskId '%s'", k->id);
+                r = get_attr(rd, c, OVF_NS, "fileRef", true, &fileref);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < rd->n_files; i++)
+                        if (strcmp(rd->files[i].id, fileref) == 0)
+                                fi = &rd->files[i];
+                if (!fi)
+                        return bad(rd, c, "ovf:fileRef '%s' names no File in References", fileref);
+                if (fi->used)
+                        return bad(rd, c, "ovf:fileRef '%s' is used by another disk", fileref);
+                fi->used = true;
+                k->href = strdup(fi->href);
+                if (!k->href)
+                        return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
+                k->file_size = fi->size;
+                r = get_attr(rd, c, OVF_NS, "capacityAllocationUnits", false, &units);
+                if (r < 0)
+                        return r;
+                if (units && strcmp(units, "byte") != 0)
+                        return bad(rd, c, "ovf:capacityAllocationUnits '%s' (only 'byte' is supported)", units);
+                r = get_attr_u64(rd, c, "capacity", true, OVF_MAX_CAPACITY, &k->capacity);
+                if (r < 0)
+                        return r;
+                r = get_attr_u64(rd, c, "populatedSize", false, OVF_MAX_CAPACITY, &k->populated);
+                if (r < 0)
+                        return r;
+                r = get_attr(rd, c, OVF_NS, "format", true, &format);
+                if (r < 0)
+                        return r;
+                if (strcmp(format, OVF_FORMAT_VMDK_STREAM) == 0)
+                        k->format = OVF_DISK_VMDK_STREAM;
+                else if (strcmp(format, OVF_FORMAT_RAW) == 0)
+                        k->format = OVF_DISK_RAW;
+                else
+                        return bad(rd, c, "ovf:format '%s' is not supported (want streamOptimized VMDK)", format);
+                r = get_attr(rd, c, OVF_XOVA_NS, "role", false, &k->role);
+                if (r < 0)
+                        return r;
+                if (!k->role && !(k->role = strdup("disk")))
+                        return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
+                if ((why = ovf_id_problem(k->role)))
+                        return bad(rd, c, "xova:role '%s': %s", k->role, why);
+                r = get_attr(rd, c, OVF_XOVA_NS, "architecture", false, &arch);
+                if (r < 0)
+                        return r;
+                if (arch && !(k->arch = xova_arch_by_name(arch)))
+                        return bad(rd, c, "xova:architecture '%s' is not a known architecture", arch);
+        }
+        for (size_t i = 0; i < rd->n_files; i++)
+                if (!rd->files[i].used)
+                        return bad(rd, sec, "File '%s' ('%s') is used by no Disk", rd->files[i].id,
+                                   rd->files[i].href);
+        return 0;
+}
+
+/* A marker's value: xova:NAME inside a Configuration. */
+static int marker_text(struct reader *rd, xmlNodePtr conf, const char *name, char **ret)
+{
+        const char *why = NULL;
+        int r;
+
+        r = child_text(rd, conf, OVF_XOVA_NS, name, true, ret);
+        if (r < 0)
+                return r;
+        if ((why = ovf_id_problem(*ret)))
+                return bad(rd, first_child(conf, OVF_XOVA_NS, name), "'%s': %s", *ret, why);
+        return 0;
+}
+
+static int read_configurations(struct reader *rd, xmlNodePtr sec)
+{
+        struct ovf_descriptor *d = rd->d;
+        size_t n = 0;
+
+        for (xmlNodePtr c = sec->children; c; c = c->next)
+                if (is(c, OVF_NS, "Configuration"))
+                        n++;
+        if (n == 0 || n > OVF_MAX_VMS)
+                return bad(rd, sec, "%zu configurations (want 1 to %d)", n, OVF_MAX_VMS);
+        d->vms = calloc(n, sizeof(*d->vms));
+        if (!d->vms)
+                return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
+        for (xmlNodePtr c = sec->children; c; c = c->next) {
+                _cleanup_free_ char *id = NULL, *arch = NULL;
+                struct ovf_vm *v;
+                int r;
+
+                if (!is(c, OVF_NS, "Configuration"))
+                        continue;
+                v = &d->vms[d->n_vms++];
+                r = get_attr(rd, c, OVF_NS, "id", true, &id);
+                if (r < 0)
+                        return r;
+                r = child_text(rd, c, OVF_XOVA_NS, "Architecture", true, &arch);
+                if (r < 0)
+                        return r;
+                v->arch = xova_arch_by_name(arch);
+                if (!v->arch)
+                        return bad(rd, first_child(c, OVF_XOVA_NS, "Architecture"),
+                                   "'%s' is not a known architecture", arch);
+                /* configuration ids are what Items refer to; we name them by arch */
+                if (strcmp(id, arch) != 0)
+                        return bad(rd, c, "ovf:id '%s' differs from its xova:Architecture '%s'", id, arch);
+                for (size_t i = 0; i + 1 < d->n_vms; i++)
+                        if (d->vms[i].arch == v->arch)
+                                return bad(rd, c, "duplicate configuration '%s'", id);
+                r = marker_text(rd, c, "Machine", &v->machine);
+                if (r < 0)
+                        return r;
+                r = marker_text(rd, c, "Firmware", &v->firmware);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int rasd_text(struct reader *rd, xmlNodePtr item, const char *name, char **ret)
+{
+        return child_text(rd, item, OVF_RASD_NS, name, false, ret);
+}
+
+static int attach_disk(struct reader *rd, xmlNodePtr item, size_t vm, size_t disk, uint64_t addr)
+{
+        struct ovf_vm *v = &rd->d->vms[vm];
+        size_t *nd;
+        uint64_t *na;
+        size_t pos;
+
+        if (v->n_disks >= OVF_MAX_DISKS)
+                return bad(rd, item, "more than %d disks", OVF_MAX_DISKS);
+        nd = realloc(v->disks, (v->n_disks + 1) * sizeof(*nd));
+        if (!nd)
+                return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
+        v->disks = nd;
+        na = realloc(rd->addr[vm], (v->n_disks + 1) * sizeof(*na));
+        if (!na)
+                return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
+        rd->addr[vm] = na;
+        /* keep the list in AddressOnParent order: the boot disk is address 0 */
+        for (pos = v->n_disks; pos > 0 && na[pos - 1] > addr; pos--) {
+                na[pos] = na[pos - 1];
+                nd[pos] = nd[pos - 1];
+        }
+        if (pos > 0 && na[pos - 1] == addr)
+                return bad(rd, item, "two disks at AddressOnParent %" PRIu64 " in configuration '%s'", addr,
+                           v->arch->name);
+        na[pos] = addr;
+        nd[pos] = disk;
+        v->n_disks++;
+        return 0;
+}
+
+static int read_item(struct reader *rd, xmlNodePtr item)
+{
+        struct ovf_descriptor *d = rd->d;
+        _cleanup_free_ char *confs = NULL, *type = NULL, *qty = NULL, *units = NULL, *host = NULL,
+                            *subtype = NULL, *addr = NULL;
+        bool applies[OVF_MAX_VMS] = { false };
+        uint64_t rt, v = 0, a = 0;
+        int r;
+
+        r = get_attr(rd, item, OVF_NS, "configuration", false, &confs);
+        if (r < 0)
+                return r;
+        if (confs) {
+                /* a space-separated list of configuration ids */
+                char *save = NULL;
+                for (char *tok = strtok_r(confs, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
+                        size_t i;
+                        for (i = 0; i < d->n_vms; i++)
+                                if (strcmp(d->vms[i].arch->name, tok) == 0)
+                                        break;
+                        if (i == d->n_vms)
+                                return bad(rd, item, "ovf:configuration '%s' is not in DeploymentOptionSection",
+                                           tok);
+                        applies[i] = true;
+                }
+        } else {
+                for (size_t i = 0; i < d->n_vms; i++)
+                        applies[i] = true;
+        }
+        if ((r = rasd_text(rd, item, "ResourceType", &type)) < 0 ||
+            (r = rasd_text(rd, item, "VirtualQuantity", &qty)) < 0 ||
+            (r = rasd_text(rd, item, "AllocationUnits", &units)) < 0 ||
+            (r = rasd_text(rd, item, "HostResource", &host)) < 0 ||
+            (r = rasd_text(rd, item, "ResourceSubType", &subtype)) < 0 ||
+            (r = rasd_text(rd, item, "AddressOnParent", &addr)) < 0)
+                return r;
+        if (!type)
+                return bad(rd, item, "rasd:ResourceType missing");
+        r = parse_u64(rd, item, "rasd:ResourceType", type, 0xffff, &rt);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < d->n_vms; i++) {
+                struct ovf_vm *vm = &d->vms[i];
+                if (!applies[i])
+                        continue;
+                switch (rt) {
+                case 3: /* processor */
+                        r = parse_u64(rd, item, "rasd:VirtualQuantity", qty, OVF_MAX_VCPUS, &v);
+                        if (r < 0)
+                                return r;
+                        vm->vcpus = (unsigned) v;
+                        break;
+                case 4: /* memory */
+                        if (!units || (strcmp(units, "byte * 2^20") != 0 && strcmp(units, "MegaBytes") != 0))
+                                return bad(rd, item, "memory rasd:AllocationUnits '%s' (want 'byte * 2^20')",
+                                           units ? units : "");
+                        r = parse_u64(rd, item, "rasd:VirtualQuantity", qty, OVF_MAX_MEMORY_MIB, &vm->memory_mib);
+                        if (r < 0)
+                                return r;
+                        break;
+                case 5: case 6: case 20: /* IDE, SCSI, other storage controller */
+                        free(vm->disk_bus);
+                        vm->disk_bus = strdup(subtype ? subtype : "virtio");
+                        if (!vm->disk_bus)
+                                return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
+                        break;
+                case 10: /* ethernet */
+                        free(vm->nic_model);
+                        vm->nic_model = strdup(subtype ? subtype : "virtio");
+                        if (!vm->nic_model)
+                                return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
+                        break;
+                case 21: /* serial port */
+                        free(vm->console);
+                        vm->console = strdup("serial");
+                        if (!vm->console)
+                                return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
+                        break;
+                case 17: { /* disk drive */
+                        size_t k;
+                        if (!host || strncmp(host, "ovf:/disk/", 10) != 0)
+                                return bad(rd, item, "rasd:HostResource '%s' (want 'ovf:/disk/ID')",
+                                           host ? host : "");
+                        for (k = 0; k < d->n_disks; k++)
+                                if (strcmp(d->disks[k].id, host + 10) == 0)
+                                        break;
+                        if (k == d->n_disks)
+                                return bad(rd, item, "rasd:HostResource '%s' names no Disk", host);
+                        a = 0;
+                        if (addr) {
+                                r = parse_u64(rd, item, "rasd:AddressOnParent", addr, 1024, &a);
+                                if (r < 0)
+                                        return r;
+                        } else {
+                                a = 1024 + vm->n_disks; /* unaddressed: after the rest, in order */
+                        }
+                        r = attach_disk(rd, item, i, k, a);
+                        if (r < 0)
+                                return r;
+                        break;
+                }
+                default:
+                        /* other hardware: not part of our model, ignored like any consumer would */
+                        break;
+                }
+        }
+        return 0;
+}
+
+/* Cheap byte scan before libxml2 sees anything: no DOCTYPE means no
+ * entity declarations, so neither external entities nor expansion bombs. */
+static int prescan(const char *xml, size_t len, const char *where, struct xerr *e)
+{
+        unsigned line = 1;
+
+        if (len > OVF_MAX_DESCRIPTOR)
+                return xerr_set(e, -EFBIG, where, "descriptor is %zu bytes, more than the limit of %d",
+                                len, OVF_MAX_DESCRIPTOR);
+        for (size_t i = 0; i < len; i++) {
+                if (xml[i] == '\n')
+                        line++;
+                else if (xml[i] == '\0')
+                        /* also what UTF-16/32 look like: we read UTF-8 only */
+                        return xerr_set(e, -EBADMSG, where, "line %u: NUL byte (the descriptor must be UTF-8)", line);
+                else if (xml[i] == '<' && len - i >= 9 && memcmp(xml + i, "<!DOCTYPE", 9) == 0)
+                        return xerr_set(e, -EBADMSG, where, "line %u: DOCTYPE is not allowed in a descriptor", line);
+                else if (xml[i] == '<' && len - i >= 8 && memcmp(xml + i, "<!ENTITY", 8) == 0)
+                        return xerr_set(e, -EBADMSG, where, "line %u: ENTITY is not allowed in a descriptor", line);
+        }
+        return 0;
+}
+
+int ovf_descriptor_parse(const char *xml, size_t len, const char *where, struct ovf_descriptor **ret,
+                         struct xerr *e)
+{
+        struct ovf_descriptor *d = NULL;
+        struct reader rd = { .where = where, .e = e };
+        xmlParserCtxtPtr ctxt = NULL;
+        xmlDocPtr doc = NULL;
+        xmlNodePtr root, sec, vs = NULL, vhs = NULL;
+        int r;
+
+        if (!where)
+                rd.where = where = "descriptor";
+        r = prescan(xml, len, where, e);
+        if (r < 0)
+                return r;
+        if (len > INT32_MAX)
+                return xerr_set(e, -EFBIG, where, "descriptor too large");
+        d = calloc(1, sizeof(*d));
+        ctxt = xmlNewParserCtxt();
+        if (!d || !ctxt) {
+                xmlFreeParserCtxt(ctxt);
+                free(d);
+                return xerr_set(e, -ENOMEM, where, "out of memory");
+        }
+        rd.d = d;
+        /* NONET: never fetch; no NOENT/DTDLOAD/DTDATTR/HUGE: no entity
+         * substitution, no external subset, default depth and size limits.
+         * The encoding is forced to UTF-8 so the byte scan above saw what
+         * the parser sees. */
+        doc = xmlCtxtReadMemory(ctxt, xml, (int) len, NULL, "UTF-8",
+                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+        if (!doc) {
+                const xmlError *xe = xmlCtxtGetLastError(ctxt);
+                char msg[256];
+                snprintf(msg, sizeof(msg), "%s", xe && xe->message ? xe->message : "not well-formed");
+                msg[strcspn(msg, "\n")] = '\0';
+                r = xerr_set(e, -EBADMSG, where, "line %d: not well-formed XML: %s", xe ? xe->line : 0, msg);
+                xmlFreeParserCtxt(ctxt);
+                free(d);
+                return r;
+        }
+        xmlFreeParserCtxt(ctxt);
+        if (doc->intSubset || doc->extSubset) {
+                r = xerr_set(e, -EBADMSG, where, "DOCTYPE is not allowed in a descriptor");
+                goto out;
+        }
+        root = xmlDocGetRootElement(doc);
+        if (!root || strcmp((const char *) root->name, "Envelope") != 0) {
+                r = bad(&rd, root, "root element is not Envelope");
+                goto out;
+        }
+        if (!root->ns || strcmp((const char *) root->ns->href, OVF_NS) != 0) {
+                r = bad(&rd, root, "namespace '%s' is not the OVF envelope namespace '%s'",
+                        root->ns ? (const char *) root->ns->href : "", OVF_NS);
+                goto out;
+        }
+
+        sec = first_child(root, OVF_NS, "References");
+        if (!sec) {
+                r = bad(&rd, root, "no References");
+                goto out;
+        }
+        r = read_references(&rd, sec);
+        if (r < 0)
+                goto out;
+        sec = first_child(root, OVF_NS, "DiskSection");
+        if (!sec) {
+                r = bad(&rd, root, "no DiskSection");
+                goto out;
+        }
+        r = read_disks(&rd, sec);
+        if (r < 0)
+                goto out;
+        sec = first_child(root, OVF_NS, "DeploymentOptionSection");
+        if (!sec) {
+                r = bad(&rd, root, "no DeploymentOptionSection (xova descriptors have one configuration per architecture)");
+                goto out;
+        }
+        r = read_configurations(&rd, sec);
+        if (r < 0)
+                goto out;
+        if (first_child(root, OVF_NS, "VirtualSystemCollection")) {
+                r = bad(&rd, root, "VirtualSystemCollection is not supported (one VirtualSystem expected)");
+                goto out;
+        }
+        for (xmlNodePtr c = root->children; c; c = c->next)
+                if (is(c, OVF_NS, "VirtualSystem")) {
+                        if (vs) {
+                                r = bad(&rd, c, "more than one VirtualSystem");
+                                goto out;
+                        }
+                        vs = c;
+                }
+        if (!vs) {
+                r = bad(&rd, root, "no VirtualSystem");
+                goto out;
+        }
+        r = get_attr(&rd, vs, OVF_NS, "id", true, &d->name);
+        if (r < 0)
+                goto out;
+        sec = first_child(vs, OVF_NS, "ProductSection");
+        if (!sec) {
+                r = bad(&rd, vs, "no ProductSection");
+                goto out;
+        }
+        if ((r = child_text(&rd, sec, OVF_NS, "Version", true, &d->version)) < 0 ||
+            (r = child_text(&rd, sec, OVF_NS, "Vendor", false, &d->vendor)) < 0)
+                goto out;
+        sec = first_child(vs, OVF_NS, "AnnotationSection");
+        if (sec) {
+                xmlNodePtr a = first_child(sec, OVF_NS, "Annotation");
+                /* free text: kept as written, only what the writer put in */
+                if (a && !(d->description = text_of(a))) {
+                        r = xerr_set(e, -ENOMEM, where, "out of memory");
+                        goto out;
+                }
+        }
+        for (xmlNodePtr c = vs->children; c; c = c->next)
+                if (is(c, OVF_NS, "VirtualHardwareSection")) {
+                        if (vhs) {
+                                r = bad(&rd, c, "more than one VirtualHardwareSection (xova uses one, with per-configuration items)");
+                                goto out;
+                        }
+                        vhs = c;
+                }
+        if (!vhs) {
+                r = bad(&rd, vs, "no VirtualHardwareSection");
+                goto out;
+        }
+        for (xmlNodePtr c = vhs->children; c; c = c->next)
+                if (is(c, OVF_NS, "Item")) {
+                        r = read_item(&rd, c);
+                        if (r < 0)
+                                goto out;
+                }
+        for (size_t i = 0; i < d->n_vms; i++) {
+                struct ovf_vm *v = &d->vms[i];
+                if (!v->vcpus || !v->memory_mib || !v->n_disks || !v->disk_bus) {
+                        r = bad(&rd, vhs, "configuration '%s' lacks %s", v->arch->name,
+                                !v->vcpus ? "a processor item" : !v->memory_mib ? "a memory item" :
+                                !v->n_disks ? "disk items" : "a disk controller item");
+                        goto out;
+                }
+        }
+        r = ovf_descriptor_validate(d, where, e);
+        if (r < 0) {
+                /* a descriptor that parses but is inconsistent is malformed input */
+                r = -EBADMSG;
+                if (e)
+                        e->code = r;
+                goto out;
+        }
+        *ret = TAKE_PTR(d);
+        r = 0;
+out:
+        ovf_descriptor_free(d);
+        for (size_t i = 0; i < rd.n_files; i++) {
+                free(rd.files[i].id);
+                free(rd.files[i].href);
+        }
+        for (size_t i = 0; i < OVF_MAX_VMS; i++)
+                free(rd.addr[i]);
+        xmlFreeDoc(doc);
+        return r;
+}

@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ovf_export(): raw images + descriptor model -> OVA (or OVF directory).
+ *
+ * Order of work: open the atomic target first (an existing output is
+ * refused before any minute is spent converting), convert each disk once
+ * (hashing as it is written), then the descriptor, the manifest and the
+ * signature, then the tar. The tar is reproducible by construction: every
+ * header field is set here (uid/gid 0, names "root", mode 0644, mtime =
+ * epoch, no atime/ctime), members in a fixed order, pax headers only where
+ * ustar cannot say it (pax_restricted).
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <openssl/evp.h>
+
+#include "ovf/ovf-internal.h"
+
+#define CHUNK (1024 * 1024)
+#define POPULATED_BLOCK 4096    /* granularity of ovf:populatedSize for raw disks */
+
+/* Where streamed bytes go: nowhere (hash only), a file (holes kept), or the tar. */
+struct sink {
+        int fd;
+        struct archive *ar;
+        const char *name;
+};
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+        return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+static int archive_write_all(struct archive *ar, const void *buf, size_t len)
+{
+        const char *p = buf;
+
+        while (len > 0) {
+                la_ssize_t n = archive_write_data(ar, p, len);
+                if (n <= 0)
+                        return -EIO;
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Streams size bytes of in_fd (from offset 0) to the sink, hashing them and
+ * counting non-zero blocks. Errors name `where`. */
+static int stream(int in_fd, uint64_t size, const struct sink *s, const char *where, const char *phase,
+                  const struct xova_progress *p, uint8_t ret_sha[32], uint64_t *ret_populated, struct xerr *e)
+{
+        _cleanup_free_ uint8_t *buf = malloc(CHUNK);
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        uint64_t done = 0, populated = 0;
+        unsigned int n32 = 32;
+        int r = 0;
+
+        if (!buf || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+                EVP_MD_CTX_free(md);
+                return xerr_set(e, -ENOMEM, where, "out of memory");
+        }
+        while (done < size) {
+                size_t n = size - done < CHUNK ? (size_t) (size - done) : CHUNK;
+                r = xova_pread_all(in_fd, buf, n, (off_t) done);
+                if (r < 0) {
+                        r = xerr_set_errno(e, r, where, "cannot read at offset %" PRIu64, done);
+                        break;
+                }
+                EVP_DigestUpdate(md, buf, n);
+                for (size_t o = 0; o < n; o += POPULATED_BLOCK) {
+                        size_t bl = n - o < POPULATED_BLOCK ? n - o : POPULATED_BLOCK;
+                        if (!all_zero(buf + o, bl))
+                                populated += bl;
+                }
+                if (s && s->ar) {
+                        r = archive_write_all(s->ar, buf, n);
+                        if (r < 0) {
+                                r = xerr_set(e, -EIO, s->name, "cannot write member '%s': %s", where,
+                                             archive_error_string(s->ar) ? archive_error_string(s->ar) : "error");
+                                break;
+                        }
+                } else if (s && s->fd >= 0) {
+                        /* keep holes: an all-zero chunk is skipped, the size set below */
+                        if (!all_zero(buf, n)) {
+                                r = xova_pwrite_all(s->fd, buf, n, (off_t) done);
+                                if (r < 0) {
+                                        r = xerr_set_errno(e, r, s->name, "cannot write");
+                                        break;
+                                }
+                        }
+                }
+                done += n;
+                xova_progress_report(p, phase, done, size);
+        }
+        if (r == 0 && s && !s->ar && s->fd >= 0 && ftruncate(s->fd, (off_t) size) < 0)
+                r = xerr_set_errno(e, -errno, s->name, "cannot write");
+        if (r == 0 && EVP_DigestFinal_ex(md, ret_sha, &n32) != 1)
+                r = xerr_set(e, -EIO, where, "cannot hash");
+        EVP_MD_CTX_free(md);
+        if (r == 0 && ret_populated)
+                *ret_populated = populated;
+        return r;
+}
+
+static int add_member_header(struct archive *ar, const char *name, uint64_t size, uint64_t epoch,
+                             const char *target, struct xerr *e)
+{
+        struct archive_entry *en = archive_entry_new();
+        int r;
+
+        if (!en)
+                return xerr_set(e, -ENOMEM, target, "out of memory");
+        archive_entry_set_pathname(en, name);
+        archive_entry_set_size(en, (la_int64_t) size);
+        archive_entry_set_filetype(en, AE_IFREG);
+        archive_entry_set_perm(en, 0644);
+        archive_entry_set_uid(en, 0);
+        archive_entry_set_gid(en, 0);
+        archive_entry_set_uname(en, "root");
+        archive_entry_set_gname(en, "root");
+        archive_entry_set_mtime(en, (time_t) epoch, 0);
+        r = archive_write_header(ar, en);
+        archive_entry_free(en);
+        if (r != ARCHIVE_OK)
+                return xerr_set(e, -EIO, target, "cannot write the header of member '%s': %s", name,
+                                archive_error_string(ar) ? archive_error_string(ar) : "error");
+        return 0;
+}
+
+static int add_member_buf(struct archive *ar, const char *name, const void *buf, size_t len, uint64_t epoch,
+                          const char *target, struct xerr *e)
+{
+        int r = add_member_header(ar, name, len, epoch, target, e);
+
+        if (r < 0)
+                return r;
+        if (archive_write_all(ar, buf, len) < 0)
+                return xerr_set(e, -EIO, target, "cannot write member '%s': %s", name,
+                                archive_error_string(ar) ? archive_error_string(ar) : "error");
+        return 0;
+}
+
+static int write_file_at(const char *dir, const char *name, const void *buf, size_t len, struct xerr *e)
+{
+        _cleanup_free_ char *path = xova_path_join(dir, name);
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (!path)
+                return xerr_set(e, -ENOMEM, name, "out of memory");
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return xerr_set_errno(e, -errno, path, "cannot create");
+        r = xova_write_all(fd, buf, len);
+        if (r < 0)
+                return xerr_set_errno(e, r, path, "cannot write");
+        return 0;
+}
+
+static int create_file_at(const char *dir, const char *name, int *ret_fd, struct xerr *e)
+{
+        _cleanup_free_ char *path = xova_path_join(dir, name);
+        int fd;
+
+        if (!path)
+                return xerr_set(e, -ENOMEM, name, "out of memory");
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return xerr_set_errno(e, -errno, path, "cannot create");
+        *ret_fd = fd;
+        return 0;
+}
+
+struct export_state {
+        const char *target;
+        struct ovf_descriptor *d;
+        const struct ovf_export_opts *o;
+        char *workdir;                  /* ours to remove, or NULL */
+        const char *scratch;            /* where converted disks go (OVA) */
+        struct xova_atomic *out;        /* OVA */
+        struct xova_atomic_dir *dir;    /* OVF directory */
+        int *src_fds;
+        int *conv_fds;                  /* converted VMDKs (OVA), or -1 */
+        uint8_t (*sha)[32];
+        char *xml, *mf, *cert;
+        size_t xml_len, mf_len, cert_len;
+        char *ovf_name, *mf_name, *cert_name;
+};
+
+static int convert_disk(struct export_state *s, size_t i, struct xerr *e)
+{
+        struct ovf_disk *k = &s->d->disks[i];
+        const struct ovf_export_opts *o = s->o;
+        const char *outdir = s->dir ? xova_atomic_dir_path(s->dir) : s->scratch;
+        uint64_t size;
+        char phase[128];
+        int r;
+
+        if (!k->source)
+                return xerr_set(e, -EINVAL, k->id, "disk has no source image");
+        r = xova_open_input(k->source, OVF_MAX_CAPACITY, &s->src_fds[i], &size, e);
+        if (r < 0)
+                return r;
+        if (size == 0)
+                return xerr_set(e, -EINVAL, k->source, "disk image '%s' is empty", k->id);
+        if (k->capacity && k->capacity != size)
+                return xerr_set(e, -EINVAL, k->source, "image is %" PRIu64 " bytes, disk '%s' declares %" PRIu64,
+                                size, k->id, k->capacity);
+        k->capacity = size;
+        k->format = o->disk_format;
+        free(k->href);
+        if (asprintf(&k->href, "%s-%s.%s", s->d->name, k->id, k->format == OVF_DISK_RAW ? "img" : "vmdk") < 0) {
+                k->href = NULL;
+                return xerr_set(e, -ENOMEM, k->id, "out of memory");
+        }
+
+        if (k->format == OVF_DISK_VMDK_STREAM) {
+                struct ovf_vmdk_info info = { 0 };
+                _cleanup_free_ char *seed = NULL;
+                int out_fd = -1;
+
+                if (size % 512)
+                        return xerr_set(e, -EINVAL, k->source, "image is %" PRIu64 " bytes, not a multiple of 512",
+                                        size);
+                r = create_file_at(outdir, k->href, &out_fd, e);
+                if (r < 0)
+                        return r;
+                s->conv_fds[i] = out_fd;
+                if (!s->dir) {
+                        /* scratch copy for the tar: unlinked at once, so it
+                         * vanishes with the fd whatever happens next */
+                        _cleanup_free_ char *tmp = xova_path_join(outdir, k->href);
+                        if (!tmp || unlink(tmp) < 0)
+                                return xerr_set_errno(e, tmp ? -errno : -ENOMEM, outdir, "cannot use work directory");
+                }
+                /* one seed per disk: two disks never share a CID or uuid */
+                if (asprintf(&seed, "%s/%s", o->seed ? o->seed : "", k->id) < 0)
+                        return xerr_set(e, -ENOMEM, k->id, "out of memory");
+                r = ovf_vmdk_write(s->src_fds[i], size, out_fd, seed, o->threads, &o->progress, &info, e);
+                if (r < 0)
+                        return xerr_prefix(e, "converting disk '%s'", k->id);
+                k->file_size = info.file_size;
+                k->populated = info.populated;
+                memcpy(s->sha[i], info.sha256, 32);
+                return 0;
+        }
+
+        /* raw: an OVF directory gets a sparse copy, hashed as copied; for an
+         * OVA this pass only hashes, and the tar pass hashes again to catch a
+         * source that changed in between. */
+        snprintf(phase, sizeof(phase), "%s disk '%s'", s->dir ? "copying" : "hashing", k->id);
+        if (s->dir) {
+                struct sink sk = { .fd = -1, .name = k->href };
+                r = create_file_at(outdir, k->href, &sk.fd, e);
+                if (r < 0)
+                        return r;
+                s->conv_fds[i] = sk.fd;
+                r = stream(s->src_fds[i], size, &sk, k->source, phase, &o->progress, s->sha[i], &k->populated, e);
+        } else {
+                r = stream(s->src_fds[i], size, NULL, k->source, phase, &o->progress, s->sha[i], &k->populated, e);
+        }
+        if (r < 0)
+                return r;
+        k->file_size = size;
+        return 0;
+}
+
+static int write_ova(struct export_state *s, struct xerr *e)
+{
+        const struct ovf_export_opts *o = s->o;
+        struct archive *ar = archive_write_new();
+        uint64_t epoch = o->epoch;
+        int r;
+
+        if (!ar)
+                return xerr_set(e, -ENOMEM, s->target, "out of memory");
+        /* ustar unless a member needs pax (> 8 GiB); no compression filter */
+        if (archive_write_set_format_pax_restricted(ar) != ARCHIVE_OK ||
+            archive_write_open_fd(ar, xova_atomic_fd(s->out)) != ARCHIVE_OK) {
+                r = xerr_set(e, -EIO, s->target, "cannot start the archive: %s",
+                             archive_error_string(ar) ? archive_error_string(ar) : "error");
+                archive_write_free(ar);
+                return r;
+        }
+        r = add_member_buf(ar, s->ovf_name, s->xml, s->xml_len, epoch, s->target, e);
+        if (r == 0)
+                r = add_member_buf(ar, s->mf_name, s->mf, s->mf_len, epoch, s->target, e);
+        if (r == 0 && s->cert)
+                r = add_member_buf(ar, s->cert_name, s->cert, s->cert_len, epoch, s->target, e);
+        for (size_t i = 0; r == 0 && i < s->d->n_disks; i++) {
+                struct ovf_disk *k = &s->d->disks[i];
+                struct sink sk = { .fd = -1, .ar = ar, .name = s->target };
+                uint8_t again[32];
+                char phase[128];
+                int in = s->conv_fds[i] >= 0 ? s->conv_fds[i] : s->src_fds[i];
+
+                r = add_member_header(ar, k->href, k->file_size, epoch, s->target, e);
+                if (r < 0)
+                        break;
+                snprintf(phase, sizeof(phase), "writing '%s'", k->href);
+                r = stream(in, k->file_size, &sk, k->href, phase, &o->progress, again, NULL, e);
+                if (r < 0)
+                        break;
+                if (memcmp(again, s->sha[i], 32) != 0)
+                        r = xerr_set(e, -EIO, k->source ? k->source : k->href,
+                                     "disk '%s' changed while it was being exported", k->id);
+        }
+        if (r == 0 && archive_write_close(ar) != ARCHIVE_OK)
+                r = xerr_set(e, -EIO, s->target, "cannot finish the archive: %s",
+                             archive_error_string(ar) ? archive_error_string(ar) : "error");
+        archive_write_free(ar);
+        return r;
+}
+
+static void export_state_done(struct export_state *s)
+{
+        for (size_t i = 0; i < s->d->n_disks; i++) {
+                if (s->src_fds && s->src_fds[i] >= 0)
+                        close(s->src_fds[i]);
+                if (s->conv_fds && s->conv_fds[i] >= 0)
+                        close(s->conv_fds[i]);
+        }
+        free(s->src_fds);
+        free(s->conv_fds);
+        free(s->sha);
+        free(s->xml);
+        free(s->mf);
+        free(s->cert);
+        free(s->ovf_name);
+        free(s->mf_name);
+        free(s->cert_name);
+        xova_atomic_free(s->out);
+        xova_atomic_dir_free(s->dir);
+        if (s->workdir) {
+                xova_workdir_remove(s->workdir);
+                free(s->workdir);
+        }
+}
+
+int ovf_export(const char *target, struct ovf_descriptor *d, const struct ovf_export_opts *o,
+               struct xerr *e)
+{
+        struct export_state s = { .target = target, .d = d, .o = o };
+        struct ovf_manifest mf = { 0 };
+        unsigned flags = o->force ? XOVA_ATOMIC_REPLACE : 0;
+        const char *why = NULL;
+        int r;
+
+        if (!d->name || (why = ovf_id_problem(d->name)))
+                return xerr_set(e, -EINVAL, target, "appliance name '%s': %s", d->name ? d->name : "",
+                                d->name ? why : "missing");
+        if (!o->sign_key != !o->sign_cert)
+                return xerr_set(e, -EINVAL, target, "signing needs both a key and a certificate");
+        if (d->n_disks == 0 || d->n_disks > OVF_MAX_DISKS)
+                return xerr_set(e, -EINVAL, target, "%zu disks (want 1 to %d)", d->n_disks, OVF_MAX_DISKS);
+        s.src_fds = malloc(d->n_disks * sizeof(int));
+        s.conv_fds = malloc(d->n_disks * sizeof(int));
+        s.sha = calloc(d->n_disks, sizeof(*s.sha));
+        mf.entries = calloc(d->n_disks + 1, sizeof(*mf.entries));
+        if (!s.src_fds || !s.conv_fds || !s.sha || !mf.entries ||
+            asprintf(&s.ovf_name, "%s.ovf", d->name) < 0 || asprintf(&s.mf_name, "%s.mf", d->name) < 0 ||
+            asprintf(&s.cert_name, "%s.cert", d->name) < 0) {
+                r = xerr_set(e, -ENOMEM, target, "out of memory");
+                goto out;
+        }
+        for (size_t i = 0; i < d->n_disks; i++)
+                s.src_fds[i] = s.conv_fds[i] = -1;
+
+        if (o->format == OVF_EXPORT_DIR) {
+                r = xova_atomic_dir_open(target, flags, &s.dir, e);
+        } else {
+                r = xova_atomic_open(target, 0666, flags, &s.out, e);
+                if (r == 0 && o->disk_format == OVF_DISK_VMDK_STREAM) {
+                        if (o->workdir) {
+                                s.scratch = o->workdir;
+                        } else {
+                                r = xova_workdir_new(NULL, &s.workdir, e);
+                                s.scratch = s.workdir;
+                        }
+                }
+        }
+        if (r < 0)
+                goto out;
+
+        for (size_t i = 0; i < d->n_disks; i++) {
+                r = convert_disk(&s, i, e);
+                if (r < 0)
+                        goto out;
+        }
+        r = ovf_descriptor_write(d, &s.xml, &s.xml_len, e);
+        if (r < 0)
+                goto out;
+
+        /* manifest: the descriptor, then the disks; never itself or the cert */
+        mf.entries[0].name = s.ovf_name;
+        r = ovf_sha256(s.xml, s.xml_len, mf.entries[0].sha256);
+        for (size_t i = 0; i < d->n_disks; i++) {
+                mf.entries[i + 1].name = d->disks[i].href;
+                memcpy(mf.entries[i + 1].sha256, s.sha[i], 32);
+        }
+        mf.n = d->n_disks + 1;
+        if (r == 0)
+                r = ovf_manifest_format(&mf, &s.mf, &s.mf_len);
+        if (r < 0) {
+                r = xerr_set(e, r, target, "cannot make the manifest");
+                goto out;
+        }
+        if (o->sign_key) {
+                xova_progress_report(&o->progress, "signing", 0, 0);
+                r = ovf_cert_sign(s.mf_name, s.mf, s.mf_len, o->sign_key, o->sign_cert, &s.cert, &s.cert_len, e);
+                if (r < 0)
+                        goto out;
+        }
+
+        if (s.dir) {
+                const char *p = xova_atomic_dir_path(s.dir);
+                r = write_file_at(p, s.ovf_name, s.xml, s.xml_len, e);
+                if (r == 0)
+                        r = write_file_at(p, s.mf_name, s.mf, s.mf_len, e);
+                if (r == 0 && s.cert)
+                        r = write_file_at(p, s.cert_name, s.cert, s.cert_len, e);
+                if (r == 0)
+                        r = xova_atomic_dir_commit(s.dir, e);
+        } else {
+                r = write_ova(&s, e);
+                if (r == 0)
+                        r = xova_atomic_commit(s.out, e);
+        }
+out:
+        free(mf.entries);
+        export_state_done(&s);
+        return r;
+}
