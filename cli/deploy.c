@@ -1,28 +1,107 @@
 /* SPDX-License-Identifier: MIT */
-/* xova deploy: not built yet (issue #5). */
+/* xova deploy: emit a libvirt domain for a bundle (and create its overlay disks). */
 #include "config.h"
 
 #include <string.h>
 
 #include "cli/cli.h"
+#include "hv/hv.h"
+
+static void usage(void)
+{
+        printf("Usage: xova deploy --libvirt-xml [OPTIONS] BUNDLE\n"
+               "\n"
+               "Verify BUNDLE and write a libvirt domain XML for one of its VM definitions.\n"
+               "The disks become qcow2 overlays in DIR whose backing is the disk's bytes\n"
+               "inside the (read-only) bundle; the bundle must stay where it is.\n"
+               "\n"
+               "Options:\n"
+               "      --libvirt-xml     emit a libvirt domain XML (required)\n"
+               "      --arch ARCH       the x86_64 or aarch64 definition (default: the host's)\n"
+               "      --disk-dir DIR    create the overlay disks in DIR\n"
+               "                        (default: ./NAME-ARCH-disks)\n"
+               "      --no-disks        only print the XML, create no disks\n"
+               "  -o, --output FILE     write the XML to FILE (default: standard output)\n"
+               "      --ca PEM          require a signature by a certificate from PEM\n"
+               "  -h, --help            show this help and exit\n"
+               "  -V, --version         show the version and exit\n"
+               "\n"
+               "Exit status: 0 ok, 1 failure, 2 usage, 3 verification failed.\n"
+               "See xova-deploy(1).\n");
+}
 
 int verb_deploy(int argc, char **argv)
 {
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-                        printf("Usage: xova deploy [OPTIONS] BUNDLE\n\n"
-                               "Not built yet in this version (tracked as issue #5).\n\n"
-                               "Options:\n"
-                               "  -h, --help     show this help and exit\n"
-                               "  -V, --version  show the version and exit\n");
+        enum { ARG_XML = 0x100, ARG_ARCH, ARG_DISKDIR, ARG_NODISKS, ARG_CA };
+        static const struct option longopts[] = {
+                { "libvirt-xml", no_argument, NULL, ARG_XML },
+                { "arch", required_argument, NULL, ARG_ARCH },
+                { "disk-dir", required_argument, NULL, ARG_DISKDIR },
+                { "no-disks", no_argument, NULL, ARG_NODISKS },
+                { "output", required_argument, NULL, 'o' },
+                { "ca", required_argument, NULL, ARG_CA },
+                CLI_COMMON_LONGOPTS,
+                {}
+        };
+        struct hv_deploy_opts o = { .create_disks = true };
+        _cleanup_free_ char *xml = NULL;
+        const char *output = NULL;
+        struct xerr e = { 0 };
+        bool want_xml = false;
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "ho:V", longopts, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        usage();
                         return 0;
-                }
-                if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0)
+                case 'V':
                         return cli_version();
-                if (argv[i][0] == '-') {
-                        fprintf(stderr, "xova deploy: unrecognized option '%s'\n", argv[i]);
+                case ARG_XML:
+                        want_xml = true;
+                        break;
+                case ARG_ARCH:
+                        if (!xova_arch_by_name(optarg))
+                                return cli_usage_error("deploy", "unknown architecture '%s' (x86_64, aarch64)", optarg);
+                        o.arch = optarg;
+                        break;
+                case ARG_DISKDIR:
+                        o.disk_dir = optarg;
+                        break;
+                case ARG_NODISKS:
+                        o.create_disks = false;
+                        break;
+                case 'o':
+                        output = optarg;
+                        break;
+                case ARG_CA:
+                        o.ca_file = optarg;
+                        break;
+                default:
                         return cli_try_help("deploy");
                 }
         }
-        return cli_not_built("deploy", 5);
+        if (optind + 1 != argc)
+                return cli_usage_error("deploy", optind == argc ? "missing BUNDLE" : "too many arguments");
+        if (!want_xml)
+                return cli_usage_error("deploy", "say what to deploy to: --libvirt-xml");
+        r = hv_libvirt_deploy(argv[optind], &o, &xml, &e);
+        if (r < 0)
+                return cli_error(&e);
+        if (output) {
+                _cleanup_atomic_ struct xova_atomic *a = NULL;
+                r = xova_atomic_open(output, 0644, XOVA_ATOMIC_REPLACE, &a, &e);
+                if (r >= 0)
+                        r = xova_write_all(xova_atomic_fd(a), xml, strlen(xml));
+                if (r < 0 && !e.code)
+                        xerr_set_errno(&e, r, output, "cannot write");
+                if (r >= 0)
+                        r = xova_atomic_commit(a, &e);
+                if (r < 0)
+                        return cli_error(&e);
+                return 0;
+        }
+        fputs(xml, stdout);
+        return 0;
 }

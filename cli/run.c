@@ -1,28 +1,110 @@
 /* SPDX-License-Identifier: MIT */
-/* xova run: not built yet (issue #5). */
+/* xova run: verify a bundle and boot this host's (or --arch's) VM definition under QEMU. */
 #include "config.h"
 
 #include <string.h>
 
 #include "cli/cli.h"
+#include "hv/hv.h"
+
+static void usage(void)
+{
+        printf("Usage: xova run [OPTIONS] BUNDLE\n"
+               "\n"
+               "Verify BUNDLE and boot its VM definition for this host's architecture (or\n"
+               "--arch) under QEMU: firmware from QEMU's descriptors, disks read in place\n"
+               "through copy-on-write overlays, serial console on a pipe.\n"
+               "\n"
+               "Options:\n"
+               "      --arch ARCH       boot the x86_64 or aarch64 definition (default: the host's)\n"
+               "      --accel MODE      auto, kvm or tcg (default: auto = KVM only if it works)\n"
+               "      --expect MARKER   stop the guest and succeed when MARKER is on the console\n"
+               "      --timeout SECONDS give up after SECONDS (exit 4); 0 = no limit (default)\n"
+               "      --console         copy the guest's serial console to standard output\n"
+               "      --keep            keep the run directory (overlays, firmware vars)\n"
+               "      --ca PEM          require a signature by a certificate from PEM\n"
+               "  -h, --help            show this help and exit\n"
+               "  -V, --version         show the version and exit\n"
+               "\n"
+               "Exit status: 0 ok, 1 failure, 2 usage, 3 verification failed, 4 timeout,\n"
+               "130 interrupted. See xova-run(1).\n");
+}
+
+static void run_note(void *userdata, const char *msg)
+{
+        (void) userdata;
+        cli_note("%s", msg);
+}
 
 int verb_run(int argc, char **argv)
 {
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-                        printf("Usage: xova run [OPTIONS] BUNDLE\n\n"
-                               "Not built yet in this version (tracked as issue #5).\n\n"
-                               "Options:\n"
-                               "  -h, --help     show this help and exit\n"
-                               "  -V, --version  show the version and exit\n");
+        enum { ARG_ARCH = 0x100, ARG_ACCEL, ARG_EXPECT, ARG_TIMEOUT, ARG_CONSOLE, ARG_KEEP, ARG_CA };
+        static const struct option longopts[] = {
+                { "arch", required_argument, NULL, ARG_ARCH },
+                { "accel", required_argument, NULL, ARG_ACCEL },
+                { "expect", required_argument, NULL, ARG_EXPECT },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                { "console", no_argument, NULL, ARG_CONSOLE },
+                { "keep", no_argument, NULL, ARG_KEEP },
+                { "ca", required_argument, NULL, ARG_CA },
+                CLI_COMMON_LONGOPTS,
+                {}
+        };
+        struct hv_run_opts o = { .accel = HV_ACCEL_AUTO, .note = run_note };
+        struct xerr e = { 0 };
+        uint64_t t;
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        usage();
                         return 0;
-                }
-                if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0)
+                case 'V':
                         return cli_version();
-                if (argv[i][0] == '-') {
-                        fprintf(stderr, "xova run: unrecognized option '%s'\n", argv[i]);
+                case ARG_ARCH:
+                        if (!xova_arch_by_name(optarg))
+                                return cli_usage_error("run", "unknown architecture '%s' (x86_64, aarch64)", optarg);
+                        o.arch = optarg;
+                        break;
+                case ARG_ACCEL:
+                        if (hv_accel_from_name(optarg, &o.accel) < 0)
+                                return cli_usage_error("run", "invalid --accel '%s' (auto, kvm, tcg)", optarg);
+                        break;
+                case ARG_EXPECT:
+                        if (!*optarg)
+                                return cli_usage_error("run", "--expect needs a non-empty marker");
+                        o.expect = optarg;
+                        break;
+                case ARG_TIMEOUT:
+                        if (xova_parse_u64(optarg, &t) < 0 || t > 86400 * 7)
+                                return cli_usage_error("run", "invalid --timeout '%s' (seconds)", optarg);
+                        o.timeout = (unsigned) t;
+                        break;
+                case ARG_CONSOLE:
+                        o.console = true;
+                        break;
+                case ARG_KEEP:
+                        o.keep = true;
+                        break;
+                case ARG_CA:
+                        o.ca_file = optarg;
+                        break;
+                default:
                         return cli_try_help("run");
                 }
         }
-        return cli_not_built("run", 5);
+        if (optind + 1 != argc)
+                return cli_usage_error("run", optind == argc ? "missing BUNDLE" : "too many arguments");
+        cli_progress_init(&o.progress, -1);
+        fflush(stdout);
+        r = hv_run(argv[optind], &o, &e);
+        if (r == -EINTR) {
+                cli_error(&e);
+                return 130;
+        }
+        if (r < 0)
+                return cli_error(&e);
+        return 0;
 }

@@ -78,6 +78,20 @@ int hv_overlay_create(const char *path, uint64_t capacity, const char *backing_j
 /* Sparse private copy of a firmware vars template. */
 int hv_vars_copy(const char *template_path, const char *target, struct xerr *e);
 
+/* ---- bundles ------------------------------------------------------------- */
+
+/* Opens and verifies a bundle (-XOVA_EVERIFY if refused), picks the VM
+ * definition for arch_name (NULL = host) and fills one disk source per disk
+ * of that VM (file names as ovf/ gives them). */
+int hv_bundle_vm(const char *bundle, const char *arch_name, const char *ca_file,
+                 struct ovf_bundle **ret_bundle, const struct ovf_vm **ret_vm,
+                 struct hv_disk_source **ret_disks, struct xerr *e);
+
+static inline void hv_bundle_freep(struct ovf_bundle **b)
+{
+        *b = ovf_bundle_free(*b);
+}
+
 /* ---- children ------------------------------------------------------------ */
 
 /* fork+exec with stdin from /dev/null, stdout/stderr to the given fds (-1 =

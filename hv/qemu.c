@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VM definition -> QEMU argv. An argv array, never a shell string; every
+ * block node is a -blockdev JSON object built with json-c, with an explicit
+ * "driver" at every level, so QEMU never probes a format (CVE-2010-3851
+ * class) and a file name with ',' or '"' can neither split an option nor
+ * inject one (keyval syntax would need ",," escaping).
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <json-c/json.h>
+
+#include "hv/hv-internal.h"
+
+char **hv_argv_free(char **argv)
+{
+        if (!argv)
+                return NULL;
+        for (char **p = argv; *p; p++)
+                free(*p);
+        free(argv);
+        return NULL;
+}
+
+struct argv_builder {
+        char **v;
+        size_t n, cap;
+        bool oom;
+};
+
+static void add(struct argv_builder *b, const char *s)
+{
+        if (b->oom)
+                return;
+        if (b->n + 2 > b->cap) {
+                size_t cap = b->cap ? b->cap * 2 : 32;
+                char **v = realloc(b->v, cap * sizeof(char *));
+                if (!v) {
+                        b->oom = true;
+                        return;
+                }
+                b->v = v;
+                b->cap = cap;
+        }
+        b->v[b->n] = strdup(s);
+        if (!b->v[b->n]) {
+                b->oom = true;
+                return;
+        }
+        b->v[++b->n] = NULL;
+}
+
+static void addf(struct argv_builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void addf(struct argv_builder *b, const char *fmt, ...)
+{
+        va_list ap;
+        char *s = NULL;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                b->oom = true;
+                return;
+        }
+        add(b, s);
+        free(s);
+}
+
+static void add_json(struct argv_builder *b, json_object *o)
+{
+        if (!o) {
+                b->oom = true;
+                return;
+        }
+        add(b, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+}
+
+static json_object *file_node(const char *filename, bool read_only)
+{
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "driver", json_object_new_string("file"));
+        json_object_object_add(o, "filename", json_object_new_string(filename));
+        if (read_only)
+                json_object_object_add(o, "read-only", json_object_new_boolean(1));
+        return o;
+}
+
+/* The disk's bytes as a read-only node: vmdk over a raw range of the file,
+ * or a raw range directly. */
+static json_object *disk_source_node(const struct hv_disk_source *d)
+{
+        json_object *file = file_node(d->file, true), *range, *top;
+
+        range = json_object_new_object();
+        json_object_object_add(range, "driver", json_object_new_string("raw"));
+        json_object_object_add(range, "read-only", json_object_new_boolean(1));
+        if (d->offset > 0 || d->size > 0) {
+                json_object_object_add(range, "offset", json_object_new_int64((int64_t) d->offset));
+                if (d->size > 0)
+                        json_object_object_add(range, "size", json_object_new_int64((int64_t) d->size));
+        }
+        json_object_object_add(range, "file", file);
+        if (d->format == OVF_DISK_RAW)
+                return range;
+        top = json_object_new_object();
+        json_object_object_add(top, "driver", json_object_new_string("vmdk"));
+        json_object_object_add(top, "read-only", json_object_new_boolean(1));
+        json_object_object_add(top, "file", range);
+        return top;
+}
+
+char *hv_disk_blockdev_json(const struct hv_disk_source *d, const char *overlay, const char *node_name)
+{
+        json_object *o = json_object_new_object();
+        char *s;
+
+        json_object_object_add(o, "driver", json_object_new_string("qcow2"));
+        json_object_object_add(o, "node-name", json_object_new_string(node_name));
+        json_object_object_add(o, "discard", json_object_new_string("unmap"));
+        json_object_object_add(o, "file", file_node(overlay, false));
+        json_object_object_add(o, "backing", disk_source_node(d));
+        s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        return s;
+}
+
+char *hv_disk_backing_json(const struct hv_disk_source *d)
+{
+        json_object *o = disk_source_node(d);
+        char *s = NULL;
+
+        if (asprintf(&s, "json:%s",
+                     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+                s = NULL;
+        json_object_put(o);
+        return s;
+}
+
+static json_object *fw_node(const char *node_name, const char *filename, const char *format, bool read_only)
+{
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "driver", json_object_new_string(format));
+        json_object_object_add(o, "node-name", json_object_new_string(node_name));
+        if (read_only)
+                json_object_object_add(o, "read-only", json_object_new_boolean(1));
+        json_object_object_add(o, "file", file_node(filename, read_only));
+        return o;
+}
+
+int hv_qemu_argv(const struct hv_qemu_config *c, char ***ret_argv, struct xerr *e)
+{
+        struct argv_builder b = { 0 };
+        bool kvm = c->accel == HV_ACCEL_KVM;
+        bool flash = c->fw && c->fw->nvram_template;
+
+        if (!hv_machine_name_valid(c->machine))
+                return xerr_set(e, -EINVAL, c->arch->name, "invalid machine type '%s'", c->machine);
+        if (c->accel != HV_ACCEL_KVM && c->accel != HV_ACCEL_TCG)
+                return xerr_set(e, -EINVAL, c->arch->name, "accelerator not resolved");
+        if (flash && !c->fw_vars)
+                return xerr_set(e, -EINVAL, c->fw->descriptor, "firmware needs a private vars copy");
+
+        add(&b, c->qemu ?: c->arch->qemu_binary);
+        add(&b, "-machine");
+        addf(&b, "%s,accel=%s%s", c->machine, kvm ? "kvm" : "tcg",
+             flash ? ",pflash0=fw-code,pflash1=fw-vars" : "");
+        add(&b, "-cpu");
+        add(&b, kvm ? "host" : "max");
+        add(&b, "-m");
+        addf(&b, "%" PRIu64, c->memory_mib);
+        add(&b, "-smp");
+        addf(&b, "%u", c->vcpus ? c->vcpus : 1);
+        add(&b, "-nodefaults");
+        add(&b, "-no-user-config");
+        add(&b, "-display");
+        add(&b, "none");
+        add(&b, "-no-reboot");
+        if (c->fw && flash) {
+                add(&b, "-blockdev");
+                add_json(&b, fw_node("fw-code", c->fw->executable, c->fw->executable_format, true));
+                add(&b, "-blockdev");
+                add_json(&b, fw_node("fw-vars", c->fw_vars, c->fw->nvram_format, false));
+        } else if (c->fw) {
+                /* memory-mapped firmware: -bios is a plain string, not keyval */
+                add(&b, "-bios");
+                add(&b, c->fw->executable);
+        }
+        for (size_t i = 0; i < c->n_disks; i++) {
+                char node[32];
+                _cleanup_free_ char *json = NULL;
+                snprintf(node, sizeof(node), "disk%zu", i);
+                json = hv_disk_blockdev_json(&c->disks[i], c->overlays[i], node);
+                if (!json) {
+                        b.oom = true;
+                        break;
+                }
+                add(&b, "-blockdev");
+                add(&b, json);
+                add(&b, "-device");
+                if (i == 0)
+                        addf(&b, "virtio-blk-pci,drive=%s,bootindex=0", node);
+                else
+                        addf(&b, "virtio-blk-pci,drive=%s", node);
+        }
+        if (c->nic) {
+                /* no host forwards; romfile= skips the iPXE option ROM (we boot from disk) */
+                add(&b, "-netdev");
+                add(&b, "user,id=net0");
+                add(&b, "-device");
+                add(&b, "virtio-net-pci,netdev=net0,romfile=");
+        }
+        /* the first serial port is the guest console (ttyS0 / ttyAMA0): on our stdout pipe */
+        add(&b, "-chardev");
+        add(&b, "stdio,id=con0,signal=off");
+        add(&b, "-serial");
+        add(&b, "chardev:con0");
+        if (b.oom) {
+                hv_argv_free(b.v);
+                return xerr_set(e, -ENOMEM, c->arch->name, "out of memory");
+        }
+        *ret_argv = b.v;
+        return 0;
+}
+
+int hv_overlay_create(const char *path, uint64_t capacity, const char *backing_json,
+                      const char *backing_fmt, struct xerr *e)
+{
+        char size[32];
+        const char *argv[16];
+        size_t n = 0;
+
+        snprintf(size, sizeof(size), "%" PRIu64, capacity);
+        argv[n++] = "qemu-img";
+        argv[n++] = "create";
+        argv[n++] = "-q";
+        argv[n++] = "-f";
+        argv[n++] = "qcow2";
+        if (backing_json) {
+                /* -F is the explicit backing format; -u: do not open the
+                 * backing now (the size is given), so nothing is probed */
+                argv[n++] = "-u";
+                argv[n++] = "-F";
+                argv[n++] = backing_fmt;
+                argv[n++] = "-b";
+                argv[n++] = backing_json;
+        }
+        argv[n++] = path;
+        argv[n++] = size;
+        argv[n] = NULL;
+        return xova_run("qemu-utils", (char *const *) argv, NULL, NULL, e);
+}
+
+int hv_vars_copy(const char *template_path, const char *target, struct xerr *e)
+{
+        _cleanup_close_ int in = -1, out = -1;
+        uint64_t size;
+        int r;
+
+        /* Debian's AAVMF_VARS.fd is 64 MiB, nearly all zero: copy sparse */
+        r = xova_open_input(template_path, 1ull << 30, &in, &size, e);
+        if (r < 0)
+                return r;
+        out = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (out < 0)
+                return xerr_set_errno(e, -errno, target, "cannot create");
+        if (ftruncate(out, (off_t) size) < 0)
+                return xerr_set_errno(e, -errno, target, "cannot size");
+        r = xova_copy_range(in, 0, out, 0, size);
+        if (r < 0)
+                return xerr_set_errno(e, r, target, "cannot copy '%s'", template_path);
+        return 0;
+}
