@@ -36,6 +36,10 @@ report() {
         while read -r t; do echo "---- ${t%.trs}.log"; tail -40 "${t%.trs}.log"; done
 }
 PASSED=0; FAILED=0
+# CI runs on machines whose /dev/kvm exists but is broken (QEMU dies with a
+# "KVM internal error"): there the KVM probe must say "unusable", and a test
+# holds it to that.
+[ "${CI:-}" = true ] && export XOVA_TEST_KVM_BROKEN=1
 
 step "build (-Werror) and full test suite"
 rm -rf build-ci && mkdir build-ci
