@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "hv/hv.h"
@@ -50,6 +51,7 @@ int verb_run(int argc, char **argv)
                 CLI_COMMON_LONGOPTS,
                 {}
         };
+        struct timespec t0, t1;
         struct hv_run_opts o = { .accel = HV_ACCEL_AUTO, .note = run_note };
         struct xerr e = { 0 };
         uint64_t t;
@@ -99,12 +101,18 @@ int verb_run(int argc, char **argv)
                 return cli_usage_error("run", optind == argc ? "missing BUNDLE" : "too many arguments");
         cli_progress_init(&o.progress, -1);
         fflush(stdout);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         r = hv_run(argv[optind], &o, &e);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
         if (r == -EINTR) {
                 cli_error(&e);
                 return 130;
         }
         if (r < 0)
                 return cli_error(&e);
+        if (o.expect)
+                cli_note("'%s' seen on the %s console after %.1f s", o.expect,
+                         o.arch ? o.arch : "guest",
+                         (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9);
         return 0;
 }
