@@ -67,8 +67,13 @@ int main(int argc, char **argv)
         if (strcmp(name, "-V") == 0 || strcmp(name, "--version") == 0)
                 return close_stdout(cli_version());
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                if (strcmp(verbs[i].name, name) == 0)
+                if (strcmp(verbs[i].name, name) == 0) {
+                        /* getopt_long prefixes its messages with argv[0]: "xova build: ..." */
+                        char prog[64];
+                        snprintf(prog, sizeof(prog), "xova %s", verbs[i].name);
+                        argv[1] = prog;
                         return close_stdout(verbs[i].fn(argc - 1, argv + 1));
+                }
         if (name[0] == '-')
                 fprintf(stderr, "xova: unrecognized option '%s'\nTry 'xova --help'.\n", name);
         else
