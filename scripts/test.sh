@@ -53,6 +53,14 @@ rm -rf build-asan && mkdir build-asan
 ( cd build-asan && ASAN_OPTIONS=detect_leaks=1 make -j"$JOBS" check-sanitize ) || fail=1
 report build-asan; count build-asan
 
+step "fuzzing: 6 libFuzzer targets, ${FUZZ_SECONDS:-60} s each"
+# seeds come from a real signed appliance built by this tree's xova
+XOVA="$TOP/build-ci/xova" XOVA_GRUB_PATH="$TOP/tests/fixtures/cache/grub" \
+    bash fuzz/run.sh "${FUZZ_SECONDS:-60}" >fuzz.log 2>&1
+frc=$?
+grep -E '^fuzz: ' fuzz.log
+if [ $frc -ne 0 ]; then fail=1; FAILED=$((FAILED + 1)); tail -40 fuzz.log; else PASSED=$((PASSED + 1)); fi
+
 step "distcheck"
 # the unit tests of the unpacked tarball use this checkout's fixture cache
 ( cd build-ci && XOVA_FIXTURES="$TOP/tests/fixtures/cache" make -j"$JOBS" distcheck TESTS='$(UNIT_TESTS)' >distcheck.log 2>&1 ) || { fail=1; tail -40 build-ci/distcheck.log; }
