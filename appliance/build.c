@@ -454,6 +454,11 @@ int appliance_build(const struct appliance *a, const struct appliance_build_opts
         if (p->n_archs == 0)
                 return xerr_set(e, -EINVAL, "--arch", "no architecture selected");
 
+        /* refuse a bad output path now, not after minutes of work */
+        r = xova_output_check(o->output, o->force ? XOVA_ATOMIC_REPLACE : 0,
+                              o->format != APPLIANCE_FORMAT_OVA, e);
+        if (r < 0)
+                return r;
         r = appliance_check_sources(a, e);
         if (r < 0)
                 return r;

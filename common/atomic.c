@@ -163,6 +163,23 @@ static void unregister_path(const char *path)
         sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+/* Creating a temp and registering it happen with every signal blocked (and
+ * the handlers installed first), so a signal can never fall between the two
+ * and leave an unregistered temp behind. */
+static void critical_begin(sigset_t *old)
+{
+        sigset_t all;
+
+        install_handlers();
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, old);
+}
+
+static void critical_end(const sigset_t *old)
+{
+        sigprocmask(SIG_SETMASK, old, NULL);
+}
+
 static mode_t current_umask(void)
 {
         mode_t m = umask(0);
@@ -224,6 +241,11 @@ static int check_target(const char *target, unsigned flags, bool want_dir, struc
         return 0;
 }
 
+int xova_output_check(const char *target, unsigned flags, bool is_dir, struct xerr *e)
+{
+        return check_target(target, flags, is_dir, e);
+}
+
 /* ---- files ---- */
 
 struct xova_atomic {
@@ -240,6 +262,7 @@ int xova_atomic_open(const char *target, mode_t mode, unsigned flags, struct xov
 {
         _cleanup_free_ struct xova_atomic *a = NULL;
         _cleanup_free_ char *dir = NULL;
+        sigset_t mask;
         int r;
 
         r = check_target(target, flags, false, e);
@@ -261,14 +284,16 @@ int xova_atomic_open(const char *target, mode_t mode, unsigned flags, struct xov
                         free(a->target);
                         return xerr_set(e, -ENOMEM, target, "out of memory");
                 }
+                critical_begin(&mask);
                 a->fd = mkostemp(a->temp, O_CLOEXEC);
+                r = a->fd < 0 ? -errno : register_path(a->temp, false);
+                critical_end(&mask);
                 if (a->fd < 0) {
-                        r = xerr_set_errno(e, -errno, target, "cannot create a temporary file in '%s'", dir);
+                        r = xerr_set_errno(e, r, target, "cannot create a temporary file in '%s'", dir);
                         free(a->temp);
                         free(a->target);
                         return r;
                 }
-                r = register_path(a->temp, false);
                 if (r < 0) {
                         unlink(a->temp);
                         close(a->fd);
@@ -290,6 +315,7 @@ int xova_atomic_fd(const struct xova_atomic *a)
 int xova_atomic_commit(struct xova_atomic *a, struct xerr *e)
 {
         char procpath[64];
+        sigset_t mask;
         int r;
 
         if (fchmod(a->fd, a->mode) < 0)
@@ -311,8 +337,13 @@ int xova_atomic_commit(struct xova_atomic *a, struct xerr *e)
                                 char *x = a->temp + strlen(a->temp) - 6;
                                 for (int i = 0; i < 6; i++)
                                         x[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[(unsigned) random() % 36];
-                                if (linkat(AT_FDCWD, procpath, AT_FDCWD, a->temp, AT_SYMLINK_FOLLOW) == 0)
+                                critical_begin(&mask);
+                                if (linkat(AT_FDCWD, procpath, AT_FDCWD, a->temp, AT_SYMLINK_FOLLOW) == 0) {
+                                        register_path(a->temp, false);
+                                        critical_end(&mask);
                                         break;
+                                }
+                                critical_end(&mask);
                                 if (errno != EEXIST || tries > 100) {
                                         r = xerr_set_errno(e, -errno, a->target, "cannot create output");
                                         free(a->temp);
@@ -320,7 +351,6 @@ int xova_atomic_commit(struct xova_atomic *a, struct xerr *e)
                                         return r;
                                 }
                         }
-                        register_path(a->temp, false);
                         if (rename(a->temp, a->target) < 0)
                                 return xerr_set_errno(e, -errno, a->target, "cannot replace output");
                         unregister_path(a->temp);
@@ -374,6 +404,7 @@ int xova_atomic_dir_open(const char *target, unsigned flags, struct xova_atomic_
                          struct xerr *e)
 {
         _cleanup_free_ struct xova_atomic_dir *d = NULL;
+        sigset_t mask;
         int r;
 
         r = check_target(target, flags, true, e);
@@ -388,13 +419,17 @@ int xova_atomic_dir_open(const char *target, unsigned flags, struct xova_atomic_
                 return xerr_set(e, -ENOMEM, target, "out of memory");
         }
         d->flags = flags;
+        critical_begin(&mask);
         if (!mkdtemp(d->temp)) {
-                r = xerr_set_errno(e, -errno, target, "cannot create a temporary directory beside it");
+                r = -errno;
+                critical_end(&mask);
+                r = xerr_set_errno(e, r, target, "cannot create a temporary directory beside it");
                 free(d->target);
                 free(d->temp);
                 return r;
         }
         r = register_path(d->temp, true);
+        critical_end(&mask);
         if (r < 0) {
                 rmdir(d->temp);
                 free(d->target);
@@ -506,6 +541,7 @@ struct xova_atomic_dir *xova_atomic_dir_free(struct xova_atomic_dir *d)
 int xova_workdir_new(const char *parent, char **ret_path, struct xerr *e)
 {
         char *p = NULL;
+        sigset_t mask;
         int r;
 
         if (!parent) {
@@ -515,12 +551,16 @@ int xova_workdir_new(const char *parent, char **ret_path, struct xerr *e)
         }
         if (asprintf(&p, "%s/xova-work.XXXXXX", parent) < 0)
                 return xerr_set(e, -ENOMEM, parent, "out of memory");
+        critical_begin(&mask);
         if (!mkdtemp(p)) {
-                r = xerr_set_errno(e, -errno, parent, "cannot create a work directory");
+                r = -errno;
+                critical_end(&mask);
+                r = xerr_set_errno(e, r, parent, "cannot create a work directory");
                 free(p);
                 return r;
         }
         r = register_path(p, true);
+        critical_end(&mask);
         if (r < 0) {
                 rmdir(p);
                 free(p);

@@ -152,6 +152,10 @@ enum {
         XOVA_ATOMIC_NAMED = 1 << 1,     /* use a named temp even where O_TMPFILE works (tests) */
 };
 
+/* The checks xova_atomic_open / _dir_open make first (directory exists,
+ * target absent unless XOVA_ATOMIC_REPLACE, right type): lets a long job
+ * fail before it starts rather than at the end. */
+int xova_output_check(const char *target, unsigned flags, bool is_dir, struct xerr *e);
 int xova_atomic_open(const char *target, mode_t mode, unsigned flags,
                      struct xova_atomic **ret, struct xerr *e);
 int xova_atomic_fd(const struct xova_atomic *a);
