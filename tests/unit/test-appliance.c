@@ -15,28 +15,12 @@
 #include <archive_entry.h>
 #include <cmocka.h>
 
+#include "tests/unit/testutil.h"
+
 #include "appliance/appliance.h"
 
 #define MiB (UINT64_C(1) << 20)
 #define SPEC "dir/xova.json"
-
-static int setup_tmpdir(void **state)
-{
-        char *d = strdup("/tmp/xova-test-appliance.XXXXXX");
-        assert_non_null(mkdtemp(d));
-        *state = d;
-        return 0;
-}
-
-static int teardown_tmpdir(void **state)
-{
-        char *cmd = NULL;
-        assert_true(asprintf(&cmd, "rm -rf '%s'", (char *) *state) > 0);
-        assert_int_equal(system(cmd), 0);
-        free(cmd);
-        free(*state);
-        return 0;
-}
 
 static char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *pathf(const char *fmt, ...)

@@ -20,29 +20,12 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testutil.h"
+
 #include "common/common.h"
 #include "bootpart/bootpart.h"
 
 #define MIB (UINT64_C(1) << 20)
-
-static int setup_tmpdir(void **state)
-{
-        char *d = strdup("/tmp/xova-test-bootpart.XXXXXX");
-        assert_non_null(d);
-        assert_non_null(mkdtemp(d));
-        *state = d;
-        return 0;
-}
-
-static int teardown_tmpdir(void **state)
-{
-        char *cmd = NULL;
-        assert_true(asprintf(&cmd, "rm -rf '%s'", (char *) *state) > 0);
-        assert_int_equal(system(cmd), 0);
-        free(cmd);
-        free(*state);
-        return 0;
-}
 
 static char *path_in(const char *dir, const char *name)
 {

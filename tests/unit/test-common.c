@@ -15,40 +15,9 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testutil.h"
+
 #include "common/common.h"
-
-static int setup_tmpdir(void **state)
-{
-        char *d = strdup("/tmp/xova-test-common.XXXXXX");
-        assert_non_null(mkdtemp(d));
-        *state = d;
-        return 0;
-}
-
-static int teardown_tmpdir(void **state)
-{
-        char *cmd = NULL;
-        assert_true(asprintf(&cmd, "rm -rf '%s'", (char *) *state) > 0);
-        assert_int_equal(system(cmd), 0);
-        free(cmd);
-        free(*state);
-        return 0;
-}
-
-/* number of directory entries other than . and .. */
-static int count_entries(const char *dir)
-{
-        DIR *d = opendir(dir);
-        struct dirent *de;
-        int n = 0;
-
-        assert_non_null(d);
-        while ((de = readdir(d)))
-                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-                        n++;
-        closedir(d);
-        return n;
-}
 
 static void test_common_parse_u64(void **state)
 {

@@ -21,27 +21,11 @@
 #include <time.h>
 
 #include <cmocka.h>
+
+#include "tests/unit/testutil.h"
 #include <json-c/json.h>
 
 #include "hv/hv-internal.h"
-
-static int setup_tmpdir(void **state)
-{
-        char *d = strdup("/tmp/xova-test-hv.XXXXXX");
-        assert_non_null(mkdtemp(d));
-        *state = d;
-        return 0;
-}
-
-static int teardown_tmpdir(void **state)
-{
-        char *cmd = NULL;
-        assert_true(asprintf(&cmd, "rm -rf '%s'", (char *) *state) > 0);
-        assert_int_equal(system(cmd), 0);
-        free(cmd);
-        free(*state);
-        return 0;
-}
 
 static void write_file(const char *dir, const char *name, const char *content)
 {

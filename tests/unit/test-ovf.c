@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testutil.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -128,20 +130,6 @@ static int teardown(void **state)
         free(f->dir);
         free(f);
         return 0;
-}
-
-static int count_entries(const char *dir)
-{
-        DIR *d = opendir(dir);
-        struct dirent *de;
-        int n = 0;
-
-        assert_non_null(d);
-        while ((de = readdir(d)))
-                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-                        n++;
-        closedir(d);
-        return n;
 }
 
 /* A descriptor model with hrefs and sizes as export would fill them. */

@@ -17,30 +17,14 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+
+#include "tests/unit/testutil.h"
 #include <openssl/evp.h>
 #include <zlib.h>
 
 #include "ovf/ovf.h"
 
 #define GRAIN 65536u
-
-static int setup_tmpdir(void **state)
-{
-        char *d = strdup("/tmp/xova-test-vmdk.XXXXXX");
-        assert_non_null(mkdtemp(d));
-        *state = d;
-        return 0;
-}
-
-static int teardown_tmpdir(void **state)
-{
-        char *cmd = NULL;
-        assert_true(asprintf(&cmd, "rm -rf '%s'", (char *) *state) > 0);
-        assert_int_equal(system(cmd), 0);
-        free(cmd);
-        free(*state);
-        return 0;
-}
 
 static char *path(void **state, const char *name)
 {
