@@ -26,11 +26,13 @@ static void help(void)
                "      --json                print JSON on stdout instead of text\n"
                "      --ca PEM              check the signer against these CA certificates\n"
                "      --require-signature   fail when the bundle is not signed\n"
-               "      --deep                look inside the disks (not built yet)\n"
+               "      --deep                also look inside the disks (libguestfs appliance\n"
+               "                            under TCG: partitions, filesystems, OS, ESP)\n"
                "  -h, --help                show this help and exit\n"
                "  -V, --version             show the version and exit\n"
                "\n"
-               "Exit status: 0 ok, 1 error, 2 usage, 3 verification failed.\n"
+               "Exit status: 0 ok, 1 error, 2 usage, 3 verification failed,\n"
+               "4 the --deep appliance did not start in time.\n"
                "See xova-inspect(1).\n");
 }
 
@@ -53,7 +55,67 @@ static json_object *str_or_null(const char *s)
         return s ? json_object_new_string(s) : NULL;
 }
 
-static int inspect_json(const char *path, const struct ovf_bundle *b)
+static json_object *deep_json(const struct ovf_descriptor *d, const struct ovf_deep_report *rep)
+{
+        json_object *o = json_object_new_object(), *disks = json_object_new_array();
+
+        json_object_object_add(o, "backend", json_object_new_string(rep->backend));
+        json_object_object_add(o, "launch_ms", json_object_new_int64((int64_t) rep->launch_ms));
+        json_object_object_add(o, "total_ms", json_object_new_int64((int64_t) rep->total_ms));
+        for (size_t i = 0; i < rep->n_disks; i++) {
+                const struct ovf_deep_disk *dd = &rep->disks[i];
+                const struct ovf_disk *k = &d->disks[dd->disk];
+                json_object *j = json_object_new_object(), *parts = json_object_new_array(),
+                            *fss = json_object_new_array();
+                json_object_object_add(j, "id", json_object_new_string(k->id));
+                json_object_object_add(j, "role", str_or_null(k->role));
+                json_object_object_add(j, "arch", k->arch ? json_object_new_string(k->arch->name) : NULL);
+                json_object_object_add(j, "device", str_or_null(dd->device));
+                json_object_object_add(j, "partition_table", str_or_null(dd->partition_table));
+                for (size_t p = 0; p < dd->n_partitions; p++) {
+                        const struct ovf_deep_partition *pp = &dd->partitions[p];
+                        json_object *x = json_object_new_object();
+                        json_object_object_add(x, "device", str_or_null(pp->device));
+                        json_object_object_add(x, "number", json_object_new_int(pp->number));
+                        json_object_object_add(x, "size", json_object_new_int64((int64_t) pp->size));
+                        json_object_object_add(x, "gpt_type", str_or_null(pp->gpt_type));
+                        json_object_object_add(x, "name", str_or_null(pp->name));
+                        json_object_array_add(parts, x);
+                }
+                json_object_object_add(j, "partitions", parts);
+                for (size_t f = 0; f < dd->n_filesystems; f++) {
+                        const struct ovf_deep_fs *fs = &dd->filesystems[f];
+                        json_object *x = json_object_new_object();
+                        json_object_object_add(x, "device", str_or_null(fs->device));
+                        json_object_object_add(x, "type", str_or_null(fs->type));
+                        json_object_object_add(x, "label", str_or_null(fs->label));
+                        json_object_object_add(x, "uuid", str_or_null(fs->uuid));
+                        if (k->role && strcmp(k->role, "root") == 0) {
+                                json_object *os = json_object_new_object();
+                                json_object_object_add(os, "pretty_name", str_or_null(fs->os_pretty_name));
+                                json_object_object_add(os, "hostname", str_or_null(fs->hostname));
+                                json_object_object_add(os, "inspect_type", str_or_null(fs->os_type));
+                                json_object_object_add(os, "inspect_distro", str_or_null(fs->os_distro));
+                                json_object_object_add(os, "inspect_product", str_or_null(fs->os_product));
+                                json_object_object_add(x, "os", os);
+                        }
+                        if (fs->efi_boot_listed) {
+                                json_object *ls = json_object_new_array();
+                                for (size_t n = 0; n < fs->n_efi_boot; n++)
+                                        json_object_array_add(ls, json_object_new_string(fs->efi_boot[n]));
+                                json_object_object_add(x, "efi_boot", ls);
+                        }
+                        json_object_object_add(x, "error", str_or_null(fs->error));
+                        json_object_array_add(fss, x);
+                }
+                json_object_object_add(j, "filesystems", fss);
+                json_object_array_add(disks, j);
+        }
+        json_object_object_add(o, "disks", disks);
+        return o;
+}
+
+static int inspect_json(const char *path, const struct ovf_bundle *b, const struct ovf_deep_report *deep)
 {
         const struct ovf_descriptor *d = ovf_bundle_descriptor(b);
         json_object *o = json_object_new_object(), *archs = json_object_new_array(),
@@ -115,9 +177,87 @@ static int inspect_json(const char *path, const struct ovf_bundle *b)
                 json_object_array_add(members, m);
         }
         json_object_object_add(o, "members", members);
+        if (deep)
+                json_object_object_add(o, "deep", deep_json(d, deep));
         r = puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         return r < 0 ? XOVA_EXIT_FAILURE : 0;
+}
+
+static void deep_text(const struct ovf_descriptor *d, const struct ovf_deep_report *rep)
+{
+        char s1[32];
+
+        printf("\ninside the disks (libguestfs, %s, launch %" PRIu64 ".%01" PRIu64 " s, total %" PRIu64
+               ".%01" PRIu64 " s):\n", rep->backend, rep->launch_ms / 1000, rep->launch_ms % 1000 / 100,
+               rep->total_ms / 1000, rep->total_ms % 1000 / 100);
+        for (size_t i = 0; i < rep->n_disks; i++) {
+                const struct ovf_deep_disk *dd = &rep->disks[i];
+                printf("  %s (", d->disks[dd->disk].id);
+                put_safe(dd->device);
+                printf("), partition table %s\n", dd->partition_table ? dd->partition_table : "none");
+                for (size_t p = 0; p < dd->n_partitions; p++) {
+                        const struct ovf_deep_partition *pp = &dd->partitions[p];
+                        printf("    partition %d ", pp->number);
+                        put_safe(pp->device);
+                        printf(" %s", xova_format_size(pp->size, s1, sizeof(s1)));
+                        if (pp->gpt_type) {
+                                printf(" type ");
+                                put_safe(pp->gpt_type);
+                        }
+                        if (pp->name) {
+                                printf(" name '");
+                                put_safe(pp->name);
+                                putchar('\'');
+                        }
+                        putchar('\n');
+                }
+                for (size_t f = 0; f < dd->n_filesystems; f++) {
+                        const struct ovf_deep_fs *fs = &dd->filesystems[f];
+                        printf("    filesystem ");
+                        put_safe(fs->device);
+                        putchar(' ');
+                        put_safe(fs->type);
+                        if (fs->label) {
+                                printf(" label '");
+                                put_safe(fs->label);
+                                putchar('\'');
+                        }
+                        if (fs->uuid) {
+                                printf(" uuid ");
+                                put_safe(fs->uuid);
+                        }
+                        putchar('\n');
+                        if (fs->os_product) {
+                                printf("      inspection: ");
+                                put_safe(fs->os_product);
+                                putchar('\n');
+                        }
+                        if (fs->os_pretty_name) {
+                                printf("      os-release: ");
+                                put_safe(fs->os_pretty_name);
+                                putchar('\n');
+                        }
+                        if (fs->hostname) {
+                                printf("      hostname:   ");
+                                put_safe(fs->hostname);
+                                putchar('\n');
+                        }
+                        if (fs->efi_boot_listed) {
+                                printf("      /EFI/BOOT:");
+                                for (size_t n = 0; n < fs->n_efi_boot; n++) {
+                                        putchar(' ');
+                                        put_safe(fs->efi_boot[n]);
+                                }
+                                putchar('\n');
+                        }
+                        if (fs->error) {
+                                printf("      error: ");
+                                put_safe(fs->error);
+                                putchar('\n');
+                        }
+                }
+        }
 }
 
 static void inspect_text(const char *path, const struct ovf_bundle *b)
@@ -182,6 +322,7 @@ int verb_inspect(int argc, char **argv)
                 {}
         };
         _cleanup_(ovf_bundle_freep) struct ovf_bundle *b = NULL;
+        _cleanup_(ovf_deep_report_freep) struct ovf_deep_report *rep = NULL;
         struct ovf_open_opts oo = { 0 };
         bool json = false, deep = false;
         struct xerr e = { 0 };
@@ -216,15 +357,19 @@ int verb_inspect(int argc, char **argv)
                 return cli_usage_error("inspect", "missing BUNDLE");
         if (argc - optind > 1)
                 return cli_usage_error("inspect", "unexpected argument '%s'", argv[optind + 1]);
-        if (deep) {
-                fprintf(stderr, "xova inspect: --deep is not built yet in this version\n");
-                return XOVA_EXIT_USAGE;
-        }
         r = ovf_bundle_open(argv[optind], &oo, &b, &e);
         if (r < 0)
                 return cli_error(&e);
+        /* only a verified bundle is looked into */
+        if (deep) {
+                r = ovf_bundle_inspect_deep(b, &rep, &e);
+                if (r < 0)
+                        return cli_error(&e);
+        }
         if (json)
-                return inspect_json(argv[optind], b);
+                return inspect_json(argv[optind], b, rep);
         inspect_text(argv[optind], b);
+        if (rep)
+                deep_text(ovf_bundle_descriptor(b), rep);
         return 0;
 }

@@ -6,13 +6,21 @@ set -euo pipefail
 
 # build
 PKGS=(build-essential autoconf automake libtool pkg-config
-      libjson-c-dev libarchive-dev libxml2-dev libssl-dev libfdisk-dev zlib1g-dev libcmocka-dev
+      libjson-c-dev libarchive-dev libxml2-dev libssl-dev libfdisk-dev zlib1g-dev libdeflate-dev
+      libcmocka-dev libguestfs-dev
+# fuzzing: clang with the libFuzzer and sanitizer runtimes
+      clang libclang-rt-14-dev
+# run-time of `xova inspect --deep`: libguestfs0 (pulled by libguestfs-dev; it depends on
+# supermin and qemu-system-x86) builds its appliance from a host kernel in /boot, which no
+# libguestfs package depends on (a container or chroot often has none); the cloud flavour
+# is enough (virtio-scsi, ext4, vfat)
+      "linux-image-cloud-$(dpkg --print-architecture)"
 # run-time tools of `xova build`
       grub-common dosfstools mtools e2fsprogs
 # run-time tools of `xova run` / tests: QEMU, firmware, libvirt schema check
       qemu-system-x86 qemu-system-arm qemu-utils ovmf qemu-efi-aarch64 libvirt-clients
 # tests: GPT/XML readers that are not our writers, fixture tools, man page lint
-      gdisk fdisk libxml2-utils cpio mandoc groff-base openssl python3 procps util-linux
+      gdisk fdisk libxml2-utils cpio file mandoc groff-base openssl python3 procps util-linux
       ca-certificates)
 
 missing=()
