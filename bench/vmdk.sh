@@ -36,7 +36,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/xova-bench-vmdk.XXXXXX")
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT INT TERM
 
 cc -O2 -Wall -Wextra -I"$top" -I"$build" -o "$work/vmdk-bench" "$top/bench/vmdk-bench.c" \
-        "$build/.libs/libxova-ovf.a" "$build/.libs/libxova-common.a" -lz -lcrypto -pthread
+        "$build/.libs/libxova-ovf.a" "$build/.libs/libxova-common.a" -ldeflate -lz -lcrypto -pthread
 
 mkfs() {        # mkfs IMAGE SIZE DIR...
         img=$1 size=$2; shift 2

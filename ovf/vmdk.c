@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 
 #include <openssl/evp.h>
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include "ovf/ovf.h"
@@ -71,17 +72,17 @@ enum {
 #define VMDK_MAX_CGRAIN (2 * GRAIN - 12)
 
 /*
- * zlib level. Measured on 2 cores (bench/vmdk.sh, bench/README.md): level 6
- * (= Z_DEFAULT_COMPRESSION, what qemu-img uses) makes the output only a
- * fraction of a percent smaller than level 5 but costs ~40% more CPU; levels
- * 1-4 are faster still but grow the output by 2-6%, past our budget of
- * qemu-img's size + 1%. Level 5 with two threads is ~2.5x qemu-img at
- * ~+0.4% size on realistic (ext4 of /usr) content. Always zlib format
- * (windowBits 15, RFC 1950 header), which QEMU's uncompress() and VMware
- * expect.
+ * Compression: libdeflate, level 5, zlib format (RFC 1950 header, what
+ * QEMU's uncompress() and VMware expect). A grain is one 64 KiB buffer, the
+ * whole-buffer case libdeflate is built for, and it needs no per-stream
+ * state. Measured on 120 MB of real files (/usr/lib/gcc + /usr/share/perl)
+ * in 64 KiB grains, one core: zlib level 6 (what qemu-img uses) 9.0 s,
+ * zlib 5 7.7 s, libdeflate 5 2.2 s with output 0.1% SMALLER than zlib 6;
+ * libdeflate 6 costs 1.8x level 5 for 0.7% less. Decompression (the
+ * reader) stays on zlib's inflate with its bounded-output guard.
  */
-#ifndef VMDK_ZLIB_LEVEL                 /* overridable only for bench/vmdk.sh level sweeps */
-#define VMDK_ZLIB_LEVEL 5
+#ifndef VMDK_DEFLATE_LEVEL              /* overridable only for bench/vmdk.sh level sweeps */
+#define VMDK_DEFLATE_LEVEL 5
 #endif
 
 static inline void put_le16(uint8_t *p, uint16_t v)
@@ -276,7 +277,7 @@ struct vmdk_slot {
         uint8_t *in;                    /* GRAIN bytes, inside the ring's input buffer */
         uint8_t *out;                   /* record: lba, size, data, padding */
         size_t out_len;                 /* 0: all-zero grain, not written */
-        int error;                      /* deflate failure (cannot happen short of a zlib bug) */
+        int error;                      /* compression failure (cannot happen short of a bug) */
         bool done;
 };
 
@@ -295,38 +296,31 @@ struct vmdk_pipe {
 
 static size_t record_max(void)
 {
+        size_t bound = libdeflate_zlib_compress_bound(NULL, GRAIN);
+
+        if (bound < compressBound(GRAIN))
+                bound = compressBound(GRAIN);
         /* 12 byte record header, worst-case deflate, padding to a sector */
-        return (12 + compressBound(GRAIN) + SECTOR - 1) / SECTOR * SECTOR;
+        return (12 + bound + SECTOR - 1) / SECTOR * SECTOR;
 }
 
-static void grain_compress(struct vmdk_pipe *p, z_stream *zs, uint64_t seq)
+static void grain_compress(struct vmdk_pipe *p, struct libdeflate_compressor *c, uint64_t seq)
 {
         struct vmdk_slot *s = &p->slots[seq % p->n_slots];
         size_t max = record_max();
         uint64_t lba = seq * GRAIN_SECTORS;
         size_t clen, len;
-        int r;
 
         s->error = 0;
         if (all_zero(s->in, GRAIN)) {
                 s->out_len = 0;
                 return;
         }
-        r = deflateReset(zs);
-        if (r != Z_OK) {
+        clen = libdeflate_zlib_compress(c, s->in, GRAIN, s->out + 12, max - 12);
+        if (clen == 0) {                /* the buffer is sized by the bound: cannot happen */
                 s->error = -EIO;
                 return;
         }
-        zs->next_in = s->in;
-        zs->avail_in = GRAIN;
-        zs->next_out = s->out + 12;
-        zs->avail_out = (uInt) (max - 12);
-        r = deflate(zs, Z_FINISH);
-        if (r != Z_STREAM_END) {
-                s->error = -EIO;
-                return;
-        }
-        clen = max - 12 - zs->avail_out;
         put_le64(s->out, lba);
         put_le32(s->out + 8, (uint32_t) clen);
         len = (12 + clen + SECTOR - 1) / SECTOR * SECTOR;
@@ -337,12 +331,8 @@ static void grain_compress(struct vmdk_pipe *p, z_stream *zs, uint64_t seq)
 static void *worker_main(void *arg)
 {
         struct vmdk_pipe *p = arg;
-        z_stream zs = {};
-        bool ok;
-
-        /* one z_stream per thread, reset per grain: deflateInit2 allocates
-         * ~256 KiB, which would cost more than compressing a zero-ish grain */
-        ok = deflateInit2(&zs, VMDK_ZLIB_LEVEL, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+        /* one compressor per thread (it holds ~1 MiB of match-finder state) */
+        struct libdeflate_compressor *c = libdeflate_alloc_compressor(VMDK_DEFLATE_LEVEL);
 
         pthread_mutex_lock(&p->lock);
         for (;;) {
@@ -355,8 +345,8 @@ static void *worker_main(void *arg)
                 seq = p->job_seq++;
                 pthread_mutex_unlock(&p->lock);
 
-                if (ok)
-                        grain_compress(p, &zs, seq);
+                if (c)
+                        grain_compress(p, c, seq);
                 else
                         p->slots[seq % p->n_slots].error = -ENOMEM;
 
@@ -365,8 +355,7 @@ static void *worker_main(void *arg)
                 pthread_cond_signal(&p->done);
         }
         pthread_mutex_unlock(&p->lock);
-        if (ok)
-                deflateEnd(&zs);
+        libdeflate_free_compressor(c);
         return NULL;
 }
 
