@@ -8,8 +8,8 @@ FIX=${XOVA_FIXTURES:-}
 T=$(mktemp -d /tmp/xova-deploy-xml.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-command -v virt-xml-validate >/dev/null || { echo "SKIP: virt-xml-validate missing (libvirt-clients)"; exit 77; }
-[ -d "$FIX/grub/x86_64-efi" ] || { echo "SKIP: fixtures missing"; exit 77; }
+command -v virt-xml-validate >/dev/null || { echo "FAIL: virt-xml-validate missing (install libvirt-clients)"; exit 1; }
+[ -d "$FIX/grub/x86_64-efi" ] || { echo "FAIL: fixtures missing (tests/fixtures/fetch.sh)"; exit 1; }
 "$XOVA" build "$XOVA_SRCDIR/examples/hello/xova.json" -o "$T/hello.ova" --grub-dir "$FIX/grub" >/dev/null || fail build
 sum=$(sha256sum < "$T/hello.ova")
 cd "$T" || fail cd
