@@ -55,7 +55,20 @@ for layout in split single; do
                     cmp "$T/a-$o/$f" "$T/b-$o/$f" || true
                 done | head -5
             else
-                cmp "$T/a-$o" "$T/b-$o" | head -3
+                # name the first member that differs and the offset inside it
+                python3 - "$T/a-$o" "$T/b-$o" <<'PY'
+import sys, tarfile
+a, b = (tarfile.open(f) for f in sys.argv[1:3])
+for ma, mb in zip(a.getmembers(), b.getmembers()):
+    if (ma.name, ma.size) != (mb.name, mb.size):
+        print(f"first difference: member {ma.name} ({ma.size} bytes) vs {mb.name} ({mb.size} bytes)")
+        break
+    da, db = a.extractfile(ma).read(), b.extractfile(mb).read()
+    if da != db:
+        off = next(i for i in range(len(da)) if da[i] != db[i])
+        print(f"first difference: member {ma.name}, byte offset {off}")
+        break
+PY
             fi
         fi
         rm -rf "$T/a-$o" "$T/b-$o"

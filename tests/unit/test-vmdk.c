@@ -456,6 +456,27 @@ static void test_vmdk_hostile_bad_magic(void **state)
         free(g.data);
 }
 
+/* os-test-images' qcow2 cases, rebuilt here with qemu-img and named like a
+ * VMDK member: a qcow2 whose backing file is /etc/hosts, and one with an
+ * external data file. Both must be refused by magic, before any reference
+ * in them could be followed. */
+static void test_vmdk_hostile_qcow2_references(void **state)
+{
+        _cleanup_free_ char *q1 = path(state, "backing.qcow2"), *q2 = path(state, "datafile.qcow2"),
+                            *df = path(state, "data.raw");
+        const char *files[] = { q1, q2 };
+
+        if (!have_qemu_img())
+                fail_msg("qemu-img not found (install qemu-utils)");
+        assert_int_equal(run("qemu-img create -q -f qcow2 -F raw -b /etc/hosts '%s' 1M", q1), 0);
+        assert_int_equal(run("qemu-img create -q -f qcow2 -o data_file='%s' '%s' 1M", df, q2), 0);
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                size_t len;
+                _cleanup_free_ uint8_t *data = slurp(files[i], &len);
+                expect_refused(state, data, len, "not a sparse VMDK extent");
+        }
+}
+
 static void test_vmdk_hostile_capacity_huge(void **state)
 {
         struct good g = make_good(state, C_TEXT, (1u << 20) + 512);
@@ -620,6 +641,7 @@ int main(void)
                 T(test_vmdk_accepts_qemu_img_output),
                 T(test_vmdk_hostile_truncated_header),
                 T(test_vmdk_hostile_bad_magic),
+                T(test_vmdk_hostile_qcow2_references),
                 T(test_vmdk_hostile_capacity_huge),
                 T(test_vmdk_hostile_footer_differs),
                 T(test_vmdk_hostile_grain_lba_beyond_capacity),
