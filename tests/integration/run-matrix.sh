@@ -14,6 +14,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 [ -d "$FIX/grub/x86_64-efi" ] && [ -e "$FIX/aarch64/initrd.img" ] ||
     fail "fixtures missing in '$FIX': run tests/fixtures/fetch.sh and mkinitrd.sh"
 qemu_left() { pgrep -f -- "$TMPDIR" >/dev/null; }
+# QEMU itself is up (not just the short-lived qemu-img that makes the overlays)
+qemu_started() { pgrep -f -- "qemu-system-.*$TMPDIR" >/dev/null; }
 
 for layout in split single; do
     "$XOVA" build "$XOVA_SRCDIR/examples/hello/xova.json" -o "$T/hello-$layout.ova" --layout $layout \
@@ -41,8 +43,8 @@ done
 "$XOVA" run "$T/hello-split.ova" --arch aarch64 --expect XOVA-BOOT-OK --timeout 300 2> "$T/err" &
 pid=$!
 # wait for QEMU (the machine may be loaded: up to 180 s), unless xova ends first
-for i in $(seq 1800); do qemu_left && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-if ! qemu_left; then
+for i in $(seq 1800); do qemu_started && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if ! qemu_started; then
     kill -0 $pid 2>/dev/null && { kill -INT $pid; wait $pid; }
     cat "$T/err"; ps -ef | grep -E '[q]emu|[x]ova' | head
     fail "qemu did not start within $((i / 10)) s"

@@ -60,6 +60,8 @@ chmod a-w "$IMG"
 SUM=$(sha256sum < "$IMG")
 
 qemu_left() { pgrep -f -- "$TMPDIR" >/dev/null; }
+# QEMU itself is up (not just the short-lived qemu-img that makes the overlays)
+qemu_started() { pgrep -f -- "qemu-system-.*$TMPDIR" >/dev/null; }
 
 # ---- boot both arches ----
 for a in x86_64 aarch64; do
@@ -91,8 +93,8 @@ echo "PASS: timeout exits 4"
 # ---- SIGINT mid-boot ----
 "$HV" boot aarch64 "XOVA-BOOT-OK arch=aarch64" 300 "$IMG" 2> "$T/err.int" &
 pid=$!
-for i in $(seq 600); do qemu_left && break; sleep 0.1; done
-qemu_left || fail "qemu did not start"
+for i in $(seq 1800); do qemu_started && break; sleep 0.1; done
+qemu_started || fail "qemu did not start"
 sleep 2
 kill -INT $pid
 wait $pid
