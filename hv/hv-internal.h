@@ -68,13 +68,12 @@ static inline void hv_argv_freep(char ***a) { *a = hv_argv_free(*a); }
  * byte range, read-only. Caller frees. */
 char *hv_disk_blockdev_json(const struct hv_disk_source *d, const char *overlay,
                             const char *node_name);
-/* "json:{...}" backing string of a disk range (for qemu-img -b / libvirt). */
-char *hv_disk_backing_json(const struct hv_disk_source *d);
-
-/* qemu-img create -f qcow2 overlay of `capacity` bytes; with backing_json
- * (and its format), the backing is recorded in the header. */
-int hv_overlay_create(const char *path, uint64_t capacity, const char *backing_json,
-                      const char *backing_fmt, struct xerr *e);
+/* One qcow2 overlay per disk at paths[i], all created at once (ovf/'s
+ * ovf_overlays_create), of disks[i].capacity bytes (or .size when 0); with
+ * backing, the header names the disk's range as a json: backing file with
+ * its format (what libvirt reads). */
+int hv_overlays_create(char *const *paths, const struct hv_disk_source *disks, size_t n, bool backing,
+                       struct xerr *e);
 /* Sparse private copy of a firmware vars template. */
 int hv_vars_copy(const char *template_path, const char *target, struct xerr *e);
 

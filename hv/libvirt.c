@@ -135,7 +135,7 @@ int hv_libvirt_deploy(const char *bundle, const struct hv_deploy_opts *o, char *
 
         W(xmlTextWriterStartElement(w, BAD_CAST "devices"));
         for (size_t i = 0; i < vm->n_disks; i++) {
-                _cleanup_free_ char *overlay = NULL, *backing = NULL;
+                _cleanup_free_ char *overlay = NULL;
                 struct hv_disk_source src = disks[i];
                 char dev[8];
 
@@ -150,17 +150,11 @@ int hv_libvirt_deploy(const char *bundle, const struct hv_deploy_opts *o, char *
                         goto out;
                 }
                 if (o->create_disks) {
-                        backing = hv_disk_backing_json(&src);
-                        if (!backing) {
-                                r = xerr_set(e, -ENOMEM, bundle, "out of memory");
-                                goto out;
-                        }
                         if (access(overlay, F_OK) == 0) {
                                 r = xerr_set(e, -EEXIST, overlay, "already exists; refusing to replace a disk");
                                 goto out;
                         }
-                        r = hv_overlay_create(overlay, src.capacity ?: src.size, backing,
-                                              src.format == OVF_DISK_RAW ? "raw" : "vmdk", e);
+                        r = hv_overlays_create(&overlay, &src, 1, true, e);
                         if (r < 0)
                                 goto out;
                 }

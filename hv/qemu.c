@@ -96,55 +96,48 @@ static json_object *file_node(const char *filename, bool read_only)
         return o;
 }
 
-/* The disk's bytes as a read-only node: vmdk over a raw range of the file,
- * or a raw range directly. */
-static json_object *disk_source_node(const struct hv_disk_source *d)
+static struct ovf_disk_range disk_range(const struct hv_disk_source *d)
 {
-        json_object *file = file_node(d->file, true), *range, *top;
-
-        range = json_object_new_object();
-        json_object_object_add(range, "driver", json_object_new_string("raw"));
-        json_object_object_add(range, "read-only", json_object_new_boolean(1));
-        if (d->offset > 0 || d->size > 0) {
-                json_object_object_add(range, "offset", json_object_new_int64((int64_t) d->offset));
-                if (d->size > 0)
-                        json_object_object_add(range, "size", json_object_new_int64((int64_t) d->size));
-        }
-        json_object_object_add(range, "file", file);
-        if (d->format == OVF_DISK_RAW)
-                return range;
-        top = json_object_new_object();
-        json_object_object_add(top, "driver", json_object_new_string("vmdk"));
-        json_object_object_add(top, "read-only", json_object_new_boolean(1));
-        json_object_object_add(top, "file", range);
-        return top;
+        return (struct ovf_disk_range) { .file = d->file, .offset = d->offset, .size = d->size,
+                                         .format = d->format };
 }
 
 char *hv_disk_blockdev_json(const struct hv_disk_source *d, const char *overlay, const char *node_name)
 {
-        json_object *o = json_object_new_object();
+        struct ovf_disk_range range = disk_range(d);
+        _cleanup_free_ char *source = ovf_disk_range_node(&range);
+        json_object *o, *backing;
         char *s;
 
+        /* ovf/ owns the in-place node (deep inspection reads through the
+         * same one); it is our own JSON, parsed back only to nest it */
+        if (!source || !(backing = json_tokener_parse(source)))
+                return NULL;
+        o = json_object_new_object();
         json_object_object_add(o, "driver", json_object_new_string("qcow2"));
         json_object_object_add(o, "node-name", json_object_new_string(node_name));
         json_object_object_add(o, "discard", json_object_new_string("unmap"));
         json_object_object_add(o, "file", file_node(overlay, false));
-        json_object_object_add(o, "backing", disk_source_node(d));
+        json_object_object_add(o, "backing", backing);
         s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         return s;
 }
 
-char *hv_disk_backing_json(const struct hv_disk_source *d)
+int hv_overlays_create(char *const *paths, const struct hv_disk_source *disks, size_t n, bool backing,
+                       struct xerr *e)
 {
-        json_object *o = disk_source_node(d);
-        char *s = NULL;
+        _cleanup_free_ struct ovf_overlay *v = calloc(n ? n : 1, sizeof(*v));
+        _cleanup_free_ struct ovf_disk_range *ranges = calloc(n ? n : 1, sizeof(*ranges));
 
-        if (asprintf(&s, "json:%s",
-                     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
-                s = NULL;
-        json_object_put(o);
-        return s;
+        if (!v || !ranges)
+                return xerr_set(e, -ENOMEM, "overlays", "out of memory");
+        for (size_t i = 0; i < n; i++) {
+                ranges[i] = disk_range(&disks[i]);
+                v[i] = (struct ovf_overlay) { .id = disks[i].id, .path = paths[i], .capacity = disks[i].capacity ?: disks[i].size,
+                                              .backing = backing ? &ranges[i] : NULL };
+        }
+        return ovf_overlays_create(v, n, e);
 }
 
 static json_object *fw_node(const char *node_name, const char *filename, const char *format, bool read_only)
@@ -232,34 +225,6 @@ int hv_qemu_argv(const struct hv_qemu_config *c, char ***ret_argv, struct xerr *
         }
         *ret_argv = b.v;
         return 0;
-}
-
-int hv_overlay_create(const char *path, uint64_t capacity, const char *backing_json,
-                      const char *backing_fmt, struct xerr *e)
-{
-        char size[32];
-        const char *argv[16];
-        size_t n = 0;
-
-        snprintf(size, sizeof(size), "%" PRIu64, capacity);
-        argv[n++] = "qemu-img";
-        argv[n++] = "create";
-        argv[n++] = "-q";
-        argv[n++] = "-f";
-        argv[n++] = "qcow2";
-        if (backing_json) {
-                /* -F is the explicit backing format; -u: do not open the
-                 * backing now (the size is given), so nothing is probed */
-                argv[n++] = "-u";
-                argv[n++] = "-F";
-                argv[n++] = backing_fmt;
-                argv[n++] = "-b";
-                argv[n++] = backing_json;
-        }
-        argv[n++] = path;
-        argv[n++] = size;
-        argv[n] = NULL;
-        return xova_run("qemu-utils", (char *const *) argv, NULL, NULL, e);
 }
 
 int hv_vars_copy(const char *template_path, const char *target, struct xerr *e)

@@ -382,31 +382,32 @@ static int make_run_dir(bool keep, char **ret, struct xerr *e)
 
 /* Fresh vars and overlays: also used again after a failed KVM attempt,
  * which may have written to both. */
-static int prepare_disks(const char *dir, const struct hv_firmware *fw, const struct hv_disk_source *disks,
-                         size_t n, char **vars, char **overlays, struct xerr *e)
+static int prepare_disks(const struct hv_firmware *fw, const struct hv_disk_source *disks, size_t n,
+                         char **vars, char **overlays, struct xerr *e)
 {
+        _cleanup_free_ struct hv_disk_source *sized = calloc(n ? n : 1, sizeof(*sized));
         int r;
 
+        if (!sized)
+                return xerr_set(e, -ENOMEM, "run", "out of memory");
         if (fw->nvram_template) {
                 r = hv_vars_copy(fw->nvram_template, *vars, e);
                 if (r < 0)
                         return r;
         }
         for (size_t i = 0; i < n; i++) {
-                uint64_t cap = disks[i].capacity ?: disks[i].size;
-                if (cap == 0) {
+                sized[i] = disks[i];
+                sized[i].capacity = disks[i].capacity ?: disks[i].size;
+                if (sized[i].capacity == 0) {
                         struct stat s;
                         if (stat(disks[i].file, &s) < 0)
                                 return xerr_set_errno(e, -errno, disks[i].file, "cannot stat");
-                        cap = (uint64_t) s.st_size - disks[i].offset;
+                        sized[i].capacity = (uint64_t) s.st_size - disks[i].offset;
                 }
                 unlink(overlays[i]);
-                r = hv_overlay_create(overlays[i], cap, NULL, NULL, e);
-                if (r < 0)
-                        return xerr_prefix(e, "creating the overlay for disk '%s'", disks[i].id ?: "?");
         }
-        (void) dir;
-        return 0;
+        /* the backing is given to QEMU in the -blockdev JSON, not recorded */
+        return hv_overlays_create(overlays, sized, n, false, e);
 }
 
 int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk_source *disks, size_t n_disks,
@@ -472,7 +473,7 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk_source *disks, size_
                         r = xerr_set(e, -ENOMEM, "run", "out of memory");
                         goto out;
                 }
-        r = prepare_disks(dir, fw, disks, n_disks, &vars, overlays, e);
+        r = prepare_disks(fw, disks, n_disks, &vars, overlays, e);
         if (r < 0)
                 goto out;
 
@@ -516,7 +517,7 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk_source *disks, size_
                         accel = HV_ACCEL_TCG;
                         con.seen = false;
                         con.carry_len = 0;
-                        r = prepare_disks(dir, fw, disks, n_disks, &vars, overlays, e);
+                        r = prepare_disks(fw, disks, n_disks, &vars, overlays, e);
                         if (r < 0)
                                 goto out;
                         continue;

@@ -291,44 +291,43 @@ static int launch_guarded(guestfs_h *g, unsigned seconds, struct xerr *e)
 
 /* ---- adding the disks --------------------------------------------------- */
 
-/* The overlay described at the top of this file, at workdir/disk-N.qcow2. */
-static int make_overlay(const struct ovf_bundle *b, size_t i, const char *workdir, char **ret_path,
-                        struct xerr *e)
+/* The overlays described at the top of this file, workdir/disk-N.qcow2,
+ * one per disk of the descriptor, made at once. */
+static int make_overlays(const struct ovf_bundle *b, const char *workdir, char ***ret_paths, struct xerr *e)
 {
-        const struct ovf_disk *k = &ovf_bundle_descriptor(b)->disks[i];
-        bool vmdk = k->format == OVF_DISK_VMDK_STREAM;
-        _cleanup_free_ char *overlay = NULL, *backing = NULL;
-        const char *file;
-        uint64_t off, size;
-        int r, fd;
+        const struct ovf_descriptor *d = ovf_bundle_descriptor(b);
+        size_t n = d->n_disks;
+        _cleanup_strv_ char **paths = calloc(n + 1, sizeof(char *)), **files = calloc(n + 1, sizeof(char *));
+        _cleanup_free_ struct ovf_disk_range *ranges = calloc(n ? n : 1, sizeof(*ranges));
+        _cleanup_free_ struct ovf_overlay *v = calloc(n ? n : 1, sizeof(*v));
+        int r;
 
-        r = ovf_bundle_disk_location(b, i, &file, &off, &size, e);
+        if (!paths || !files || !ranges || !v)
+                return xerr_set(e, -ENOMEM, "libguestfs", "out of memory");
+        for (size_t i = 0; i < n; i++) {
+                const struct ovf_disk *k = &d->disks[i];
+                const char *file;
+                int fd = ovf_bundle_disk_fd(b, i);
+
+                r = ovf_bundle_disk_location(b, i, &file, &ranges[i].offset, &ranges[i].size, e);
+                if (r < 0)
+                        return r;
+                if (fd < 0)
+                        return xerr_set(e, -EBADF, k->id, "no open file for the disk");
+                if (asprintf(&paths[i], "%s/disk-%zu.qcow2", workdir, i) < 0 ||
+                    asprintf(&files[i], "/proc/%d/fd/%d", (int) getpid(), fd) < 0) {
+                        paths[i] = files[i] = NULL;
+                        return xerr_set(e, -ENOMEM, k->id, "out of memory");
+                }
+                ranges[i].file = files[i];
+                ranges[i].format = k->format;
+                v[i] = (struct ovf_overlay) { .id = k->id, .path = paths[i], .capacity = k->capacity,
+                                              .backing = &ranges[i] };
+        }
+        r = ovf_overlays_create(v, n, e);
         if (r < 0)
                 return r;
-        fd = ovf_bundle_disk_fd(b, i);
-        if (fd < 0)
-                return xerr_set(e, -EBADF, k->id, "no open file for the disk");
-        if (asprintf(&overlay, "%s/disk-%zu.qcow2", workdir, i) < 0)
-                return xerr_set(e, -ENOMEM, k->id, "out of memory");
-        /* only numbers go into the JSON: no quoting needed */
-        if (vmdk)
-                r = asprintf(&backing, "json:{\"driver\":\"vmdk\",\"file\":{\"driver\":\"raw\",\"offset\":%"
-                             PRIu64 ",\"size\":%" PRIu64 ",\"file\":{\"driver\":\"file\",\"filename\":"
-                             "\"/proc/%d/fd/%d\"}}}", off, size, (int) getpid(), fd);
-        else
-                r = asprintf(&backing, "json:{\"driver\":\"raw\",\"offset\":%" PRIu64 ",\"size\":%" PRIu64
-                             ",\"file\":{\"driver\":\"file\",\"filename\":\"/proc/%d/fd/%d\"}}",
-                             off, size, (int) getpid(), fd);
-        if (r < 0) {
-                backing = NULL;
-                return xerr_set(e, -ENOMEM, k->id, "out of memory");
-        }
-        char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", vmdk ? "vmdk" : "raw",
-                         "-b", backing, overlay, NULL };
-        r = xova_run("qemu-utils", argv, NULL, NULL, e);
-        if (r < 0)
-                return xerr_prefix(e, "disk '%s': cannot make its overlay", k->id);
-        *ret_path = TAKE_PTR(overlay);
+        *ret_paths = TAKE_PTR(paths);
         return 0;
 }
 
@@ -604,7 +603,7 @@ int ovf_bundle_inspect_deep(const struct ovf_bundle *b, struct ovf_deep_report *
         _cleanup_(ovf_deep_report_freep) struct ovf_deep_report *rep = NULL;
         _cleanup_(workdir_removep) char *workdir = NULL;
         _cleanup_(guestfs_closep) guestfs_h *g = NULL;
-        _cleanup_strv_ char **devices = NULL;
+        _cleanup_strv_ char **devices = NULL, **overlays = NULL;
         char *settings[] = { "force_tcg", NULL };
         uint64_t t0 = now_ms(), t1;
         char m[300];
@@ -633,13 +632,11 @@ int ovf_bundle_inspect_deep(const struct ovf_bundle *b, struct ovf_deep_report *
             guestfs_set_autosync(g, 0) < 0 || guestfs_set_tmpdir(g, workdir) < 0)
                 return xerr_set(e, -EIO, "libguestfs", "cannot configure the handle: %s", gerr(g, m, sizeof(m)));
 
+        r = make_overlays(b, workdir, &overlays, e);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < d->n_disks; i++) {
-                _cleanup_free_ char *overlay = NULL;
-
-                r = make_overlay(b, i, workdir, &overlay, e);
-                if (r < 0)
-                        return r;
-                if (guestfs_add_drive_opts(g, overlay, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "qcow2",
+                if (guestfs_add_drive_opts(g, overlays[i], GUESTFS_ADD_DRIVE_OPTS_FORMAT, "qcow2",
                                            GUESTFS_ADD_DRIVE_OPTS_READONLY, 1, -1) < 0)
                         return xerr_set(e, -EIO, d->disks[i].id, "cannot add the disk to libguestfs: %s",
                                         gerr(g, m, sizeof(m)));

@@ -181,6 +181,35 @@ int ovf_bundle_member(const struct ovf_bundle *b, size_t i, const char **ret_nam
  * bytes it reads are the ones we hashed even if the path is replaced. */
 int ovf_bundle_disk_fd(const struct ovf_bundle *b, size_t disk);
 
+/* ---- a disk read in place by QEMU (inplace.c) ---------------------------- */
+
+/* Where a disk's bytes are: a host file, a byte range in it (size 0 = to the
+ * end of the file) and the format of those bytes, always explicit. */
+struct ovf_disk_range {
+        const char *file;
+        uint64_t offset;
+        uint64_t size;
+        enum ovf_disk_format format;
+};
+
+/* The read-only QEMU block node of a range, as JSON text built with json-c:
+ * {"driver":"vmdk","read-only":true,"file":{"driver":"raw","read-only":true,
+ * "offset":O,"size":S,"file":{"driver":"file","filename":F,"read-only":true}}}
+ * (a raw range has no vmdk level). Caller frees; NULL when out of memory. */
+char *ovf_disk_range_node(const struct ovf_disk_range *d);
+
+struct ovf_overlay {
+        const char *id;                 /* the disk, for messages ("boot"), or NULL */
+        const char *path;               /* qcow2 file to create */
+        uint64_t capacity;              /* guest-visible bytes */
+        const struct ovf_disk_range *backing;   /* recorded in the header as "json:", or NULL */
+};
+/* Creates each overlay with `qemu-img create -f qcow2` (backing, if any, with
+ * its format given and not opened: -u -F), all concurrently. On failure e
+ * holds the first failed overlay's error, naming its disk; the others may
+ * exist. */
+int ovf_overlays_create(const struct ovf_overlay *v, size_t n, struct xerr *e);
+
 /* ---- looking inside the disks (libguestfs) ------------------------------ */
 
 /* Seconds guestfs_launch() may take (TCG, first run builds the supermin

@@ -263,7 +263,6 @@ static void test_hv_disk_json_read_only(void **state)
 {
         struct hv_disk_source d = { .file = "/b.ova", .offset = 512, .size = 1024, .format = OVF_DISK_VMDK_STREAM };
         _cleanup_free_ char *s = hv_disk_blockdev_json(&d, "/run/o.qcow2", "disk0");
-        _cleanup_free_ char *b = hv_disk_backing_json(&d);
         (void) state;
 
         assert_non_null(s);
@@ -272,8 +271,6 @@ static void test_hv_disk_json_read_only(void **state)
                 "\"file\":{\"driver\":\"file\",\"filename\":\"/run/o.qcow2\"},"
                 "\"backing\":{\"driver\":\"vmdk\",\"read-only\":true,\"file\":{\"driver\":\"raw\",\"read-only\":true,"
                 "\"offset\":512,\"size\":1024,\"file\":{\"driver\":\"file\",\"filename\":\"/b.ova\",\"read-only\":true}}}}");
-        assert_non_null(b);
-        assert_int_equal(strncmp(b, "json:{\"driver\":\"vmdk\"", 21), 0);
 }
 
 /* ---- accelerator and host ---------------------------------------------------- */
