@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common.h"
 
@@ -88,13 +89,16 @@ int xerr_exit_code(int code)
 void xova_debug(const char *fmt, ...)
 {
         static int enabled = -1;
+        struct timespec ts;
         va_list ap;
 
         if (enabled < 0)
                 enabled = getenv("XOVA_DEBUG") != NULL;
         if (!enabled)
                 return;
-        fputs("xova: debug: ", stderr);
+        /* monotonic seconds, as the kernel log: phases can be timed */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        fprintf(stderr, "xova: debug: [%ld.%03ld] ", (long) ts.tv_sec, ts.tv_nsec / 1000000);
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);

@@ -476,6 +476,7 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk_source *disks, size_
         r = prepare_disks(fw, disks, n_disks, &vars, overlays, e);
         if (r < 0)
                 goto out;
+        xova_debug("firmware vars and %zu overlays ready", n_disks);
 
         if (o->expect) {
                 con.marker = o->expect;
@@ -652,9 +653,11 @@ int hv_run(const char *bundle, const struct hv_run_opts *o, struct xerr *e)
         const struct ovf_vm *vm;
         int r;
 
+        xova_debug("verifying '%s'", bundle);
         r = hv_bundle_vm(bundle, o->arch, o->ca_file, &b, &vm, &disks, e);
         if (r < 0)
                 return r;
+        xova_debug("bundle verified, VM definition %s", vm->arch->name);
         /* QEMU runs with its own idea of the cwd: absolute file names only */
         abs = calloc(vm->n_disks + 1, sizeof(char *));
         if (!abs)
