@@ -50,6 +50,12 @@ enum {
         OPT_NO_PROGRESS,
 };
 
+static void note_reclaimed(void *userdata, const char *dir, const char *name)
+{
+        (void) userdata;
+        cli_note("removed stale temp '%s/%s' left by a killed xova", dir, name);
+}
+
 /* "x86_64,aarch64" -> NULL-terminated array of pointers into the copy */
 static int split_list(char *s, const char **out, size_t max)
 {
@@ -186,6 +192,14 @@ int verb_build(int argc, char **argv)
                 return cli_error(&(struct xerr) { .code = -ENOMEM, .msg = "out of memory" });
         bo.output = output;
         cli_progress_init(&bo.progress, progress);
+
+        /* the build reclaims dead builds' temps beside the output by itself;
+         * done here first only to say so */
+        if (!quiet) {
+                _cleanup_free_ char *outdir = xova_dirname(output);
+                if (outdir)
+                        (void) xova_reclaim_stale_temps(outdir, note_reclaimed, NULL);
+        }
 
         r = appliance_build(a, &bo, &e);
         if (r < 0)

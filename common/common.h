@@ -186,6 +186,22 @@ int xova_workdir_new(const char *parent, char **ret_path, struct xerr *e);
 /* Removes a tree made by us (no symlinks followed) and unregisters it. */
 int xova_workdir_remove(const char *path);
 
+/* Stale temps. While its process lives, every named temp above (file,
+ * directory, work directory) is held by a flock(LOCK_EX) on an O_CLOEXEC fd;
+ * the kernel drops it when the last holder dies, SIGKILL included. This scans
+ * `dir` for entries named exactly like our temps (".NAME.xova-XXXXXX" files
+ * and directories, "xova-work.XXXXXX" directories, for any NAME), and removes
+ * each one whose lock it can take (LOCK_NB): its owner is dead. Entries
+ * whose lock is held, symlinks, FIFOs and other special files, entries owned
+ * by another uid and mount points are kept; nothing is followed, and a
+ * directory is removed with openat/unlinkat without leaving it.
+ * xova_atomic_open, xova_atomic_dir_open and xova_workdir_new (with an
+ * explicit parent) call it on the directory they create in. fn (may be NULL)
+ * is called for each removed entry. Returns the number removed, or -errno if
+ * `dir` cannot be read. Silent but for XOVA_DEBUG. */
+typedef void (*xova_reclaim_fn)(void *userdata, const char *dir, const char *name);
+int xova_reclaim_stale_temps(const char *dir, xova_reclaim_fn fn, void *userdata);
+
 /* Removes every registered temp now (async-signal-safe part used by the
  * signal handler; exposed for tests). */
 void xova_cleanup_registered(void);

@@ -3,8 +3,9 @@
 # examples/hello, no mocks where the real thing can run: ENOSPC (small
 # tmpfs in a mount namespace), EFBIG (ulimit -f, SIGXFSZ ignored),
 # SIGINT/SIGTERM at random delays and at the XOVA_DEBUG_PAUSE phases,
-# SIGKILL before the rename, unwritable output places, missing and failing
-# tools, a child killed by SIGKILL, stdout to /dev/full. After each case:
+# SIGKILL before the rename (the next build removes what it left, but not
+# the temps of a build still alive), unwritable output places, missing and
+# failing tools, a child killed by SIGKILL, stdout to /dev/full. After each case:
 # exit 1..125 (or death by the signal we sent), a message naming the
 # problem, the output absent or unchanged, no debris, inputs and a sentinel
 # tree unchanged.
@@ -269,9 +270,11 @@ else
     fail "strace is missing (Debian package strace): cannot widen the mkdtemp window"
 fi
 
-# SIGKILL right before the rename: nothing can clean up, so record what is
-# left; the output must still be absent, at most one named temp may remain,
-# and the next normal build into the same directory must work
+# SIGKILL right before the rename: nothing can clean up, so temps stay
+# (raw: the .a.raw.xova-* directory; both: the xova-work.* directory). The
+# output must be absent and at most one named temp remain; their locks died
+# with the process, so the next build into the same directory must remove
+# them (RELIABILITY.md 3.3 item 2), say so, and work
 for fmt in ova raw; do
     D=$T/kill-$fmt
     out=$D/a.$fmt
@@ -298,18 +301,71 @@ for fmt in ova raw; do
     work=$(find "$D" -mindepth 1 -maxdepth 1 -name 'xova-work.*' -printf '%f ')
     echo "# $c: open at the kill: ${tmpfiles} O_TMPFILE, ${scratch} unlinked scratch files (both gone with the process); left: named temps: '${named}'; work dirs: '${work}'"
     check "$c: at most one named temp" test "$(wc -w <<<"$named")" -le 1
-    check "$c: the next build into the same directory succeeds" \
-        "$XOVA" build "$SPEC" -o "$out" --format "$fmt" "${B[@]}"
+    if [ "$fmt" = raw ]; then
+        # the case the reclaim is for: a whole tree of disks, left behind
+        check "$c: the raw build's temp directory remains" \
+            test "$(wc -w <<<"$named")" -eq 1 -a -d "$D/${named%% *}" -a ! -L "$D/${named%% *}"
+    fi
+    check "$c: its work directory remains" test "$(wc -w <<<"$work")" -eq 1
+    # not -q: the note about what was removed is part of what is checked
+    "$XOVA" build "$SPEC" -o "$out" --format "$fmt" --no-progress >"$T/out.log" 2>"$T/err.log"
+    rc=$?
+    check "$c: the next build into the same directory succeeds (status $rc)" test "$rc" -eq 0 ||
+        head -c 800 "$T/err.log"
     if [ "$fmt" = ova ]; then
         check "$c: ... and its output verifies" quiet "$XOVA" verify "$out"
     else
         check "$c: ... and its output is complete" test -s "$out/summary.json"
     fi
-    stale=$(debris "$D" | tr '\n' ' ')
-    [ -n "$stale" ] && echo "# $c: the next build did not remove the stale temps: $stale"
+    for s in $named $work; do
+        check "$c: ... and it removed the stale '$s'" test ! -e "$D/$s" -a ! -L "$D/$s"
+        check_msg "$c: ... and said so" "$T/err.log" "^xova: removed stale temp '$D/$s' left by a killed xova$"
+    done
+    check "$c: no debris after the next build" test -z "$(debris "$D")"
     check_world "$c"
     rm -rf "$D"
 done
+
+# a live build's temps are not stale: while one raw build is paused at
+# 'commit' (alive, holding its locks), a second build of the same output
+# into the same directory succeeds and leaves the first's temps exactly as
+# they were (it sees them and keeps them: XOVA_DEBUG says so); the first
+# then still cleans up after itself on SIGTERM
+D=$T/live
+out=$D/a.raw
+c="raw: a second build while the first is paused at 'commit'"
+mkdir -p "$D"
+start_bg "$T/sig.err" XOVA_DEBUG_PAUSE=commit -- -o "$out" --format raw "${B[@]}"
+if wait_paused "$T/sig.err" "$PID"; then
+    first=$(debris "$D" | LC_ALL=C sort | tr '\n' ' ')
+    first_state=$(for s in $first; do path_state "$D/$s"; done)
+    check "$c: the first build has its temp directory and work directory ($first)" \
+        test "$(wc -w <<<"$first")" -eq 2
+    XOVA_DEBUG=1 "$XOVA" build "$SPEC" -o "$out" --format raw --no-progress >"$T/out.log" 2>"$T/err.log"
+    rc=$?
+    check "$c: the second build succeeds (status $rc)" test "$rc" -eq 0 || head -c 800 "$T/err.log"
+    check "$c: ... and its output is complete" test -s "$out/summary.json"
+    check "$c: the first build is still alive" kill -0 "$PID"
+    check "$c: the first build's temps are unchanged" \
+        test "$(for s in $first; do path_state "$D/$s"; done)" = "$first_state"
+    for s in $first; do
+        check_msg "$c: it saw '$s' and kept it" "$T/err.log" "kept '$D/$s': its lock is held"
+    done
+    check "$c: it removed nothing" test -z "$(grep 'removed stale temp' "$T/err.log")"
+    kill -TERM "$PID"
+    wait "$PID"
+    rc=$?
+    check "$c: the first build then dies of SIGTERM (status $rc)" test "$rc" -eq 143
+    wait_orphans "$c" "$D"
+    check "$c: ... and removes its own temps" test -z "$(debris "$D")"
+    check "$c: the second build's output is still complete" test -s "$out/summary.json"
+    check_world "$c"
+else
+    fail "$c: the first build never paused: $(head -c 500 "$T/sig.err")"
+    kill -KILL "$PID" 2>/dev/null
+    wait "$PID"
+fi
+rm -rf "$D"
 
 # ---------------------------------------------------------------- 4. unwritable places
 mkdir -p "$T/uw"

@@ -295,6 +295,303 @@ static void test_common_atomic_bad_targets(void **state)
         free(link);
 }
 
+/* ---- stale temps (RELIABILITY.md 3.3 item 2) ---- */
+
+static bool lexists(const char *dir, const char *name)
+{
+        char *p = xova_path_join(dir, name);
+        struct stat st;
+        bool r;
+
+        assert_non_null(p);
+        r = lstat(p, &st) == 0;
+        free(p);
+        return r;
+}
+
+static void make_at(const char *dir, const char *name, mode_t type)
+{
+        char *p = xova_path_join(dir, name);
+        int fd;
+
+        assert_non_null(p);
+        if (type == S_IFDIR) {
+                assert_int_equal(mkdir(p, 0700), 0);
+        } else if (type == S_IFIFO) {
+                assert_int_equal(mkfifo(p, 0600), 0);
+        } else {
+                fd = open(p, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+                assert_true(fd >= 0);
+                assert_int_equal(xova_write_all(fd, "x", 1), 0);
+                close(fd);
+        }
+        free(p);
+}
+
+static void symlink_at(const char *target, const char *dir, const char *name)
+{
+        char *p = xova_path_join(dir, name);
+        assert_non_null(p);
+        assert_int_equal(symlink(target, p), 0);
+        free(p);
+}
+
+/* <tmp>/d is scanned, <tmp>/outside (a file "keep", a dir "sub") is what
+ * symlinks named like our temps, or inside them, point to */
+static void reclaim_setup(const char *tmp, char **ret_dir, char **ret_outside, char **ret_keep)
+{
+        *ret_dir = xova_path_join(tmp, "d");
+        *ret_outside = xova_path_join(tmp, "outside");
+        assert_non_null(*ret_dir);
+        assert_non_null(*ret_outside);
+        assert_int_equal(mkdir(*ret_dir, 0700), 0);
+        assert_int_equal(mkdir(*ret_outside, 0700), 0);
+        make_at(*ret_outside, "keep", S_IFREG);
+        make_at(*ret_outside, "sub", S_IFDIR);
+        *ret_keep = xova_path_join(*ret_outside, "keep");
+}
+
+struct reclaimed {
+        int n;
+        char last[256];
+};
+
+static void on_reclaimed(void *userdata, const char *dir, const char *name)
+{
+        struct reclaimed *r = userdata;
+        (void) dir;
+        r->n++;
+        snprintf(r->last, sizeof(r->last), "%s", name);
+}
+
+/* A child makes one temp of each kind (named file, atomic directory with
+ * content, work directory) in `dir` and waits; returns its pid once they
+ * exist. It holds their locks until it dies. */
+static pid_t child_with_temps(const char *dir, const char *outside)
+{
+        char *t = xova_path_join(dir, "child.ova"), *td = xova_path_join(dir, "child.raw");
+        int ready[2];
+        pid_t pid;
+        char c;
+
+        assert_int_equal(pipe(ready), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                struct xova_atomic *a = NULL;
+                struct xova_atomic_dir *d = NULL;
+                struct xerr e = { 0 };
+                char *work = NULL, *p = NULL;
+                int fd;
+
+                alarm(60);      /* never outlive a failed test for long */
+                if (xova_atomic_open(t, 0644, XOVA_ATOMIC_NAMED, &a, &e) < 0 ||
+                    xova_write_all(xova_atomic_fd(a), "half", 4) < 0)
+                        _exit(10);
+                if (xova_atomic_dir_open(td, 0, &d, &e) < 0)
+                        _exit(11);
+                /* content a careless remover would follow out of the temp */
+                if (asprintf(&p, "%s/sub", xova_atomic_dir_path(d)) < 0 || mkdir(p, 0755) < 0)
+                        _exit(12);
+                free(p);
+                if (asprintf(&p, "%s/sub/disk.raw", xova_atomic_dir_path(d)) < 0 ||
+                    (fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644)) < 0)
+                        _exit(13);
+                close(fd);
+                free(p);
+                if (asprintf(&p, "%s/sub/out", xova_atomic_dir_path(d)) < 0 || symlink(outside, p) < 0)
+                        _exit(14);
+                free(p);
+                if (xova_workdir_new(dir, &work, &e) < 0)
+                        _exit(15);
+                if (write(ready[1], "r", 1) != 1)
+                        _exit(16);
+                for (;;)
+                        pause();
+        }
+        close(ready[1]);
+        assert_int_equal(read(ready[0], &c, 1), 1);
+        close(ready[0]);
+        free(t);
+        free(td);
+        return pid;
+}
+
+static void test_common_reclaim_dead_owner_only(void **state)
+{
+        char *dir, *outside, *keep, *other;
+        struct reclaimed rc = { 0 };
+        int status;
+        pid_t pid;
+
+        reclaim_setup(*state, &dir, &outside, &keep);
+        other = xova_path_join(dir, "other.ova");
+        pid = child_with_temps(dir, outside);
+        assert_int_equal(count_entries(dir), 3);
+        /* the owner lives: its locks are held, nothing is removed */
+        assert_int_equal(xova_reclaim_stale_temps(dir, on_reclaimed, &rc), 0);
+        assert_int_equal(rc.n, 0);
+        assert_int_equal(count_entries(dir), 3);
+        /* ... nor by the library's own scan when another output is made there */
+        write_and_commit(other, XOVA_ATOMIC_NAMED, "o");
+        assert_int_equal(count_entries(dir), 4);
+
+        /* SIGKILL: nothing of the child's runs, its temps stay, unlocked */
+        kill(pid, SIGKILL);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        assert_int_equal(count_entries(dir), 4);
+        assert_int_equal(xova_reclaim_stale_temps(dir, on_reclaimed, &rc), 3);
+        assert_int_equal(rc.n, 3);
+        assert_int_equal(count_entries(dir), 1);
+        assert_true(lexists(dir, "other.ova"));
+        /* the symlink inside was removed as a name, never followed */
+        assert_file_text(keep, "x");
+        assert_int_equal(count_entries(outside), 2);
+        /* a second scan finds nothing */
+        assert_int_equal(xova_reclaim_stale_temps(dir, NULL, NULL), 0);
+
+        /* temps no process ever locked (a pre-flock xova, or a copy) are stale too */
+        make_at(dir, ".a.ova.xova-Ab12Cd", S_IFREG);
+        make_at(dir, ".a.raw.xova-q1W2e3", S_IFDIR);
+        make_at(dir, "xova-work.ZZ09aa", S_IFDIR);
+        rc.n = 0;
+        assert_int_equal(xova_reclaim_stale_temps(dir, on_reclaimed, &rc), 3);
+        assert_int_equal(count_entries(dir), 1);
+        free(other);
+        free(keep);
+        free(outside);
+        free(dir);
+}
+
+static void test_common_reclaim_keeps_own_live_temps(void **state)
+{
+        const char *dir = *state;
+        char *t = xova_path_join(dir, "mine.ova"), *td = xova_path_join(dir, "mine.raw"), *work = NULL;
+        struct xova_atomic *a = NULL;
+        struct xova_atomic_dir *d = NULL;
+        struct xerr e = { 0 };
+
+        /* another fd of the same process is another lock holder: our own
+         * temps are as safe from our own scans as from anyone's */
+        assert_int_equal(xova_atomic_open(t, 0644, XOVA_ATOMIC_NAMED, &a, &e), 0);
+        assert_int_equal(xova_atomic_dir_open(td, 0, &d, &e), 0);
+        assert_int_equal(xova_workdir_new(dir, &work, &e), 0);
+        assert_int_equal(count_entries(dir), 3);
+        assert_int_equal(xova_reclaim_stale_temps(dir, NULL, NULL), 0);
+        assert_int_equal(count_entries(dir), 3);
+        assert_int_equal(xova_write_all(xova_atomic_fd(a), "mine", 4), 0);
+        assert_int_equal(xova_atomic_commit(a, &e), 0);
+        assert_int_equal(xova_atomic_dir_commit(d, &e), 0);
+        a = xova_atomic_free(a);
+        d = xova_atomic_dir_free(d);
+        xova_workdir_remove(work);
+        assert_file_text(t, "mine");
+        assert_int_equal(count_entries(dir), 2);
+        /* committed outputs are not temps */
+        assert_int_equal(xova_reclaim_stale_temps(dir, NULL, NULL), 0);
+        assert_int_equal(count_entries(dir), 2);
+        free(work);
+        free(t);
+        free(td);
+}
+
+static void test_common_reclaim_symlinks_and_specials(void **state)
+{
+        char *dir, *outside, *keep, *sd, *deeper;
+
+        reclaim_setup(*state, &dir, &outside, &keep);
+
+        /* named like our temps but symlinks: neither followed nor removed
+         * (we never make a symlink under these names) */
+        symlink_at(outside, dir, ".a.raw.xova-Ab12Cd");
+        symlink_at(outside, dir, "xova-work.Ab12Cd");
+        symlink_at(keep, dir, ".a.ova.xova-Ab12Cd");
+        symlink_at("/nonexistent", dir, ".b.ova.xova-Ab12Cd");
+        /* a FIFO: never opened (would block), kept */
+        make_at(dir, ".c.ova.xova-Ab12Cd", S_IFIFO);
+        assert_int_equal(xova_reclaim_stale_temps(dir, NULL, NULL), 0);
+        assert_int_equal(count_entries(dir), 5);
+        assert_file_text(keep, "x");
+        assert_int_equal(count_entries(outside), 2);
+
+        /* a stale directory of ours with symlinks inside (relative, absolute,
+         * to a directory): it goes, what they point to stays */
+        make_at(dir, ".d.raw.xova-Zx90Cv", S_IFDIR);
+        sd = xova_path_join(dir, ".d.raw.xova-Zx90Cv");
+        deeper = xova_path_join(sd, "deeper");
+        make_at(sd, "deeper", S_IFDIR);
+        symlink_at(outside, sd, "abs");
+        symlink_at("../../outside", sd, "rel");
+        symlink_at(keep, deeper, "file");
+        symlink_at("../../../outside/sub", deeper, "dir");
+        make_at(deeper, "data", S_IFREG);
+        assert_int_equal(xova_reclaim_stale_temps(dir, NULL, NULL), 1);
+        assert_false(lexists(dir, ".d.raw.xova-Zx90Cv"));
+        assert_int_equal(count_entries(dir), 5);
+        assert_file_text(keep, "x");
+        assert_int_equal(count_entries(outside), 2);
+        assert_true(lexists(outside, "sub"));
+        free(deeper);
+        free(sd);
+        free(keep);
+        free(outside);
+        free(dir);
+}
+
+static void test_common_reclaim_exact_names(void **state)
+{
+        const char *dir = *state;
+        /* close to our patterns, but not them: always kept */
+        static const char *const files[] = {
+                "out.ova", "out.ova.xova-Ab12Cd", ".out.ova.xova-Ab12C", ".out.ova.xova-Ab12Cde",
+                ".out.ova.xova-Ab_2Cd", ".out.ova.xova-Ab.2Cd", ".out.ova.XOVA-Ab12Cd",
+                ".out.ova.xova_Ab12Cd", ".xova-Ab12Cd", "..xova-Ab12Cd", "...xova-Ab12Cd",
+                "....xova-Ab12Cd", ".out.ova.xova-Ab12Cd~", "xova-work.Ab12C", "xova-work.Ab12Cde",
+                "xova-work-Ab12Cd", "Xova-work.Ab12Cd", "xova-work.Ab12Cd.old", "axova-work.Ab12Cd",
+                ".xova-work.Ab12Cd",
+                "xova-work.Qq11Ww",     /* our work-dir name, but a regular file: we never make one */
+        };
+        static const char *const dirs[] = {
+                "xova-work.Ab1", "xova-work.Ab1 Cd", ".xova-Zz11Zz", "...xova-Zz11Zz", "xova-workAb12Cd",
+        };
+        char *out = xova_path_join(dir, "made.ova"), *tmp = xova_path_join(dir, ".made.ova.xova-Hh00Ll");
+        char *theirs = xova_path_join(dir, ".theirs.ova.xova-Nb12Cd");
+        struct stat st;
+        int n = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++, n++)
+                make_at(dir, files[i], S_IFREG);
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++, n++)
+                make_at(dir, dirs[i], S_IFDIR);
+        /* SIGKILL between link(temp, out) and unlink(temp) leaves the temp as a
+         * second name of the finished output: only the name goes */
+        write_and_commit(out, 0, "done");
+        assert_int_equal(link(out, tmp), 0);
+        n++;
+        if (geteuid() == 0) {
+                /* as root: another user's entry with our exact name is not ours */
+                make_at(dir, ".theirs.ova.xova-Nb12Cd", S_IFREG);
+                assert_int_equal(chown(theirs, 65534, 65534), 0);
+                n++;
+        }
+        assert_int_equal(count_entries(dir), n + 1);
+        assert_int_equal(xova_reclaim_stale_temps(dir, NULL, NULL), 1);
+        assert_false(lexists(dir, ".made.ova.xova-Hh00Ll"));
+        assert_file_text(out, "done");
+        assert_int_equal(stat(out, &st), 0);
+        assert_int_equal(st.st_nlink, 1);
+        assert_int_equal(count_entries(dir), n);
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                assert_true(lexists(dir, files[i]));
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                assert_true(lexists(dir, dirs[i]));
+        assert_int_equal(xova_reclaim_stale_temps("/nonexistent-dir", NULL, NULL), -ENOENT);
+        free(theirs);
+        free(out);
+        free(tmp);
+}
+
 static void test_common_open_input(void **state)
 {
         const char *dir = *state;
@@ -350,6 +647,10 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_common_atomic_signals, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_common_atomic_dir, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_common_atomic_bad_targets, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_common_reclaim_dead_owner_only, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_common_reclaim_keeps_own_live_temps, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_common_reclaim_symlinks_and_specials, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_common_reclaim_exact_names, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_common_open_input, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test(test_common_run),
         };
