@@ -31,6 +31,7 @@
 #define MAX_MEMBERS (OVF_MAX_DISKS + 3)
 #define MAX_TRAILER (1024 * 1024)       /* zero padding after the end-of-archive blocks */
 #define PROBE 512                       /* bytes compared at each end of a member */
+#define TAR_BLOCK 512
 
 struct member {
         char *name;
@@ -415,6 +416,18 @@ static int read_member(struct ova_reader *rd, struct member *m, bool keep, char 
         return 0;
 }
 
+/* Where the headers of the next member start: right after the last
+ * member's data, padded to a whole block (0 before the first member). */
+static uint64_t next_header_offset(const struct ovf_bundle *b)
+{
+        const struct member *m;
+
+        if (b->n_members == 0)
+                return 0;
+        m = &b->members[b->n_members - 1];
+        return m->offset + (m->size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
+}
+
 static int ova_member(struct ova_reader *rd, struct archive_entry *en, struct xerr *e)
 {
         struct ovf_bundle *b = rd->b;
@@ -520,7 +533,7 @@ static int open_ova(struct ovf_bundle *b, uint64_t file_size, const struct ovf_o
         /* tar only, no decompression filters: an OVA is a plain tar */
         if (archive_read_support_format_tar(rd.ar) != ARCHIVE_OK ||
             archive_read_open_fd(rd.ar, b->fd, 64 * 1024) != ARCHIVE_OK) {
-                r = xerr_set(e, -XOVA_EVERIFY, b->path, "not a tar archive: %s",
+                r = xerr_set(e, -XOVA_EVERIFY, b->path, "not a tar archive (no valid tar header at offset 0): %s",
                              archive_error_string(rd.ar) ? archive_error_string(rd.ar) : "unknown format");
                 goto out;
         }
@@ -532,8 +545,14 @@ static int open_ova(struct ovf_bundle *b, uint64_t file_size, const struct ovf_o
                         break;
                 if (ar != ARCHIVE_OK) {
                         /* ARCHIVE_WARN too: a header libarchive had to guess at is refused */
-                        r = xerr_set(e, -XOVA_EVERIFY, b->path, "after member %zu: %s", b->n_members,
-                                     archive_error_string(rd.ar) ? archive_error_string(rd.ar) : "damaged tar header");
+                        const char *why = archive_error_string(rd.ar) ? archive_error_string(rd.ar)
+                                                                      : "damaged tar header";
+                        if (b->n_members == 0)
+                                r = xerr_set(e, -XOVA_EVERIFY, b->path, "member 1: tar header at offset 0: %s", why);
+                        else
+                                r = xerr_set(e, -XOVA_EVERIFY, b->path, "member %zu (after '%s'): tar header at "
+                                             "offset %" PRIu64 ": %s", b->n_members + 1,
+                                             b->members[b->n_members - 1].name, next_header_offset(b), why);
                         goto out;
                 }
                 r = ova_member(&rd, en, e);

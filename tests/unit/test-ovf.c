@@ -2,7 +2,8 @@
 /*
  * Unit tests for ovf/: descriptor round trip and hardening, manifest,
  * certificate, OVA/OVF-directory export, and the bundle reader against
- * hostile OVAs generated here with libarchive's writer (each byte explained
+ * hostile OVAs generated here with libarchive's writer, or block by block
+ * where a header must say what that writer never would (each byte explained
  * by the code that makes it).
  */
 #include "config.h"
@@ -1034,6 +1035,293 @@ static void test_ovf_overlays_create(void **state)
         free(missing);
 }
 
+/* ---- hostile tar headers, written byte by byte ------------------------------ */
+
+/*
+ * libarchive's writer never writes a pax path that contradicts the ustar
+ * name, a negative size or a bad checksum, so these archives are built here
+ * one 512-byte block at a time. A ustar header (POSIX.1-1988) is
+ *   name[100] mode[8] uid[8] gid[8] size[12] mtime[12] chksum[8] typeflag[1]
+ *   linkname[100] magic[6] version[2] uname[32] gname[32] devmajor[8]
+ *   devminor[8] prefix[155], then 12 bytes of padding;
+ * numbers are octal text, or (GNU base-256) binary when the first byte has
+ * its top bit set. The archive ends with two zero blocks.
+ */
+#define TAR_BLOCK 512
+#define TAR_SIZE_OFF 124
+#define TAR_CHKSUM_OFF 148
+
+struct rawtar {
+        char *buf;
+        size_t len;
+};
+
+/* appends n bytes of p, or n zero bytes if p is NULL */
+static void raw_append(struct rawtar *t, const void *p, size_t n)
+{
+        t->buf = realloc(t->buf, t->len + n);
+        assert_non_null(t->buf);
+        if (p)
+                memcpy(t->buf + t->len, p, n);
+        else
+                memset(t->buf + t->len, 0, n);
+        t->len += n;
+}
+
+static void raw_pad(struct rawtar *t)
+{
+        raw_append(t, NULL, (TAR_BLOCK - t->len % TAR_BLOCK) % TAR_BLOCK);
+}
+
+/* octal digits, right-aligned, NUL-terminated, in a field of `size` bytes */
+static void raw_octal(char *field, size_t size, uint64_t v)
+{
+        memset(field, '0', size - 1);
+        field[size - 1] = '\0';
+        for (size_t i = size - 1; i-- > 0 && v; v >>= 3)
+                field[i] = (char) ('0' + (v & 7));
+}
+
+/* The checksum: the sum of the header's bytes with the chksum field read as
+ * eight spaces, stored as six octal digits, NUL, space. Call after every
+ * edit of the header at `off`, unless the test wants it wrong. */
+static void raw_checksum(struct rawtar *t, size_t off)
+{
+        unsigned char *h = (unsigned char *) t->buf + off;
+        unsigned sum = 0;
+
+        memset(h + TAR_CHKSUM_OFF, ' ', 8);
+        for (size_t i = 0; i < TAR_BLOCK; i++)
+                sum += h[i];
+        raw_octal((char *) h + TAR_CHKSUM_OFF, 7, sum);
+}
+
+/* Appends a ustar header (name cut at 100 bytes, as the field is); returns
+ * its offset for later byte edits. */
+static size_t raw_header(struct rawtar *t, const char *name, char type, uint64_t size)
+{
+        size_t off = t->len, n = strlen(name);
+        char *h;
+
+        raw_append(t, NULL, TAR_BLOCK);
+        h = t->buf + off;
+        memcpy(h, name, n < 100 ? n : 100);
+        raw_octal(h + 100, 8, 0644);
+        raw_octal(h + 108, 8, 0);
+        raw_octal(h + 116, 8, 0);
+        raw_octal(h + TAR_SIZE_OFF, 12, size);
+        raw_octal(h + 136, 12, 1700000000);
+        h[156] = type;
+        memcpy(h + 257, "ustar", 6);
+        memcpy(h + 263, "00", 2);
+        memcpy(h + 265, "root", 4);
+        memcpy(h + 297, "root", 4);
+        raw_checksum(t, off);
+        return off;
+}
+
+/* an entry of any type: header, data, zero padding to the block; returns
+ * the header's offset */
+static size_t raw_entry(struct rawtar *t, const char *name, char type, const void *data, size_t len)
+{
+        size_t off = raw_header(t, name, type, len);
+
+        raw_append(t, data, len);
+        raw_pad(t);
+        return off;
+}
+
+static size_t raw_member(struct rawtar *t, const char *name, const void *data, size_t len)
+{
+        return raw_entry(t, name, '0', data, len);
+}
+
+/* members [from, to) of the good bundle, byte for byte as a ustar writer would */
+static void raw_good(struct rawtar *t, const struct good *g, size_t from, size_t to)
+{
+        for (size_t i = from; i < to; i++)
+                raw_member(t, g->names[i], g->data[i], g->lens[i]);
+}
+
+static void raw_end(struct rawtar *t)
+{
+        raw_append(t, NULL, 2 * TAR_BLOCK);
+}
+
+static void raw_write(struct fx *f, const char *name, const struct rawtar *t)
+{
+        char *p = path_in(f, name);
+
+        write_file(p, t->buf, t->len);
+        free(p);
+}
+
+static void expect_open_ok(struct fx *f, const char *name)
+{
+        struct ovf_bundle *b = NULL;
+        struct xerr e = { 0 };
+        char buf[1024];
+        int r = open_bundle(f, name, NULL, &b, &e);
+
+        if (r != 0)
+                fail_msg("%s: want success, got %d '%s'", name, r, xerr_format(&e, buf, sizeof(buf)));
+        ovf_bundle_free(b);
+}
+
+/* The good bundle rewritten by the raw writer must open, so each refusal
+ * below comes from the one hostile piece its case adds. */
+static void raw_read_good(struct fx *f, struct good *g)
+{
+        struct rawtar t = { 0 };
+
+        read_good(f, g);
+        assert_int_equal(g->n, 6);
+        raw_good(&t, g, 0, g->n);
+        raw_end(&t);
+        raw_write(f, "raw-good.ova", &t);
+        expect_open_ok(f, "raw-good.ova");
+        free(t.buf);
+}
+
+/* GNU base-256 sizes: a leading 0x80 byte is a positive binary number, 0xff
+ * a negative one (two's complement). */
+static void test_ovf_hostile_tar_base256_size(void **state)
+{
+        struct fx *f = *state;
+        struct good g;
+        const struct {
+                const char *file;
+                unsigned char field[12];
+                const char *expect;     /* NULL: a header error at the member's header */
+        } cases[] = {
+                /* -1 */
+                { "b256-minus1.ova", { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, NULL },
+                /* INT64_MIN, the most negative size libarchive can hold */
+                { "b256-min.ova", { 0xff, 0xff, 0xff, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0 }, NULL },
+                /* 2^64 - 1: does not fit in an int64 */
+                { "b256-huge.ova", { 0x80, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, NULL },
+                /* 2^40: a size libarchive takes, and we compare with the descriptor */
+                { "b256-big.ova", { 0x80, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0 },
+                  "member 'hello-data.img': 1099511627776 bytes, the descriptor's ovf:size says 2097152" },
+        };
+
+        raw_read_good(f, &g);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct rawtar t = { 0 };
+                size_t at;
+                char want[128];
+                raw_good(&t, &g, 0, 5);
+                at = raw_member(&t, g.names[5], g.data[5], g.lens[5]);
+                memcpy(t.buf + at + TAR_SIZE_OFF, cases[i].field, 12);
+                raw_checksum(&t, at);
+                raw_end(&t);
+                raw_write(f, cases[i].file, &t);
+                if (cases[i].expect)
+                        snprintf(want, sizeof(want), "%s", cases[i].expect);
+                else
+                        snprintf(want, sizeof(want), "member 6 (after 'hello-root-aarch64.img'): tar header at "
+                                 "offset %zu", at);
+                expect_open_fail(f, cases[i].file, want);
+                free(t.buf);
+        }
+
+        /* base-256 holding the right size is a legal encoding, and accepted */
+        {
+                struct rawtar t = { 0 };
+                size_t at;
+                uint64_t v = g.lens[5];
+                raw_good(&t, &g, 0, 5);
+                at = raw_member(&t, g.names[5], g.data[5], g.lens[5]);
+                memset(t.buf + at + TAR_SIZE_OFF, 0, 12);
+                t.buf[at + TAR_SIZE_OFF] = (char) 0x80;
+                for (int k = 11; k > 0 && v; k--, v >>= 8)
+                        t.buf[at + TAR_SIZE_OFF + k] = (char) (v & 0xff);
+                raw_checksum(&t, at);
+                raw_end(&t);
+                raw_write(f, "b256-ok.ova", &t);
+                expect_open_ok(f, "b256-ok.ova");
+                free(t.buf);
+        }
+        free_good(&g);
+}
+
+/* A header whose checksum does not add up: the first one (libarchive then
+ * does not recognise a tar at all) and one in the middle. */
+static void test_ovf_hostile_tar_bad_checksum(void **state)
+{
+        struct fx *f = *state;
+        struct good g;
+        struct rawtar t = { 0 };
+        size_t at[6];
+        char want[128];
+
+        raw_read_good(f, &g);
+        for (size_t i = 0; i < g.n; i++)
+                at[i] = raw_member(&t, g.names[i], g.data[i], g.lens[i]);
+        raw_end(&t);
+
+        /* one bit of the disk's mode flipped after the checksum was computed */
+        t.buf[at[5] + 100 + 3] ^= 0x01;
+        raw_write(f, "sum-data.ova", &t);
+        snprintf(want, sizeof(want), "member 6 (after 'hello-root-aarch64.img'): tar header at offset %zu", at[5]);
+        expect_open_fail(f, "sum-data.ova", want);
+        t.buf[at[5] + 100 + 3] ^= 0x01;
+
+        /* the checksum field itself off by one */
+        t.buf[at[2] + TAR_CHKSUM_OFF + 5]++;
+        raw_write(f, "sum-field.ova", &t);
+        snprintf(want, sizeof(want), "member 3 (after 'hello.mf'): tar header at offset %zu", at[2]);
+        expect_open_fail(f, "sum-field.ova", want);
+        t.buf[at[2] + TAR_CHKSUM_OFF + 5]--;
+        raw_write(f, "sum-ok.ova", &t);
+        expect_open_ok(f, "sum-ok.ova");
+
+        /* the descriptor's header */
+        t.buf[at[0] + 10] = 'X';
+        raw_write(f, "sum-first.ova", &t);
+        expect_open_fail(f, "sum-first.ova", "not a tar archive (no valid tar header at offset 0)");
+        free(t.buf);
+        free_good(&g);
+}
+
+/* GNU long names ('L'): 1 MiB is the most libarchive reads (a name that
+ * long is then ours to refuse), more it refuses itself. */
+static void test_ovf_hostile_tar_gnu_longname(void **state)
+{
+        struct fx *f = *state;
+        struct good g;
+        const size_t sizes[] = { 1024 * 1024, 1024 * 1024 + 1 };
+        char *name = malloc(1024 * 1024 + 1);
+
+        assert_non_null(name);
+        memset(name, 'a', 1024 * 1024);
+        raw_read_good(f, &g);
+        for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
+                struct rawtar t = { 0 };
+                char file[64], want[128];
+                size_t at;
+                raw_good(&t, &g, 0, 5);
+                at = t.len;
+                /* the name and its NUL fill the entry */
+                name[sizes[i] - 1] = '\0';
+                raw_entry(&t, "././@LongLink", 'L', name, sizes[i]);
+                name[sizes[i] - 1] = 'a';
+                raw_member(&t, "hello-data.img", g.data[5], g.lens[5]);
+                raw_end(&t);
+                snprintf(file, sizeof(file), "longname-%zu.ova", sizes[i]);
+                raw_write(f, file, &t);
+                if (i == 0)
+                        snprintf(want, sizeof(want), "member 6: longer than 255 bytes");
+                else
+                        snprintf(want, sizeof(want), "member 6 (after 'hello-root-aarch64.img'): tar header at "
+                                 "offset %zu", at);
+                expect_open_fail(f, file, want);
+                free(t.buf);
+        }
+        free(name);
+        free_good(&g);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1051,6 +1339,9 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_ovf_member_offsets, setup, teardown),
                 cmocka_unit_test(test_ovf_inplace_node),
                 cmocka_unit_test_setup_teardown(test_ovf_overlays_create, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_base256_size, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_bad_checksum, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_gnu_longname, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
