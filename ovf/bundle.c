@@ -154,6 +154,18 @@ static const char *member_where(const struct ovf_bundle *b, const char *name, ch
         return buf;
 }
 
+/* The first len bytes of s (stopping at a NUL) with control characters
+ * replaced, for messages. */
+static const char *printable(const char *s, size_t len, char *buf, size_t size)
+{
+        size_t n = 0;
+
+        for (const unsigned char *p = (const unsigned char *) s; len-- > 0 && *p && n + 1 < size; p++)
+                buf[n++] = *p < 0x20 || *p >= 0x7f ? '?' : (char) *p;
+        buf[n] = '\0';
+        return buf;
+}
+
 static bool has_suffix(const char *s, const char *suffix)
 {
         size_t a = strlen(s), b = strlen(suffix);
@@ -428,6 +440,42 @@ static uint64_t next_header_offset(const struct ovf_bundle *b)
         return m->offset + (m->size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
 }
 
+/*
+ * A pax 'path' record or a GNU long name ('L' entry) overrides the name
+ * field of the ustar header after it, and libarchive reports the override.
+ * A reader that ignores pax or GNU entries (old ustar readers, some
+ * scanners and extractors) sees the name field instead: a bundle naming one
+ * member two ways is a parser differential, refused whichever name is the
+ * hostile one. The member's own header is the block right before its data
+ * (sparse members, whose headers continue, are refused before this); its
+ * name field must hold the name, or, for a name too long for the 100-byte
+ * field, the first 98 to 100 bytes of it (libarchive 3.6's pax writer keeps
+ * 98, GNU tar, Python and Go 100), so what an old reader sees is cut, never
+ * another member's name; the POSIX prefix field must be empty, as a bare
+ * name cannot be split there.
+ */
+static int check_header_name(const struct ova_reader *rd, const char *name, uint64_t data_off, const char *where,
+                             struct xerr *e)
+{
+        char h[TAR_BLOCK], shown[160];
+        size_t len = strlen(name), n;
+
+        if (data_off < TAR_BLOCK)
+                return xerr_set(e, -XOVA_EVERIFY, where, "data at offset %" PRIu64 ", before any header", data_off);
+        if (xova_pread_all(rd->b->fd, h, TAR_BLOCK, (off_t) (data_off - TAR_BLOCK)) < 0)
+                return xerr_set(e, -EIO, where, "cannot read its tar header at offset %" PRIu64,
+                                data_off - TAR_BLOCK);
+        if (memcmp(h + 257, "ustar", 6) == 0 && h[345])
+                return xerr_set(e, -XOVA_EVERIFY, where, "the tar header's prefix field says '%s' (members have "
+                                "bare names)", printable(h + 345, 155, shown, sizeof(shown)));
+        n = strnlen(h, 100);
+        if ((n == len || (len >= 100 && n >= 98)) && memcmp(h, name, n) == 0)
+                return 0;
+        return xerr_set(e, -XOVA_EVERIFY, where, "the tar header's name field says '%s' (at offset %" PRIu64
+                        "; a pax path or GNU long name must not differ from it)",
+                        printable(h, n, shown, sizeof(shown)), data_off - TAR_BLOCK);
+}
+
 static int ova_member(struct ova_reader *rd, struct archive_entry *en, struct xerr *e)
 {
         struct ovf_bundle *b = rd->b;
@@ -453,6 +501,9 @@ static int ova_member(struct ova_reader *rd, struct archive_entry *en, struct xe
         member_where(b, name, where, sizeof(where));
         if ((why = type_problem(en)))
                 return xerr_set(e, -XOVA_EVERIFY, where, "%s (only regular files are allowed)", why);
+        r = check_header_name(rd, name, (uint64_t) archive_filter_bytes(rd->ar, -1), where, e);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < b->n_members; i++)
                 if (strcmp(b->members[i].name, name) == 0)
                         return xerr_set(e, -XOVA_EVERIFY, where, "appears twice");

@@ -1136,6 +1136,20 @@ static size_t raw_member(struct rawtar *t, const char *name, const void *data, s
         return raw_entry(t, name, '0', data, len);
 }
 
+/* one pax record "LEN key=value\n", LEN counting the whole record, its own
+ * digits included */
+static char *pax_record(const char *key, const char *value)
+{
+        size_t n = strlen(key) + strlen(value) + 3, len = n + 1;
+        char *rec = NULL;
+
+        while ((size_t) snprintf(NULL, 0, "%zu", len) + n != len)
+                len++;
+        assert_true(asprintf(&rec, "%zu %s=%s\n", len, key, value) > 0);
+        assert_int_equal(strlen(rec), len);
+        return rec;
+}
+
 /* members [from, to) of the good bundle, byte for byte as a ustar writer would */
 static void raw_good(struct rawtar *t, const struct good *g, size_t from, size_t to)
 {
@@ -1181,6 +1195,101 @@ static void raw_read_good(struct fx *f, struct good *g)
         raw_write(f, "raw-good.ova", &t);
         expect_open_ok(f, "raw-good.ova");
         free(t.buf);
+}
+
+/* A pax 'path' record or a GNU long name ('L') that contradicts the ustar
+ * name field of the header after it: libarchive reports the pax/GNU name, a
+ * reader that ignores those sees the ustar one. Whichever of the two is
+ * hostile, the bundle is refused. */
+static void test_ovf_hostile_tar_pax_path(void **state)
+{
+        struct fx *f = *state;
+        struct good g;
+        const struct {
+                const char *file, *ustar, *ext;
+                bool gnu;
+                const char *expect;
+        } cases[] = {
+                /* libarchive sees '../x' */
+                { "pax-dotdot.ova", "hello-data.img", "../x", false, "member '../x': '..' component" },
+                { "gnu-dotdot.ova", "hello-data.img", "../x", true, "member '../x': '..' component" },
+                /* libarchive sees the disk, a ustar-only reader '../x' */
+                { "pax-hides-dotdot.ova", "../x", "hello-data.img", false,
+                  "member 'hello-data.img': the tar header's name field says '../x'" },
+                { "gnu-hides-dotdot.ova", "../x", "hello-data.img", true,
+                  "member 'hello-data.img': the tar header's name field says '../x'" },
+                /* ... or another member: two readers, two different disks */
+                { "pax-hides-other.ova", "hello-boot.img", "hello-data.img", false,
+                  "member 'hello-data.img': the tar header's name field says 'hello-boot.img'" },
+                /* a ustar name that is the pax name with more after it */
+                { "pax-longer.ova", "hello-data.img.x", "hello-data.img", false,
+                  "the tar header's name field says 'hello-data.img.x'" },
+                /* a long name cut much shorter than a writer would: an old
+                 * reader would see a second descriptor */
+                { "pax-cut-short.ova", "hello.ovf",
+                  "hello.ovf-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.img",
+                  false, "the tar header's name field says 'hello.ovf'" },
+        };
+
+        raw_read_good(f, &g);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct rawtar t = { 0 };
+                raw_good(&t, &g, 0, 5);
+                if (cases[i].gnu) {
+                        raw_entry(&t, "././@LongLink", 'L', cases[i].ext, strlen(cases[i].ext) + 1);
+                } else {
+                        char *rec = pax_record("path", cases[i].ext);
+                        raw_entry(&t, "PaxHeader/x", 'x', rec, strlen(rec));
+                        free(rec);
+                }
+                raw_member(&t, cases[i].ustar, g.data[5], g.lens[5]);
+                raw_end(&t);
+                raw_write(f, cases[i].file, &t);
+                expect_open_fail(f, cases[i].file, cases[i].expect);
+                free(t.buf);
+        }
+
+        /* a pax record whose length field is wrong: libarchive only warns */
+        {
+                struct rawtar t = { 0 };
+                size_t at;
+                char want[64];
+                raw_good(&t, &g, 0, 5);
+                at = t.len;
+                raw_entry(&t, "PaxHeader/x", 'x', "99 path=hello-data.img\n", 23);
+                raw_member(&t, g.names[5], g.data[5], g.lens[5]);
+                raw_end(&t);
+                raw_write(f, "pax-badlen.ova", &t);
+                snprintf(want, sizeof(want), "tar header at offset %zu", at);
+                expect_open_fail(f, "pax-badlen.ova", want);
+                free(t.buf);
+        }
+        free_good(&g);
+
+        /* a name too long for the 100-byte field is legal: our writer puts it
+         * in a pax path and its first 99 bytes in the ustar name */
+        {
+                struct ovf_bundle *b = NULL;
+                struct xerr e = { 0 };
+                const char *name;
+                char *p, *buf;
+                size_t len;
+                free(f->d.name);
+                f->d.name = strdup("an-appliance-with-a-name-of-forty-bytes");
+                free(f->disks[3].id);
+                f->disks[3].id = strdup("data-disk-with-an-id-of-sixty-bytes-so-the-href-is-long-xx");
+                assert_int_equal(export(f, "long.ova", OVF_EXPORT_OVA, OVF_DISK_RAW, NULL, NULL, false, &e), 0);
+                expect_open_ok(f, "long.ova");
+                assert_int_equal(open_bundle(f, "long.ova", NULL, &b, &e), 0);
+                assert_int_equal(ovf_bundle_member(b, 5, &name, NULL, NULL), 0);
+                assert_true(strlen(name) >= 100);
+                p = path_in(f, "long.ova");
+                slurp(p, &buf, &len);
+                assert_non_null(memmem(buf, len, " path=", 6));
+                free(buf);
+                free(p);
+                ovf_bundle_free(b);
+        }
 }
 
 /* GNU base-256 sizes: a leading 0x80 byte is a positive binary number, 0xff
@@ -1339,6 +1448,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_ovf_member_offsets, setup, teardown),
                 cmocka_unit_test(test_ovf_inplace_node),
                 cmocka_unit_test_setup_teardown(test_ovf_overlays_create, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_pax_path, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_base256_size, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_bad_checksum, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_gnu_longname, setup, teardown),
