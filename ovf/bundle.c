@@ -614,13 +614,30 @@ static int open_ova(struct ovf_bundle *b, uint64_t file_size, const struct ovf_o
                 r = xerr_set(e, -XOVA_EVERIFY, b->path, "empty archive");
                 goto out;
         }
-        /* after the end-of-archive blocks only zero padding may follow */
+        /*
+         * The end: the end-of-archive marker (two zero blocks) right after the
+         * last member, then nothing but zero padding (writers pad to their
+         * record size). libarchive also ends quietly at a clean EOF or after
+         * one zero block, so a bundle cut at a block boundary (losing, say, a
+         * trailing .cert) would pass as complete: refused. Anything after the
+         * marker is refused too: a second archive there is what a reader that
+         * skips zero blocks (tar -i) would list.
+         */
         {
-                uint64_t end = (uint64_t) archive_filter_bytes(rd.ar, -1);
+                const char *last = b->members[b->n_members - 1].name;
+                uint64_t end = next_header_offset(b), marker_end;
                 char buf[4096];
-                if (end > file_size || file_size - end > MAX_TRAILER) {
-                        r = xerr_set(e, -XOVA_EVERIFY, b->path, "%" PRIu64 " bytes after the end of the archive",
-                                     file_size - end);
+
+                if (end > file_size || file_size - end < 2 * TAR_BLOCK) {
+                        r = xerr_set(e, -XOVA_EVERIFY, b->path, "truncated: no end-of-archive marker (two zero "
+                                     "blocks at offset %" PRIu64 ", after the last member '%s')", end, last);
+                        goto out;
+                }
+                marker_end = end + 2 * TAR_BLOCK;
+                if (file_size - marker_end > MAX_TRAILER) {
+                        r = xerr_set(e, -XOVA_EVERIFY, b->path, "%" PRIu64 " bytes after the end of the archive "
+                                     "(offset %" PRIu64 "), more than the %d bytes of padding allowed",
+                                     file_size - marker_end, marker_end, MAX_TRAILER);
                         goto out;
                 }
                 for (uint64_t off = end; off < file_size; off += sizeof(buf)) {
@@ -629,12 +646,18 @@ static int open_ova(struct ovf_bundle *b, uint64_t file_size, const struct ovf_o
                                 r = xerr_set(e, -EIO, b->path, "cannot read at offset %" PRIu64, off);
                                 goto out;
                         }
-                        for (size_t i = 0; i < n; i++)
-                                if (buf[i]) {
-                                        r = xerr_set(e, -XOVA_EVERIFY, b->path, "data after the end of the archive "
-                                                     "(offset %" PRIu64 ")", off + i);
-                                        goto out;
-                                }
+                        for (size_t i = 0; i < n; i++) {
+                                if (!buf[i])
+                                        continue;
+                                if (off + i < marker_end)
+                                        r = xerr_set(e, -XOVA_EVERIFY, b->path, "damaged end-of-archive marker: "
+                                                     "non-zero byte at offset %" PRIu64 " (after the last "
+                                                     "member '%s')", off + i, last);
+                                else
+                                        r = xerr_set(e, -XOVA_EVERIFY, b->path, "data after the end of the "
+                                                     "archive (offset %" PRIu64 ")", off + i);
+                                goto out;
+                        }
                 }
         }
         /* every References entry is present */

@@ -1431,6 +1431,122 @@ static void test_ovf_hostile_tar_gnu_longname(void **state)
         free_good(&g);
 }
 
+/* The file ends early: inside a header, inside a member's data, and where
+ * the end-of-archive marker (two zero blocks) should be. libarchive takes
+ * a clean end at a block boundary, or a single zero block, as the end of
+ * the archive; a bundle cut there (a download stopped at a block boundary
+ * drops the members after it, e.g. a trailing .cert) is refused. */
+static void test_ovf_hostile_tar_eof(void **state)
+{
+        struct fx *f = *state;
+        struct good g;
+        struct rawtar t = { 0 };
+        size_t at[6], end;
+        char *p, want[160];
+
+        raw_read_good(f, &g);
+        for (size_t i = 0; i < g.n; i++)
+                at[i] = raw_member(&t, g.names[i], g.data[i], g.lens[i]);
+        end = t.len;
+        raw_end(&t);
+        p = path_in(f, "eof.ova");
+
+        /* inside the fourth header */
+        write_file(p, t.buf, at[3] + 100);
+        snprintf(want, sizeof(want), "member 4 (after 'hello-boot.img'): tar header at offset %zu", at[3]);
+        expect_open_fail(f, "eof.ova", want);
+
+        /* inside the data of the disk and of the manifest */
+        write_file(p, t.buf, at[5] + TAR_BLOCK + 1000);
+        snprintf(want, sizeof(want), "member 'hello-data.img': claims %zu bytes at offset %zu, beyond the end",
+                 g.lens[5], at[5] + TAR_BLOCK);
+        expect_open_fail(f, "eof.ova", want);
+        write_file(p, t.buf, at[1] + TAR_BLOCK + 10);
+        expect_open_fail(f, "eof.ova", "member 'hello.mf': claims");
+
+        /* no end-of-archive marker, half of it, one block and a bit */
+        for (size_t cut = 0; cut < 3; cut++) {
+                static const size_t keep[] = { 0, TAR_BLOCK, TAR_BLOCK + 200 };
+                write_file(p, t.buf, end + keep[cut]);
+                snprintf(want, sizeof(want), "no end-of-archive marker (two zero blocks at offset %zu, after the last "
+                         "member 'hello-data.img')", end);
+                expect_open_fail(f, "eof.ova", want);
+        }
+        /* the whole marker: accepted */
+        write_file(p, t.buf, end + 2 * TAR_BLOCK);
+        expect_open_ok(f, "eof.ova");
+        free(p);
+        free(t.buf);
+        free_good(&g);
+}
+
+/* After the end-of-archive marker only zero padding may follow: not a
+ * second archive (a reader that skips zero blocks, like tar -i, would list
+ * its members), not a stray header, not a non-zero byte in the marker. */
+static void test_ovf_hostile_tar_trailing(void **state)
+{
+        struct fx *f = *state;
+        struct good g;
+        struct rawtar t = { 0 };
+        size_t end;
+        char want[128];
+
+        raw_read_good(f, &g);
+        raw_good(&t, &g, 0, g.n);
+        end = t.len;
+        raw_end(&t);
+
+        /* a whole second archive */
+        {
+                struct rawtar u = { 0 };
+                raw_append(&u, t.buf, t.len);
+                raw_member(&u, "evil.img", "x", 1);
+                raw_end(&u);
+                raw_write(f, "concat.ova", &u);
+                snprintf(want, sizeof(want), "data after the end of the archive (offset %zu)", end + 2 * TAR_BLOCK);
+                expect_open_fail(f, "concat.ova", want);
+                free(u.buf);
+        }
+        /* the second block of the marker not zero */
+        {
+                struct rawtar u = { 0 };
+                raw_append(&u, t.buf, t.len);
+                u.buf[end + TAR_BLOCK + 17] = 'x';
+                raw_write(f, "marker.ova", &u);
+                snprintf(want, sizeof(want), "damaged end-of-archive marker: non-zero byte at offset %zu",
+                         end + TAR_BLOCK + 17);
+                expect_open_fail(f, "marker.ova", want);
+                free(u.buf);
+        }
+        /* a pax header with no member after it */
+        {
+                struct rawtar u = { 0 };
+                char *rec = pax_record("path", "evil.img");
+                raw_good(&u, &g, 0, g.n);
+                raw_entry(&u, "PaxHeader/x", 'x', rec, strlen(rec));
+                raw_end(&u);
+                raw_write(f, "pax-last.ova", &u);
+                snprintf(want, sizeof(want), "member 7 (after 'hello-data.img'): tar header at offset %zu", end);
+                expect_open_fail(f, "pax-last.ova", want);
+                free(u.buf);
+                free(rec);
+        }
+        /* zero padding: up to 1 MiB is fine (tar writers pad to their record size) */
+        {
+                struct rawtar u = { 0 };
+                raw_append(&u, t.buf, t.len);
+                raw_append(&u, NULL, 1024 * 1024);
+                raw_write(f, "pad.ova", &u);
+                expect_open_ok(f, "pad.ova");
+                raw_append(&u, NULL, 1);
+                raw_write(f, "pad.ova", &u);
+                expect_open_fail(f, "pad.ova", "1048577 bytes after the end of the archive");
+                free(u.buf);
+        }
+        free(t.buf);
+        free_good(&g);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1452,6 +1568,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_base256_size, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_bad_checksum, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_gnu_longname, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_eof, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_trailing, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
