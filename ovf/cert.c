@@ -8,12 +8,14 @@
  * Verification checks the signature with the embedded certificate's key;
  * only with a CA file does it say anything about who signed (chain,
  * validity dates), and then each failure is named the way vCenter names it
- * (self-signed, untrusted, expired, not yet valid).
+ * (self-signed, untrusted, expired, not yet valid), with the subject and the
+ * date of the certificate at fault: the signer's, or a CA's from the file.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -121,12 +123,23 @@ int ovf_cert_sign(const char *mf_name, const void *mf, size_t mf_len, const char
         return 0;
 }
 
+/* "2026-11-25 10:00:00 UTC" */
+static const char *cert_time(const ASN1_TIME *t, char *buf, size_t size)
+{
+        struct tm tm;
+
+        if (!t || ASN1_TIME_to_tm(t, &tm) != 1 || strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+                snprintf(buf, size, "an unreadable date");
+        return buf;
+}
+
 static int verify_chain(X509 *cert, const char *cert_name, const char *ca_file, struct xerr *e)
 {
         X509_STORE *store = X509_STORE_new();
         X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-        char ebuf[256];
-        int r = 0, err;
+        char ebuf[256], subject[256], when[64];
+        X509 *bad;
+        int r = 0, err, depth;
 
         if (!store || !ctx) {
                 r = xerr_set(e, -ENOMEM, cert_name, "out of memory");
@@ -143,6 +156,13 @@ static int verify_chain(X509 *cert, const char *cert_name, const char *ca_file, 
         if (X509_verify_cert(ctx) == 1)
                 goto out;
         err = X509_STORE_CTX_get_error(ctx);
+        /* the certificate the check stopped at: depth 0 is the bundle's
+         * signer, anything above it came from the CA file (no other
+         * certificates are given to the check) */
+        depth = X509_STORE_CTX_get_error_depth(ctx);
+        bad = X509_STORE_CTX_get_current_cert(ctx);
+        if (!bad || !X509_NAME_oneline(X509_get_subject_name(bad), subject, sizeof(subject)))
+                snprintf(subject, sizeof(subject), "(unknown subject)");
         switch (err) {
         case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
                 r = xerr_set(e, -XOVA_EVERIFY, cert_name, "self-signed certificate not trusted by '%s'", ca_file);
@@ -154,10 +174,22 @@ static int verify_chain(X509 *cert, const char *cert_name, const char *ca_file, 
                 r = xerr_set(e, -XOVA_EVERIFY, cert_name, "untrusted certificate: its issuer is not in '%s'", ca_file);
                 break;
         case X509_V_ERR_CERT_HAS_EXPIRED:
-                r = xerr_set(e, -XOVA_EVERIFY, cert_name, "expired certificate");
+                cert_time(bad ? X509_get0_notAfter(bad) : NULL, when, sizeof(when));
+                if (depth == 0)
+                        r = xerr_set(e, -XOVA_EVERIFY, cert_name, "expired certificate: '%s' was valid until %s",
+                                     subject, when);
+                else
+                        r = xerr_set(e, -XOVA_EVERIFY, cert_name, "expired CA certificate: '%s' in '%s' was valid "
+                                     "until %s", subject, ca_file, when);
                 break;
         case X509_V_ERR_CERT_NOT_YET_VALID:
-                r = xerr_set(e, -XOVA_EVERIFY, cert_name, "certificate not yet valid");
+                cert_time(bad ? X509_get0_notBefore(bad) : NULL, when, sizeof(when));
+                if (depth == 0)
+                        r = xerr_set(e, -XOVA_EVERIFY, cert_name, "certificate not yet valid: '%s' is valid from %s",
+                                     subject, when);
+                else
+                        r = xerr_set(e, -XOVA_EVERIFY, cert_name, "CA certificate not yet valid: '%s' in '%s' is "
+                                     "valid from %s", subject, ca_file, when);
                 break;
         default:
                 r = xerr_set(e, -XOVA_EVERIFY, cert_name, "certificate not trusted: %s",

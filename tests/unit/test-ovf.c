@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -23,6 +24,10 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "ovf/ovf-internal.h"
 
@@ -1547,6 +1552,237 @@ static void test_ovf_hostile_tar_trailing(void **state)
         free_good(&g);
 }
 
+/* ---- certificate validity ---------------------------------------------------- */
+
+/*
+ * Certificates made with OpenSSL's API rather than `openssl req`, which
+ * cannot put the validity window in the past or the future. Without a CA
+ * file only the signature over the manifest is checked (ovf/cert.c,
+ * xova-verify(1)): the dates and the issuer are then not looked at, and the
+ * signer is reported as not trusted. With one, each failure has its own
+ * message, as vCenter names them.
+ */
+#define DAY 86400L
+
+/* A certificate for /CN=cn and key, valid from now + from to now + to
+ * seconds, issued by issuer (signed with issuer_key), or self-signed when
+ * issuer is NULL. */
+static X509 *make_x509(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, long from, long to,
+                       bool ca)
+{
+        static long serial = 1;
+        X509 *x = X509_new();
+        X509V3_CTX ctx;
+        X509_EXTENSION *ext;
+
+        assert_non_null(x);
+        assert_int_equal(X509_set_version(x, 2), 1);
+        assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++), 1);
+        assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), from));
+        assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), to));
+        assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                                                    (const unsigned char *) cn, -1, -1, 0), 1);
+        assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x)), 1);
+        assert_int_equal(X509_set_pubkey(x, key), 1);
+        X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
+        ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+        assert_non_null(ext);
+        assert_int_equal(X509_add_ext(x, ext, -1), 1);
+        X509_EXTENSION_free(ext);
+        if (ca) {
+                ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
+                assert_non_null(ext);
+                assert_int_equal(X509_add_ext(x, ext, -1), 1);
+                X509_EXTENSION_free(ext);
+        }
+        assert_true(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
+        return x;
+}
+
+/* Writes the certificate and/or the key as PEM to a new file in the test dir. */
+static char *write_pem(struct fx *f, const char *name, X509 *x, EVP_PKEY *key)
+{
+        char *p = path_in(f, name);
+        FILE *fp = fopen(p, "we");
+
+        assert_non_null(fp);
+        if (x)
+                assert_int_equal(PEM_write_X509(fp, x), 1);
+        if (key)
+                assert_int_equal(PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL), 1);
+        assert_int_equal(fclose(fp), 0);
+        return p;
+}
+
+struct pki {
+        EVP_PKEY *ca_key, *key;
+        X509 *ca;
+        char *ca_pem;
+};
+
+/* A CA valid from yesterday to tomorrow, and a key for the signers. */
+static void pki_new(struct fx *f, struct pki *k)
+{
+        k->ca_key = EVP_RSA_gen(2048);
+        k->key = EVP_RSA_gen(2048);
+        assert_non_null(k->ca_key);
+        assert_non_null(k->key);
+        k->ca = make_x509("xova test CA", k->ca_key, NULL, NULL, -DAY, DAY, true);
+        k->ca_pem = write_pem(f, "ca.pem", k->ca, NULL);
+}
+
+static void pki_free(struct pki *k)
+{
+        X509_free(k->ca);
+        EVP_PKEY_free(k->ca_key);
+        EVP_PKEY_free(k->key);
+        free(k->ca_pem);
+}
+
+/* Exports `name` signed with k->key and the certificate x, then opens it
+ * without a CA file (must verify, signer not trusted) and with ca_pem;
+ * returns what the second open returned, its error in *e. */
+static int open_signed(struct fx *f, const struct pki *k, const char *name, X509 *x, const char *ca_pem,
+                       struct xerr *e)
+{
+        struct ovf_open_opts oo = { 0 };
+        struct ovf_bundle *b = NULL;
+        char *key = write_pem(f, "signer-key.pem", NULL, k->key), *cert = write_pem(f, "signer.pem", x, NULL);
+        char subject[256];
+        int r;
+
+        assert_int_equal(export(f, name, OVF_EXPORT_OVA, OVF_DISK_RAW, key, cert, false, e), 0);
+        assert_int_equal(open_bundle(f, name, &oo, &b, e), 0);
+        assert_non_null(X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject)));
+        assert_string_equal(ovf_bundle_signer(b), subject);
+        assert_false(ovf_bundle_signer_trusted(b));
+        b = ovf_bundle_free(b);
+
+        oo.ca_file = ca_pem;
+        memset(e, 0, sizeof(*e));
+        r = open_bundle(f, name, &oo, &b, e);
+        if (r == 0)
+                assert_true(ovf_bundle_signer_trusted(b));
+        else
+                assert_null(b);
+        ovf_bundle_free(b);
+        free(key);
+        free(cert);
+        return r;
+}
+
+static void expect_cert_refused(int r, const struct xerr *e, const char *msg)
+{
+        assert_int_equal(r, -XOVA_EVERIFY);
+        assert_non_null(strstr(e->where, "member 'hello.cert'"));
+        assert_string_equal(e->msg, msg);
+}
+
+/* The message for a certificate outside its validity window: "<what>: '<subject>' <verb> <date>". */
+static void want_dated(char *buf, size_t size, const char *what, X509 *x, const char *in_file, const char *verb,
+                       const ASN1_TIME *t)
+{
+        char subject[256], when[64];
+        struct tm tm;
+
+        assert_non_null(X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject)));
+        assert_int_equal(ASN1_TIME_to_tm(t, &tm), 1);
+        assert_true(strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) > 0);
+        if (in_file)
+                snprintf(buf, size, "%s: '%s' in '%s' %s %s", what, subject, in_file, verb, when);
+        else
+                snprintf(buf, size, "%s: '%s' %s %s", what, subject, verb, when);
+}
+
+static void test_ovf_cert_expired(void **state)
+{
+        struct fx *f = *state;
+        struct pki k;
+        struct xerr e = { 0 };
+        char want[512], *old_pem;
+        X509 *x, *old_ca;
+
+        pki_new(f, &k);
+        /* a day ago the signer's certificate ran out */
+        x = make_x509("expired signer", k.key, k.ca, k.ca_key, -2 * DAY, -DAY, false);
+        want_dated(want, sizeof(want), "expired certificate", x, NULL, "was valid until", X509_get0_notAfter(x));
+        expect_cert_refused(open_signed(f, &k, "expired.ova", x, k.ca_pem, &e), &e, want);
+        X509_free(x);
+
+        /* the signer is valid, the CA in the file ran out: say which */
+        old_ca = make_x509("expired CA", k.ca_key, NULL, NULL, -3 * DAY, -DAY, true);
+        old_pem = write_pem(f, "expired-ca.pem", old_ca, NULL);
+        x = make_x509("current signer", k.key, old_ca, k.ca_key, -DAY, DAY, false);
+        want_dated(want, sizeof(want), "expired CA certificate", old_ca, old_pem, "was valid until",
+                   X509_get0_notAfter(old_ca));
+        expect_cert_refused(open_signed(f, &k, "expired-ca.ova", x, old_pem, &e), &e, want);
+        X509_free(x);
+        X509_free(old_ca);
+        free(old_pem);
+        pki_free(&k);
+}
+
+static void test_ovf_cert_not_yet_valid(void **state)
+{
+        struct fx *f = *state;
+        struct pki k;
+        struct xerr e = { 0 };
+        char want[512], *new_pem;
+        X509 *x, *new_ca;
+
+        pki_new(f, &k);
+        /* valid from tomorrow */
+        x = make_x509("future signer", k.key, k.ca, k.ca_key, DAY, 2 * DAY, false);
+        want_dated(want, sizeof(want), "certificate not yet valid", x, NULL, "is valid from", X509_get0_notBefore(x));
+        expect_cert_refused(open_signed(f, &k, "future.ova", x, k.ca_pem, &e), &e, want);
+        X509_free(x);
+
+        /* a CA valid from tomorrow */
+        new_ca = make_x509("future CA", k.ca_key, NULL, NULL, DAY, 3 * DAY, true);
+        new_pem = write_pem(f, "future-ca.pem", new_ca, NULL);
+        x = make_x509("current signer", k.key, new_ca, k.ca_key, -DAY, DAY, false);
+        want_dated(want, sizeof(want), "CA certificate not yet valid", new_ca, new_pem, "is valid from",
+                   X509_get0_notBefore(new_ca));
+        expect_cert_refused(open_signed(f, &k, "future-ca.ova", x, new_pem, &e), &e, want);
+        X509_free(x);
+        X509_free(new_ca);
+        free(new_pem);
+        pki_free(&k);
+}
+
+static void test_ovf_cert_self_signed_untrusted(void **state)
+{
+        struct fx *f = *state;
+        struct pki k;
+        struct xerr e = { 0 };
+        char want[512];
+        X509 *x;
+
+        pki_new(f, &k);
+        /* the baseline: a signer the CA issued, valid now, is trusted */
+        x = make_x509("good signer", k.key, k.ca, k.ca_key, -DAY, DAY, false);
+        assert_int_equal(open_signed(f, &k, "good.ova", x, k.ca_pem, &e), 0);
+        X509_free(x);
+
+        /* self-signed, and the CA file holds another certificate */
+        x = make_x509("self signer", k.key, NULL, NULL, -DAY, DAY, false);
+        snprintf(want, sizeof(want), "self-signed certificate not trusted by '%s'", k.ca_pem);
+        expect_cert_refused(open_signed(f, &k, "self.ova", x, k.ca_pem, &e), &e, want);
+        X509_free(x);
+
+        /* issued by a CA that is not in the CA file (its key does not
+         * matter: the issuer is looked up by name and is not found) */
+        {
+                X509 *other = make_x509("other CA", k.key, NULL, NULL, -DAY, DAY, true);
+                x = make_x509("stranger", k.key, other, k.key, -DAY, DAY, false);
+                snprintf(want, sizeof(want), "untrusted certificate: its issuer is not in '%s'", k.ca_pem);
+                expect_cert_refused(open_signed(f, &k, "stranger.ova", x, k.ca_pem, &e), &e, want);
+                X509_free(x);
+                X509_free(other);
+        }
+        pki_free(&k);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1570,6 +1806,9 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_gnu_longname, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_eof, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_trailing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_cert_expired, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_cert_not_yet_valid, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_cert_self_signed_untrusted, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
