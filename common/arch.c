@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The architecture table. Every per-arch fact the project needs (GRUB target,
- * EFI file name, console, QEMU binary and machine, partition type, OVF and
- * libvirt names) is one row here, so a third architecture is one more row.
+ * EFI file name and PE machine, console, QEMU binary and machine, partition
+ * type, OVF and libvirt names) is one row here, so a third architecture is
+ * one more row.
  * It lives in common/ rather than bootpart/ because hv/ and ovf/ need it too
  * and must not depend on bootpart/ (docs/ARCHITECTURE.md).
  */
@@ -21,6 +22,7 @@ const struct xova_arch xova_arch_table[] = {
                 .grub_target = "x86_64-efi",
                 .grub_cpu = "x86_64",
                 .efi_name = "BOOTX64.EFI",
+                .pe_machine = 0x8664,   /* IMAGE_FILE_MACHINE_AMD64 */
                 .console = "ttyS0",
                 .qemu_binary = "qemu-system-x86_64",
                 .qemu_machine = "q35",
@@ -38,6 +40,7 @@ const struct xova_arch xova_arch_table[] = {
                 .grub_target = "arm64-efi",
                 .grub_cpu = "arm64",
                 .efi_name = "BOOTAA64.EFI",
+                .pe_machine = 0xaa64,   /* IMAGE_FILE_MACHINE_ARM64 */
                 .console = "ttyAMA0",
                 .qemu_binary = "qemu-system-aarch64",
                 .qemu_machine = "virt",

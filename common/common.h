@@ -60,6 +60,12 @@ int xerr_set(struct xerr *e, int code, const char *where, const char *fmt, ...)
 /* Like xerr_set but appends ": strerror(-code)". */
 int xerr_set_errno(struct xerr *e, int code, const char *where, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+/* A tool that exited 0 but whose output is missing or wrong (its exit status
+ * is not the whole truth: a broken or fake tool, a full disk it ignored):
+ * code -EIO, where = the tool, as for the errors of xova_run, and msg
+ * "exited 0 but " followed by fmt ("'BOOTX64.EFI' is empty"). */
+int xerr_set_tool(struct xerr *e, const char *tool, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 /* Prefixes the message with context ("building disk 'data': ..."); returns e->code. */
 int xerr_prefix(struct xerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Formats "where: msg" (or "msg") into buf. */
@@ -95,6 +101,7 @@ struct xova_arch {
         const char *grub_target;       /* grub-mkimage -O: "x86_64-efi" */
         const char *grub_cpu;          /* $grub_cpu at boot: "x86_64", "arm64" */
         const char *efi_name;          /* "BOOTX64.EFI" (under EFI/BOOT/) */
+        uint16_t pe_machine;           /* PE/COFF Machine of that image: 0x8664, 0xaa64 */
         const char *console;           /* kernel console: "ttyS0", "ttyAMA0" */
         const char *qemu_binary;       /* "qemu-system-x86_64" */
         const char *qemu_machine;      /* default machine type: "q35", "virt" */

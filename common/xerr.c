@@ -51,6 +51,22 @@ int xerr_set_errno(struct xerr *e, int code, const char *where, const char *fmt,
         return code;
 }
 
+int xerr_set_tool(struct xerr *e, const char *tool, const char *fmt, ...)
+{
+        va_list ap;
+        int n;
+
+        if (!e)
+                return -EIO;
+        e->code = -EIO;
+        copy_where(e, tool);
+        n = snprintf(e->msg, sizeof(e->msg), "exited 0 but ");
+        va_start(ap, fmt);
+        vsnprintf(e->msg + n, sizeof(e->msg) - (size_t) n, fmt, ap);
+        va_end(ap);
+        return -EIO;
+}
+
 int xerr_prefix(struct xerr *e, const char *fmt, ...)
 {
         char pre[256], old[sizeof(e->msg)];

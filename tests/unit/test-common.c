@@ -90,12 +90,15 @@ static void test_common_arch_table(void **state)
         assert_string_equal(x->efi_name, "BOOTX64.EFI");
         assert_string_equal(a->efi_name, "BOOTAA64.EFI");
         assert_string_equal(a->grub_cpu, "arm64");
+        assert_int_equal(x->pe_machine, 0x8664);
+        assert_int_equal(a->pe_machine, 0xaa64);
         /* every row is complete */
         for (size_t i = 0; i < xova_arch_count; i++) {
                 const struct xova_arch *r = &xova_arch_table[i];
                 assert_non_null(r->name);
                 assert_non_null(r->grub_target);
                 assert_non_null(r->efi_name);
+                assert_true(r->pe_machine != 0);
                 assert_non_null(r->console);
                 assert_non_null(r->qemu_binary);
                 assert_int_equal(strlen(r->dps_root_type), 36);
@@ -632,6 +635,10 @@ static void test_common_run(void **state)
         assert_int_equal(xova_run("dash", showenv, env, &out, &e), 0);
         assert_string_equal(out, "42");
         free(out);
+        /* a tool that exited 0 but left no output: named like a failing one */
+        assert_int_equal(xerr_set_tool(&e, "mcopy", "'%s' is not on the ESP", "::/x"), -EIO);
+        assert_string_equal(e.where, "mcopy");
+        assert_string_equal(e.msg, "exited 0 but '::/x' is not on the ESP");
 }
 
 int main(void)
