@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -203,6 +204,84 @@ static int write_text(const char *path, const char *text, struct xerr *e)
         return 0;
 }
 
+/*
+ * PE/COFF as the UEFI firmware loads it (Microsoft PE format spec): "MZ" at
+ * 0, e_lfanew at 0x3c, "PE\0\0" there, the 20-byte COFF header (Machine,
+ * NumberOfSections, ..., SizeOfOptionalHeader), the optional header (magic
+ * 0x20b = PE32+, Subsystem at +68; 10 = EFI application) and the section
+ * table (40 bytes each: PointerToRawData at +20, SizeOfRawData at +16).
+ * GRUB's images keep all headers in the first page (0x80 + 24 + 240 + 4 * 40
+ * bytes for grub-mkimage 2.06), so one 4 KiB read is enough, and the last
+ * section ends exactly at the end of the file: a truncated image shows.
+ */
+#define PE_HEAD_MAX 4096
+
+int bootpart_pe_check(const char *path, const char *name, uint16_t machine, const char *tool,
+                      struct xerr *e)
+{
+        _cleanup_close_ int fd = -1;
+        uint8_t h[PE_HEAD_MAX];
+        uint32_t pe, sect, nsec, optsz;
+        struct stat st;
+        size_t len;
+        ssize_t n;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0 && errno == ENOENT)
+                return xerr_set_tool(e, tool, "'%s' was not written", name);
+        if (fd < 0)
+                return xerr_set_errno(e, -errno, path, "cannot open");
+        if (fstat(fd, &st) < 0)
+                return xerr_set_errno(e, -errno, path, "cannot stat");
+        if (!S_ISREG(st.st_mode))
+                return xerr_set_tool(e, tool, "'%s' is not a regular file", name);
+        if (st.st_size == 0)
+                return xerr_set_tool(e, tool, "'%s' is empty", name);
+        len = st.st_size < PE_HEAD_MAX ? (size_t) st.st_size : PE_HEAD_MAX;
+        do
+                n = pread(fd, h, len, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return xerr_set_errno(e, -errno, path, "cannot read");
+        len = (size_t) n;
+        if (len < 0x40 || h[0] != 'M' || h[1] != 'Z')
+                return xerr_set_tool(e, tool, "'%s' is not a PE image (no 'MZ' header)", name);
+        pe = bootpart_le32(h + 0x3c);
+        if (pe > len - 24 && len == (size_t) st.st_size && pe < PE_HEAD_MAX)
+                return xerr_set_tool(e, tool, "'%s' is truncated: %zu bytes, its PE header is at "
+                                     "offset %" PRIu32, name, len, pe);
+        if (pe > len - 24 || memcmp(h + pe, "PE\0\0", 4) != 0)
+                return xerr_set_tool(e, tool, "'%s' is not a PE image (no PE signature at offset %" PRIu32
+                                     ")", name, pe);
+        if (bootpart_le16(h + pe + 4) != machine)
+                return xerr_set_tool(e, tool, "'%s' is a PE image for machine 0x%04x, want 0x%04x", name,
+                                     bootpart_le16(h + pe + 4), machine);
+        nsec = bootpart_le16(h + pe + 6);
+        optsz = bootpart_le16(h + pe + 20);
+        sect = pe + 24 + optsz;
+        if (sect + 40 * nsec > len && len == (size_t) st.st_size)
+                return xerr_set_tool(e, tool, "'%s' is truncated: %zu bytes, its PE headers end at "
+                                     "byte %" PRIu32, name, len, sect + 40 * nsec);
+        if (sect + 40 * nsec > len)
+                return xerr_set_tool(e, tool, "'%s' has PE headers beyond its first %d bytes", name,
+                                     PE_HEAD_MAX);
+        if (optsz < 70 || nsec == 0)
+                return xerr_set_tool(e, tool, "'%s' has no PE optional header or no sections", name);
+        if (bootpart_le16(h + pe + 24) != 0x20b || bootpart_le16(h + pe + 24 + 68) != 10)
+                return xerr_set_tool(e, tool, "'%s' is not a PE32+ EFI application (magic 0x%04x, "
+                                     "subsystem %u)", name, bootpart_le16(h + pe + 24),
+                                     bootpart_le16(h + pe + 24 + 68));
+        for (uint32_t i = 0; i < nsec; i++) {
+                const uint8_t *s = h + sect + 40 * i;
+                uint64_t end = (uint64_t) bootpart_le32(s + 20) + bootpart_le32(s + 16);
+                if (end > (uint64_t) st.st_size)
+                        return xerr_set_tool(e, tool, "'%s' is truncated: section %" PRIu32 " ends at "
+                                             "byte %" PRIu64 ", the file has %" PRIu64, name, i + 1,
+                                             end, (uint64_t) st.st_size);
+        }
+        return 0;
+}
+
 static int make_shim(const struct bootpart_usp *u, const struct xova_arch *a, const char *early,
                      const char *out, struct xerr *e)
 {
@@ -233,6 +312,8 @@ static int make_shim(const struct bootpart_usp *u, const struct xova_arch *a, co
                 argv[k++] = "efi_uga";
         argv[k] = NULL;
         r = xova_run("grub-common", (char *const *) argv, NULL, NULL, e);
+        if (r >= 0)     /* its exit status is not proof: check the image */
+                r = bootpart_pe_check(out, a->efi_name, a->pe_machine, "grub-mkimage", e);
         if (r < 0)
                 return xerr_prefix(e, "cannot build the GRUB image for %s", a->name);
         return 0;

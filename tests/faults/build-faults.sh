@@ -499,6 +499,36 @@ chmod +x "$T/fake/mke2fs"
 build_case "mke2fs killed by SIGKILL" "$T/tools/a.ova" "mke2fs.*killed by signal 9" PATH="$T/fake:$PATH" -- --format ova
 build_case "mke2fs killed by SIGKILL, raw" "$T/tools/a.raw" "mke2fs.*killed by signal 9" PATH="$T/fake:$PATH" -- --format raw
 
+# A child that lies: it exits 0 but writes nothing, or less than it should.
+# Every step checks its tool's output and fails naming the tool and what is
+# missing (bootpart/grub.c, bootpart/usp.c, appliance/fs.c).
+# fake_tool TOOL BODY: $T/fake/TOOL, a bash script running BODY, is the only fake
+fake_tool() {
+    rm -f "$T/fake"/*
+    printf '#!/bin/bash\n%s\n' "$2" >"$T/fake/$1"
+    chmod +x "$T/fake/$1"
+}
+# lie_case CASE ERE [ARGS...]: the build with $T/fake first on PATH fails cleanly
+lie_case() {
+    local c=$1 pat=$2
+    shift 2
+    build_case "$c" "$T/tools/a.ova" "$pat" PATH="$T/fake:$PATH" -- --format ova "$@"
+}
+# sets $out to the argument after -o (grub-mkimage's output file)
+OUTARG='for ((i = 1; i < $#; i++)); do [ "${!i}" = -o ] && { j=$((i + 1)); out=${!j}; }; done'
+REAL_GRUB_MKIMAGE=$(command -v grub-mkimage)
+
+fake_tool grub-mkimage 'exit 0'
+lie_case "grub-mkimage exits 0 and writes nothing" \
+    "grub-mkimage: .*exited 0 but 'BOOTX64.EFI' was not written"
+fake_tool grub-mkimage "$OUTARG; : >\"\$out\""
+lie_case "grub-mkimage exits 0 and writes an empty file" \
+    "grub-mkimage: .*exited 0 but 'BOOTX64.EFI' is empty"
+fake_tool grub-mkimage "$OUTARG; '$REAL_GRUB_MKIMAGE' \"\$@\" || exit
+truncate -s \$((\$(stat -c %s \"\$out\") / 2)) \"\$out\""
+lie_case "grub-mkimage exits 0 and truncates its image" \
+    "grub-mkimage: .*exited 0 but 'BOOTX64.EFI' is truncated: section [0-9]+ ends at byte [0-9]+, the file has [0-9]+"
+
 # exits 0 but writes nothing: the build must fail, or its output verify
 for tool in mke2fs mcopy; do
     rm -f "$T/fake"/*

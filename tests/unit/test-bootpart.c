@@ -24,6 +24,7 @@
 
 #include "common/common.h"
 #include "bootpart/bootpart.h"
+#include "bootpart/bootpart-internal.h"
 
 #define MIB (UINT64_C(1) << 20)
 
@@ -139,6 +140,109 @@ static void usp_fixture_done(struct usp_fixture *f)
                 free(f->initrd[i]);
         }
         free(f->grubroot);
+}
+
+/* ------------------------------------------------------------------ */
+/* PE check of what grub-mkimage wrote                                 */
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t) v; p[1] = (uint8_t) (v >> 8); }
+static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t) v); put16(p + 2, (uint16_t) (v >> 16)); }
+
+/* A minimal PE32+ EFI application of 4 KiB, every byte explained: DOS
+ * header with e_lfanew = 0x80, "PE\0\0", COFF header (machine, 1 section,
+ * 240-byte optional header), optional header magic 0x20b and subsystem 10,
+ * one section of 2 KiB at file offset 2 KiB (so it ends at the end). */
+static void make_pe(uint8_t pe[4096], uint16_t machine)
+{
+        memset(pe, 0, 4096);
+        pe[0] = 'M';
+        pe[1] = 'Z';
+        put32(pe + 0x3c, 0x80);
+        memcpy(pe + 0x80, "PE\0\0", 4);
+        put16(pe + 0x84, machine);
+        put16(pe + 0x86, 1);
+        put16(pe + 0x94, 240);
+        put16(pe + 0x98, 0x20b);
+        put16(pe + 0x98 + 68, 10);
+        memcpy(pe + 0x188, ".text", 5);
+        put32(pe + 0x188 + 16, 0x800);
+        put32(pe + 0x188 + 20, 0x800);
+}
+
+static void write_bytes(const char *path, const void *p, size_t n)
+{
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(xova_write_all(fd, p, n), 0);
+        assert_int_equal(close(fd), 0);
+}
+
+/* expects bootpart_pe_check to refuse path with a message containing want */
+static void pe_refused(const char *path, uint16_t machine, const char *want)
+{
+        struct xerr e = { 0 };
+
+        assert_int_equal(bootpart_pe_check(path, "BOOTX64.EFI", machine, "grub-mkimage", &e), -EIO);
+        assert_string_equal(e.where, "grub-mkimage");
+        if (strncmp(e.msg, "exited 0 but 'BOOTX64.EFI' ", 27) != 0 || !strstr(e.msg, want))
+                fail_msg("message '%s' lacks '%s'", e.msg, want);
+}
+
+static void test_bootpart_pe_check(void **state)
+{
+        char *f = path_in(*state, "BOOTX64.EFI");
+        struct xerr e = { 0 };
+        uint8_t pe[4096], bad[4096];
+
+        make_pe(pe, 0x8664);
+        write_bytes(f, pe, sizeof(pe));
+        assert_int_equal(bootpart_pe_check(f, "BOOTX64.EFI", 0x8664, "grub-mkimage", &e), 0);
+
+        pe_refused(f, 0xaa64, "for machine 0x8664, want 0xaa64");
+        unlink(f);
+        pe_refused(f, 0x8664, "was not written");
+        write_bytes(f, pe, 0);
+        pe_refused(f, 0x8664, "is empty");
+        write_bytes(f, pe, 3072);
+        pe_refused(f, 0x8664, "is truncated: section 1 ends at byte 4096, the file has 3072");
+        write_bytes(f, pe, 256);
+        pe_refused(f, 0x8664, "is truncated: 256 bytes, its PE headers end at byte 432");
+        write_bytes(f, pe, 100);
+        pe_refused(f, 0x8664, "is truncated: 100 bytes, its PE header is at offset 128");
+        memcpy(bad, pe, sizeof(bad));
+        bad[1] = 'X';
+        write_bytes(f, bad, sizeof(bad));
+        pe_refused(f, 0x8664, "is not a PE image (no 'MZ' header)");
+        memcpy(bad, pe, sizeof(bad));
+        put32(bad + 0x3c, 0xfff0);
+        write_bytes(f, bad, sizeof(bad));
+        pe_refused(f, 0x8664, "no PE signature at offset 65520");
+        memcpy(bad, pe, sizeof(bad));
+        bad[0x82] = 'X';
+        write_bytes(f, bad, sizeof(bad));
+        pe_refused(f, 0x8664, "no PE signature at offset 128");
+        memcpy(bad, pe, sizeof(bad));
+        put16(bad + 0x98, 0x10b);
+        write_bytes(f, bad, sizeof(bad));
+        pe_refused(f, 0x8664, "is not a PE32+ EFI application (magic 0x010b, subsystem 10)");
+        memcpy(bad, pe, sizeof(bad));
+        put16(bad + 0x98 + 68, 3);
+        write_bytes(f, bad, sizeof(bad));
+        pe_refused(f, 0x8664, "subsystem 3)");
+        memcpy(bad, pe, sizeof(bad));
+        put16(bad + 0x86, 0);
+        write_bytes(f, bad, sizeof(bad));
+        pe_refused(f, 0x8664, "no sections");
+        memcpy(bad, pe, sizeof(bad));
+        put16(bad + 0x86, 200);         /* 200 section headers: past the first 4 KiB ... */
+        write_bytes(f, bad, sizeof(bad));
+        pe_refused(f, 0x8664, "is truncated: 4096 bytes, its PE headers end at byte 8392");
+        assert_int_equal(truncate(f, 8192), 0);     /* ... of a longer file */
+        pe_refused(f, 0x8664, "PE headers beyond its first 4096 bytes");
+        assert_int_equal(unlink(f), 0);
+        assert_int_equal(mkdir(f, 0755), 0);
+        pe_refused(f, 0x8664, "is not a regular file");
+        free(f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -697,6 +801,7 @@ static void test_bootpart_usp_write_refuses(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_bootpart_pe_check, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_bootpart_grub_cfg_per_arch, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_bootpart_grub_cfg_initrd_only_when_present, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_bootpart_grub_cfg_refuses_injection, setup_tmpdir, teardown_tmpdir),
