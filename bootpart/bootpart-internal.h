@@ -28,6 +28,42 @@ bool bootpart_uuid_string_valid(const char *s);
 int bootpart_pe_check(const char *path, const char *name, uint16_t machine, const char *tool,
                       struct xerr *e);
 
+/* A read-only view of a FAT32 volume at `offset` of an image (fat.c): just
+ * enough to check what mkfs.fat, mmd and mcopy wrote. */
+struct bootpart_fat {
+        int fd;                         /* borrowed; read with pread only */
+        uint64_t offset;                /* of the volume in the file */
+        uint32_t bytes_per_sector;      /* from the boot sector ... */
+        uint32_t cluster_bytes;
+        uint32_t total_sectors;
+        uint32_t hidden_sectors;
+        uint32_t serial;
+        uint32_t root_cluster;
+        uint64_t fat_off, data_off;     /* first FAT, cluster 2: bytes from the volume start */
+        uint32_t n_clusters;            /* data clusters are 2 .. n_clusters + 1 */
+        uint32_t *win, win_first, win_n; /* FAT entries win_first .. + win_n - 1 */
+        uint8_t *clu;                   /* one cluster */
+};
+
+struct bootpart_fat_entry {
+        bool is_dir;
+        uint32_t first_cluster;
+        uint64_t size;                  /* bytes (files) */
+};
+
+/* Reads and checks the FAT32 boot sector at `offset` of fd. -EBADMSG (with
+ * e saying what is wrong) when there is none or it is inconsistent. Writes
+ * *ret only on success; release it with bootpart_fat_done. */
+int bootpart_fat_open(int fd, uint64_t offset, struct bootpart_fat *ret, struct xerr *e);
+void bootpart_fat_done(struct bootpart_fat *f);
+/* Looks up an absolute path ("/EFI/BOOT/grub.cfg"; mtools' "::" drive prefix
+ * is allowed), names matched case-insensitively. For a file, also checks
+ * that its cluster chain has exactly the clusters its size needs. -ENOENT
+ * when it is not there, -ENOTDIR when a parent is a file, -EBADMSG for a
+ * broken directory or chain; e says which, naming the path as given. */
+int bootpart_fat_stat(struct bootpart_fat *f, const char *path, struct bootpart_fat_entry *ret,
+                      struct xerr *e);
+
 static inline uint16_t bootpart_le16(const uint8_t *p)
 {
         return (uint16_t) (p[0] | p[1] << 8);

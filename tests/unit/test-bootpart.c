@@ -246,6 +246,143 @@ static void test_bootpart_pe_check(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* FAT reader (what checks mkfs.fat, mmd and mcopy)                    */
+
+static void fat_refused(struct bootpart_fat *f, const char *path, int code, const char *want)
+{
+        struct bootpart_fat_entry de;
+        struct xerr e = { 0 };
+
+        assert_int_equal(bootpart_fat_stat(f, path, &de, &e), code);
+        if (!strstr(e.msg, want))
+                fail_msg("'%s': message '%s' lacks '%s'", path, e.msg, want);
+}
+
+static void put_fat_entry(int fd, const struct bootpart_fat *f, uint32_t c, uint32_t v)
+{
+        uint8_t b[4];
+        put32(b, v);
+        assert_int_equal(xova_pwrite_all(fd, b, 4, (off_t) (f->offset + f->fat_off + 4 * (uint64_t) c)), 0);
+}
+
+static uint32_t get_fat_entry(int fd, const struct bootpart_fat *f, uint32_t c)
+{
+        uint8_t b[4];
+        assert_int_equal(xova_pread_all(fd, b, 4, (off_t) (f->offset + f->fat_off + 4 * (uint64_t) c)), 0);
+        return bootpart_le32(b);
+}
+
+static void test_bootpart_fat_reader(void **state)
+{
+        const char *dir = *state;
+        char *img = path_in(dir, "fat.img"), *src = path_in(dir, "src"), *out;
+        struct bootpart_fat f = { 0 };
+        struct bootpart_fat_entry de;
+        struct xerr e = { 0 };
+        uint8_t sector[512], saved[512];
+        uint32_t next;
+        int fd, status;
+
+        /* 40 MiB FAT32 at 1 MiB in a 42 MiB file, 512-byte clusters as in the
+         * USP; /dir holds 40 files with long names (4 KiB of entries, so 8
+         * clusters), one deleted; an empty file; a 3000-byte file */
+        out = run_capture(&status,
+                          "set -e; cd '%s'; truncate -s 42M '%s'; mkdir src; "
+                          "for i in $(seq 10 49); do echo $i >src/file-number-$i; done; "
+                          "head -c 3000 /dev/urandom >src/small.bin; : >src/empty; "
+                          "mkfs.fat --invariant -i 1234ABCD -F 32 -S 512 -s 1 -h 2048 --mbr=n -n TEST "
+                          "--offset=2048 '%s' 40960 >/dev/null 2>&1; "
+                          "export MTOOLS_SKIP_CHECK=1; I='%s@@1048576'; "
+                          "mmd -i \"$I\" ::/dir; mcopy -i \"$I\" src/file-number-* ::/dir/; "
+                          "mcopy -i \"$I\" src/small.bin src/empty ::/; mdel -i \"$I\" ::/dir/file-number-17",
+                          dir, img, img, img);
+        assert_int_equal(status, 0);
+        free(out);
+        fd = open(img, O_RDWR | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(bootpart_fat_open(fd, MIB, &f, &e), 0);
+        assert_int_equal(f.total_sectors, 40960 * 2);
+        assert_int_equal(f.bytes_per_sector, 512);
+        assert_int_equal(f.cluster_bytes, 512);
+        assert_int_equal(f.hidden_sectors, 2048);
+        assert_int_equal(f.serial, 0x1234abcd);
+
+        assert_int_equal(bootpart_fat_stat(&f, "/small.bin", &de, &e), 0);
+        assert_false(de.is_dir);
+        assert_int_equal(de.size, 3000);
+        assert_int_equal(bootpart_fat_stat(&f, "::/SMALL.BIN", &de, &e), 0);     /* mtools' spelling, any case */
+        assert_int_equal(de.size, 3000);
+        assert_int_equal(bootpart_fat_stat(&f, "/empty", &de, &e), 0);
+        assert_int_equal(de.size, 0);
+        assert_int_equal(bootpart_fat_stat(&f, "::/dir", &de, &e), 0);
+        assert_true(de.is_dir);
+        assert_int_equal(bootpart_fat_stat(&f, "/", &de, &e), 0);
+        assert_true(de.is_dir);
+        for (int i = 10; i < 50; i++) {
+                char p[64];
+                snprintf(p, sizeof(p), "/dir/File-Number-%d", i);
+                if (i == 17) {
+                        fat_refused(&f, p, -ENOENT, "is not on the ESP");       /* deleted */
+                        continue;
+                }
+                assert_int_equal(bootpart_fat_stat(&f, p, &de, &e), 0);
+                assert_int_equal(de.size, 3);
+        }
+        fat_refused(&f, "::/dir/nope", -ENOENT, "'::/dir/nope' is not on the ESP");
+        fat_refused(&f, "/nodir/x", -ENOENT, "'/nodir/x' is not on the ESP");
+        fat_refused(&f, "::/small.bin/x", -ENOTDIR, "'::/small.bin' is not a directory");
+
+        /* a file's chain must hold exactly the clusters its size needs */
+        assert_int_equal(bootpart_fat_stat(&f, "/small.bin", &de, &e), 0);
+        next = get_fat_entry(fd, &f, de.first_cluster);
+        put_fat_entry(fd, &f, de.first_cluster, 0x0fffffff);
+        fat_refused(&f, "/small.bin", -EBADMSG, "'/small.bin' has 3000 bytes but only 1 of the 6 clusters");
+        put_fat_entry(fd, &f, de.first_cluster, 0);
+        fat_refused(&f, "/small.bin", -EBADMSG, "the cluster chain of '/small.bin' is broken after cluster");
+        put_fat_entry(fd, &f, de.first_cluster, de.first_cluster);    /* a loop */
+        fat_refused(&f, "/small.bin", -EBADMSG, "has 3000 bytes but more than the 6 clusters");
+        put_fat_entry(fd, &f, de.first_cluster, next);
+        assert_int_equal(bootpart_fat_stat(&f, "/small.bin", &de, &e), 0);
+
+        /* a directory that loops onto itself is refused, not walked forever */
+        assert_int_equal(bootpart_fat_stat(&f, "/dir", &de, &e), 0);
+        next = get_fat_entry(fd, &f, de.first_cluster);
+        put_fat_entry(fd, &f, de.first_cluster, de.first_cluster);
+        fat_refused(&f, "/dir/file-number-49", -EBADMSG, "the directory '/dir' has a looping");
+        put_fat_entry(fd, &f, de.first_cluster, next);
+        assert_int_equal(bootpart_fat_stat(&f, "/dir/file-number-49", &de, &e), 0);
+        bootpart_fat_done(&f);
+
+        /* boot sectors that are not ours */
+        assert_int_equal(xova_pread_all(fd, saved, 512, MIB), 0);
+        memcpy(sector, saved, 512);
+        sector[511] = 0;
+        assert_int_equal(xova_pwrite_all(fd, sector, 512, MIB), 0);
+        assert_int_equal(bootpart_fat_open(fd, MIB, &f, &e), -EBADMSG);
+        assert_string_equal(e.msg, "no FAT boot sector at offset 1048576 (no 0x55AA signature)");
+        memcpy(sector, saved, 512);
+        memcpy(sector + 82, "FAT16   ", 8);
+        assert_int_equal(xova_pwrite_all(fd, sector, 512, MIB), 0);
+        assert_int_equal(bootpart_fat_open(fd, MIB, &f, &e), -EBADMSG);
+        assert_non_null(strstr(e.msg, "is not FAT32 (type 'FAT16   ')"));
+        memcpy(sector, saved, 512);
+        sector[13] = 3;         /* sectors per cluster: not a power of two */
+        assert_int_equal(xova_pwrite_all(fd, sector, 512, MIB), 0);
+        assert_int_equal(bootpart_fat_open(fd, MIB, &f, &e), -EBADMSG);
+        assert_non_null(strstr(e.msg, "impossible BPB"));
+        memcpy(sector, saved, 512);
+        put32(sector + 44, 0x0ffffff0);         /* root cluster */
+        assert_int_equal(xova_pwrite_all(fd, sector, 512, MIB), 0);
+        assert_int_equal(bootpart_fat_open(fd, MIB, &f, &e), -EBADMSG);
+        assert_non_null(strstr(e.msg, "root directory"));
+        /* the image ends before the boot sector */
+        assert_int_equal(bootpart_fat_open(fd, 42 * MIB, &f, &e), -EIO);
+        close(fd);
+        free(img);
+        free(src);
+}
+
+/* ------------------------------------------------------------------ */
 /* grub.cfg                                                            */
 
 static void two_payloads(struct bootpart_payload pl[2])
@@ -802,6 +939,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_bootpart_pe_check, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_bootpart_fat_reader, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_bootpart_grub_cfg_per_arch, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_bootpart_grub_cfg_initrd_only_when_present, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_bootpart_grub_cfg_refuses_injection, setup_tmpdir, teardown_tmpdir),
