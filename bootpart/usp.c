@@ -152,6 +152,59 @@ static void mtools_env_init(struct mtools_env *m, uint64_t epoch)
         m->envp[4] = NULL;
 }
 
+/*
+ * After each tool, a check of what it wrote, because its exit status is
+ * not proof: a broken tool, a fake one first on PATH, one that ignores a
+ * full disk can exit 0 having written nothing (tests/faults/build-faults.sh
+ * found an ESP without kernels in a build that "succeeded"). The checks
+ * read the image through the FAT reader of fat.c and run nothing: the boot
+ * sector after mkfs.fat (one 512-byte read).
+ */
+
+/* A finding of the FAT reader after `tool` exited 0 is that tool's error; a
+ * read error stays a read error. */
+static int tool_finding(struct xerr *e, const char *tool, int r, const struct xerr *sub)
+{
+        if (r == -ENOENT || r == -ENOTDIR || r == -EBADMSG)
+                return xerr_set_tool(e, tool, "%s", sub->msg);
+        return xerr_set(e, r, sub->where, "%s", sub->msg);
+}
+
+/* mkfs.fat's: the image still holds the region, and at `offset` is a FAT32
+ * boot sector of the size, cluster size, hidden sectors and serial asked
+ * for. Opens *ret (reading through fd) for the later checks. */
+static int check_mkfs(int fd, uint64_t offset, uint64_t size, uint32_t serial,
+                      struct bootpart_fat *ret, struct xerr *e)
+{
+        _cleanup_(bootpart_fat_done) struct bootpart_fat f = { .fd = -1 };
+        struct xerr sub = { 0 };
+        struct stat st;
+        int r;
+
+        if (fstat(fd, &st) < 0)
+                return xerr_set_errno(e, -errno, "mkfs.fat", "cannot stat the image");
+        if ((uint64_t) st.st_size < offset + size)
+                return xerr_set_tool(e, "mkfs.fat", "the image is now %" PRIu64 " bytes, the boot "
+                                     "partition ends at byte %" PRIu64, (uint64_t) st.st_size,
+                                     offset + size);
+        r = bootpart_fat_open(fd, offset, &f, &sub);
+        if (r < 0)
+                return tool_finding(e, "mkfs.fat", r, &sub);
+        if ((uint64_t) f.total_sectors * f.bytes_per_sector != size)
+                return xerr_set_tool(e, "mkfs.fat", "the FAT at offset %" PRIu64 " has %" PRIu32
+                                     " sectors of %" PRIu32 " bytes, want %" PRIu64 " bytes", offset,
+                                     f.total_sectors, f.bytes_per_sector, size);
+        if (f.cluster_bytes != CLUSTER || f.hidden_sectors != offset / SECTOR || f.serial != serial)
+                return xerr_set_tool(e, "mkfs.fat", "the FAT at offset %" PRIu64 " has clusters of "
+                                     "%" PRIu32 " bytes, %" PRIu32 " hidden sectors and serial %08"
+                                     PRIX32 ", want %" PRIu64 ", %" PRIu64 " and %08" PRIX32, offset,
+                                     f.cluster_bytes, f.hidden_sectors, f.serial, CLUSTER,
+                                     offset / SECTOR, serial);
+        *ret = f;
+        f = (struct bootpart_fat) { .fd = -1 };
+        return 0;
+}
+
 static int mcopy(const char *target, const char *src, const char *dst, char *const envp[],
                  struct xerr *e)
 {
@@ -169,12 +222,14 @@ int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t
                        uint64_t size, const struct xova_progress *progress, struct xerr *e)
 {
         _cleanup_(bootpart_stage_done) struct bootpart_stage s = { 0 };
+        _cleanup_(bootpart_fat_done) struct bootpart_fat fat = { .fd = -1 };
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *target = NULL;
         const char *label;
         char serial[16], hidden[32], off_arg[48], kib[32];
         struct mtools_env menv;
-        uint64_t need, total, done = 0;
+        uint64_t need, total, done = 0, sz;
+        uint32_t serial_n;
         struct stat st;
         int r;
 
@@ -222,8 +277,8 @@ int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t
         total += 1;     /* the end counts as one byte so that done == total means done */
         xova_progress_report(progress, "boot partition", 0, total);
 
-        snprintf(serial, sizeof(serial), "%08" PRIX32,
-                 xova_derive_u32(u->seed ? u->seed : "", "usp-fat-serial"));
+        serial_n = xova_derive_u32(u->seed ? u->seed : "", "usp-fat-serial");
+        snprintf(serial, sizeof(serial), "%08" PRIX32, serial_n);
         snprintf(hidden, sizeof(hidden), "%" PRIu64, offset / SECTOR);
         snprintf(off_arg, sizeof(off_arg), "--offset=%" PRIu64, offset / SECTOR);
         snprintf(kib, sizeof(kib), "%" PRIu64, size / 1024);
@@ -240,6 +295,12 @@ int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t
                                        "-S", "512", "-s", "1", "-h", hidden, "--mbr=n", "-n", label,
                                        off_arg, image, kib, NULL };
                 r = xova_run("dosfstools", (char *const *) argv, NULL, NULL, e);
+                if (r >= 0) {
+                        fd = open(image, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+                        if (fd < 0)
+                                return xerr_set_errno(e, -errno, image, "cannot open");
+                        r = check_mkfs(fd, offset, size, serial_n, &fat, e);
+                }
                 if (r < 0)
                         return xerr_prefix(e, "cannot make the FAT filesystem of the boot partition");
         }
@@ -276,13 +337,12 @@ int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t
         r = mcopy(target, s.grub_cfg, "::/EFI/BOOT/grub.cfg", menv.envp, e);
         if (r < 0)
                 return r;
-        if (file_size(s.grub_cfg, &need, NULL) == 0)
-                done += need;
+        if (file_size(s.grub_cfg, &sz, NULL) == 0)
+                done += sz;
         for (size_t i = 0; i < u->n_payloads; i++) {
                 const struct bootpart_payload *p = &u->payloads[i];
                 char dst[3][128];
                 const char *src[3] = { s.shim[i], p->kernel, p->initrd };
-                uint64_t sz;
 
                 snprintf(dst[0], sizeof(dst[0]), "::/EFI/BOOT/%s", p->arch->efi_name);
                 snprintf(dst[1], sizeof(dst[1]), "::/%s/vmlinuz", p->arch->name);

@@ -508,15 +508,15 @@ fake_tool() {
     printf '#!/bin/bash\n%s\n' "$2" >"$T/fake/$1"
     chmod +x "$T/fake/$1"
 }
-# lie_case CASE ERE [ARGS...]: the build with $T/fake first on PATH fails cleanly
+# lie_case CASE ERE [FORMAT]: the build with $T/fake first on PATH fails cleanly
 lie_case() {
-    local c=$1 pat=$2
-    shift 2
-    build_case "$c" "$T/tools/a.ova" "$pat" PATH="$T/fake:$PATH" -- --format ova "$@"
+    local fmt=${3:-ova}
+    build_case "$1" "$T/tools/a.$fmt" "$2" PATH="$T/fake:$PATH" -- --format "$fmt"
 }
 # sets $out to the argument after -o (grub-mkimage's output file)
 OUTARG='for ((i = 1; i < $#; i++)); do [ "${!i}" = -o ] && { j=$((i + 1)); out=${!j}; }; done'
 REAL_GRUB_MKIMAGE=$(command -v grub-mkimage)
+REAL_MKFS_FAT=$(PATH=$PATH:/usr/sbin:/sbin command -v mkfs.fat)
 
 fake_tool grub-mkimage 'exit 0'
 lie_case "grub-mkimage exits 0 and writes nothing" \
@@ -528,6 +528,14 @@ fake_tool grub-mkimage "$OUTARG; '$REAL_GRUB_MKIMAGE' \"\$@\" || exit
 truncate -s \$((\$(stat -c %s \"\$out\") / 2)) \"\$out\""
 lie_case "grub-mkimage exits 0 and truncates its image" \
     "grub-mkimage: .*exited 0 but 'BOOTX64.EFI' is truncated: section [0-9]+ ends at byte [0-9]+, the file has [0-9]+"
+
+fake_tool mkfs.fat 'exit 0'
+lie_case "mkfs.fat exits 0 and writes nothing" \
+    "mkfs.fat: .*exited 0 but no FAT boot sector at offset 1048576 \\(no 0x55AA signature\\)"
+# half the filesystem asked for (the last argument is its size in KiB)
+fake_tool mkfs.fat "args=(\"\$@\"); args[-1]=\$((args[-1] / 2)); exec '$REAL_MKFS_FAT' \"\${args[@]}\""
+lie_case "mkfs.fat exits 0 and makes half the filesystem" \
+    "mkfs.fat: .*exited 0 but the FAT at offset 1048576 has [0-9]+ sectors of 512 bytes, want [0-9]+ bytes"
 
 # exits 0 but writes nothing: the build must fail, or its output verify
 for tool in mke2fs mcopy; do
