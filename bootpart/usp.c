@@ -158,7 +158,10 @@ static void mtools_env_init(struct mtools_env *m, uint64_t epoch)
  * full disk can exit 0 having written nothing (tests/faults/build-faults.sh
  * found an ESP without kernels in a build that "succeeded"). The checks
  * read the image through the FAT reader of fat.c and run nothing: the boot
- * sector after mkfs.fat (one 512-byte read).
+ * sector after mkfs.fat; each directory after mmd; each file's directory
+ * entry, size and cluster chain after its mcopy. For the hello appliance
+ * (11 lookups, 44 MB of payloads in 88000 clusters) that is 0.3 ms, against
+ * some 300 ms for mkfs.fat, mmd and the seven mcopy runs themselves.
  */
 
 /* A finding of the FAT reader after `tool` exited 0 is that tool's error; a
@@ -205,16 +208,58 @@ static int check_mkfs(int fd, uint64_t offset, uint64_t size, uint32_t serial,
         return 0;
 }
 
-static int mcopy(const char *target, const char *src, const char *dst, char *const envp[],
-                 struct xerr *e)
+/* mmd's: each directory is there */
+static int check_dir(struct bootpart_fat *f, const char *path, struct xerr *e)
+{
+        struct bootpart_fat_entry de;
+        struct xerr sub = { 0 };
+        int r = bootpart_fat_stat(f, path, &de, &sub);
+
+        if (r < 0)
+                return tool_finding(e, "mmd", r, &sub);
+        if (!de.is_dir)
+                return xerr_set_tool(e, "mmd", "'%s' is not a directory", path);
+        return 0;
+}
+
+/* mcopy's: the file is there, with the size of its source and the clusters
+ * that size needs (bootpart_fat_stat). Contents are not compared: that
+ * would read every payload back, and a tool that allocates the clusters and
+ * then writes wrong bytes is a fault none of ours has shown. */
+static int check_copy(struct bootpart_fat *f, const char *path, uint64_t size, struct xerr *e)
+{
+        struct bootpart_fat_entry de;
+        struct xerr sub = { 0 };
+        int r = bootpart_fat_stat(f, path, &de, &sub);
+
+        if (r < 0)
+                return tool_finding(e, "mcopy", r, &sub);
+        if (de.is_dir)
+                return xerr_set_tool(e, "mcopy", "'%s' is a directory", path);
+        if (de.size != size)
+                return xerr_set_tool(e, "mcopy", "'%s' has %" PRIu64 " bytes on the ESP, its source "
+                                     "has %" PRIu64, path, de.size, size);
+        return 0;
+}
+
+static int mcopy(struct bootpart_fat *f, const char *target, const char *src, const char *dst,
+                 char *const envp[], uint64_t *ret_size, struct xerr *e)
 {
         /* No -m: it would keep the host mtime; without it mtools stamps
          * SOURCE_DATE_EPOCH. */
         const char *argv[] = { "mcopy", "-i", target, src, dst, NULL };
-        int r = xova_run("mtools", (char *const *) argv, envp, NULL, e);
+        uint64_t size;
+        int r;
 
+        r = file_size(src, &size, e);
+        if (r < 0)
+                return r;
+        r = xova_run("mtools", (char *const *) argv, envp, NULL, e);
+        if (r >= 0)
+                r = check_copy(f, dst, size, e);
         if (r < 0)
                 return xerr_prefix(e, "cannot copy '%s' to '%s'", src, dst);
+        *ret_size = size;
         return 0;
 }
 
@@ -329,16 +374,17 @@ int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t
                 }
                 argv[k] = NULL;
                 r = xova_run("mtools", (char *const *) argv, menv.envp, NULL, e);
+                for (size_t i = 3; r >= 0 && i < k; i++)
+                        r = check_dir(&fat, argv[i], e);
                 if (r < 0)
                         return xerr_prefix(e, "cannot make the boot partition directories");
         }
 
         /* grub.cfg first: GRUB's early config searches for it. */
-        r = mcopy(target, s.grub_cfg, "::/EFI/BOOT/grub.cfg", menv.envp, e);
+        r = mcopy(&fat, target, s.grub_cfg, "::/EFI/BOOT/grub.cfg", menv.envp, &sz, e);
         if (r < 0)
                 return r;
-        if (file_size(s.grub_cfg, &sz, NULL) == 0)
-                done += sz;
+        done += sz;
         for (size_t i = 0; i < u->n_payloads; i++) {
                 const struct bootpart_payload *p = &u->payloads[i];
                 char dst[3][128];
@@ -350,11 +396,10 @@ int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t
                 for (size_t k = 0; k < 3; k++) {
                         if (!src[k])
                                 continue;
-                        r = mcopy(target, src[k], dst[k], menv.envp, e);
+                        r = mcopy(&fat, target, src[k], dst[k], menv.envp, &sz, e);
                         if (r < 0)
                                 return r;
-                        if (file_size(src[k], &sz, NULL) == 0)
-                                done += sz;
+                        done += sz;
                         xova_progress_report(progress, "boot partition", done, total);
                 }
         }

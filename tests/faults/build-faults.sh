@@ -517,6 +517,7 @@ lie_case() {
 OUTARG='for ((i = 1; i < $#; i++)); do [ "${!i}" = -o ] && { j=$((i + 1)); out=${!j}; }; done'
 REAL_GRUB_MKIMAGE=$(command -v grub-mkimage)
 REAL_MKFS_FAT=$(PATH=$PATH:/usr/sbin:/sbin command -v mkfs.fat)
+REAL_MCOPY=$(command -v mcopy)
 
 fake_tool grub-mkimage 'exit 0'
 lie_case "grub-mkimage exits 0 and writes nothing" \
@@ -537,8 +538,26 @@ fake_tool mkfs.fat "args=(\"\$@\"); args[-1]=\$((args[-1] / 2)); exec '$REAL_MKF
 lie_case "mkfs.fat exits 0 and makes half the filesystem" \
     "mkfs.fat: .*exited 0 but the FAT at offset 1048576 has [0-9]+ sectors of 512 bytes, want [0-9]+ bytes"
 
+fake_tool mmd 'exit 0'
+lie_case "mmd exits 0 and makes no directory" "mmd: .*exited 0 but '::/EFI' is not on the ESP"
+
+# the gap build-faults.sh found first: an ESP without kernels, and exit 0
+fake_tool mcopy 'exit 0'
+lie_case "mcopy exits 0 and copies nothing" \
+    "mcopy: .*exited 0 but '::/EFI/BOOT/grub.cfg' is not on the ESP"
+lie_case "mcopy exits 0 and copies nothing, raw" \
+    "mcopy: .*exited 0 but '::/EFI/BOOT/grub.cfg' is not on the ESP" raw
+# files over 1 MiB (the kernels) copied short: the first half only
+fake_tool mcopy "src=\$3; if [ \"\$(stat -c %s \"\$3\")\" -gt 1048576 ]; then
+    src=$T/fake-short; head -c \$((\$(stat -c %s \"\$3\") / 2)) \"\$3\" >\"\$src\"
+fi
+exec '$REAL_MCOPY' \"\$1\" \"\$2\" \"\$src\" \"\$4\""
+lie_case "mcopy exits 0 and copies half the kernel" \
+    "mcopy: .*exited 0 but '::/x86_64/vmlinuz' has [0-9]+ bytes on the ESP, its source has [0-9]+"
+rm -f "$T/fake-short"
+
 # exits 0 but writes nothing: the build must fail, or its output verify
-for tool in mke2fs mcopy; do
+for tool in mke2fs; do
     rm -f "$T/fake"/*
     printf '#!/bin/sh\nexit 0\n' >"$T/fake/$tool"
     chmod +x "$T/fake/$tool"
