@@ -25,6 +25,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 #include <archive_entry.h>
 
 #include "appliance/appliance.h"
+#include "appliance/appliance-internal.h"
 
 #define MiB (UINT64_C(1) << 20)
 #define FS_BLOCK 4096u
@@ -477,6 +479,101 @@ static int copy_image(const struct appliance_disk *d, int out_fd, const char *im
         return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* What the tools must have done                                       */
+
+/* A tool's exit status is not proof (see ext4.c), so after mke2fs and
+ * debugfs the image is read back, without running anything. */
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The entries of the staged tree, each once: a tarball may name a path
+ * twice (the later member wins, one inode). *ret_lnf: whether the tree has
+ * its own top-level lost+found, which mke2fs -d reuses. */
+static int stage_unique(const struct stage *s, size_t *ret_n, bool *ret_lnf)
+{
+        _cleanup_free_ const char **v = NULL;
+        size_t n = 0;
+        bool lnf = false;
+
+        if (s->n == 0) {
+                *ret_n = 0;
+                *ret_lnf = false;
+                return 0;
+        }
+        v = malloc(s->n * sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n; i++) {
+                v[i] = s->v[i].rel;
+                lnf = lnf || strcmp(v[i], "lost+found") == 0;
+        }
+        qsort(v, s->n, sizeof(*v), cmp_str);
+        for (size_t i = 0; i < s->n; i++)
+                if (i == 0 || strcmp(v[i - 1], v[i]) != 0)
+                        n++;
+        *ret_n = n;
+        *ret_lnf = lnf;
+        return 0;
+}
+
+/* A finding of ext4.c after `tool` exited 0 is that tool's error; a read
+ * error stays a read error. */
+static int tool_finding(struct xerr *e, const char *tool, int r, const struct xerr *sub)
+{
+        if (r == -EBADMSG)
+                return xerr_set_tool(e, tool, "%s", sub->msg);
+        return xerr_set(e, r, sub->where, "%s", sub->msg);
+}
+
+/* mke2fs's: the image still holds the region, and at `offset` is an ext4
+ * superblock with our UUID, 4 KiB blocks, exactly the region's blocks, and
+ * at least the inodes in use that the staged tree needs: the reserved ones,
+ * lost+found and one per entry (so -d copied the tree; a hard link is no
+ * entry of its own). One 1 KiB read. */
+static int check_mke2fs(const struct stage *s, int fd, uint64_t offset, uint64_t size,
+                        const uint8_t uuid[16], struct appliance_ext4_super *ret, struct xerr *e)
+{
+        struct appliance_ext4_super sb;
+        struct xerr sub = { 0 };
+        char have[37], want[37];
+        uint64_t need;
+        struct stat st;
+        size_t n;
+        bool lnf;
+        int r;
+
+        if (fstat(fd, &st) < 0)
+                return xerr_set_errno(e, -errno, "mke2fs", "cannot stat the image");
+        if ((uint64_t) st.st_size < offset + size)
+                return xerr_set_tool(e, "mke2fs", "the image is now %" PRIu64 " bytes, the filesystem "
+                                     "ends at byte %" PRIu64, (uint64_t) st.st_size, offset + size);
+        r = appliance_ext4_read_super(fd, offset, &sb, &sub);
+        if (r < 0)
+                return tool_finding(e, "mke2fs", r, &sub);
+        if (sb.block_size != FS_BLOCK || sb.blocks * sb.block_size != size)
+                return xerr_set_tool(e, "mke2fs", "the ext4 filesystem at offset %" PRIu64 " has %"
+                                     PRIu64 " blocks of %" PRIu32 " bytes, want %" PRIu64 " bytes",
+                                     offset, sb.blocks, sb.block_size, size);
+        if (memcmp(sb.uuid, uuid, 16) != 0)
+                return xerr_set_tool(e, "mke2fs", "the ext4 filesystem at offset %" PRIu64 " has UUID "
+                                     "%s, want %s", offset, xova_uuid_format(sb.uuid, have),
+                                     xova_uuid_format(uuid, want));
+        r = stage_unique(s, &n, &lnf);
+        if (r < 0)
+                return xerr_set(e, r, "mke2fs", "out of memory");
+        need = (uint64_t) sb.first_ino - 1 + n + (lnf ? 0 : 1);
+        if (sb.inodes - sb.free_inodes < need)
+                return xerr_set_tool(e, "mke2fs", "the ext4 filesystem at offset %" PRIu64 " has %"
+                                     PRIu32 " inodes in use, want at least %" PRIu64 " (%zu staged "
+                                     "entries)", offset, sb.inodes - sb.free_inodes, need, n);
+        *ret = sb;
+        return 0;
+}
+
 int appliance_fs_make(const struct appliance_disk *d, const char *image, uint64_t offset,
                       uint64_t size, const struct appliance_fs_opts *o, struct xerr *e)
 {
@@ -486,7 +583,8 @@ int appliance_fs_make(const struct appliance_disk *d, const char *image, uint64_
         struct stage s = { .d = d, .e = e };
         char dw[128], token[160], uuid[37], hash_seed[37], opt_E[160], size_arg[32];
         char env_time[48];
-        uint8_t id[16];
+        uint8_t id[16], fs_uuid[16];
+        struct appliance_ext4_super sb;
         size_t n_fix = 0;
         struct stat st;
         const char *workdir;
@@ -564,8 +662,8 @@ int appliance_fs_make(const struct appliance_disk *d, const char *image, uint64_
         if (r < 0)
                 goto out;
 
-        xova_derive_uuid(o->seed, (disk_token(d, "fs-uuid", token, sizeof(token)), token), id);
-        xova_uuid_format(id, uuid);
+        xova_derive_uuid(o->seed, (disk_token(d, "fs-uuid", token, sizeof(token)), token), fs_uuid);
+        xova_uuid_format(fs_uuid, uuid);
         xova_derive_uuid(o->seed, (disk_token(d, "fs-hash-seed", token, sizeof(token)), token), id);
         xova_uuid_format(id, hash_seed);
         snprintf(opt_E, sizeof(opt_E), "offset=%llu,hash_seed=%s,root_owner=0:0",
@@ -606,6 +704,11 @@ int appliance_fs_make(const struct appliance_disk *d, const char *image, uint64_
                 argv[k++] = size_arg;
                 argv[k] = NULL;
                 r = xova_run("e2fsprogs", argv, env, NULL, e);
+                if (r >= 0) {
+                        fd = open(image, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                        r = fd < 0 ? xerr_set_errno(e, -errno, image, "cannot open")
+                                   : check_mke2fs(&s, fd, offset, size, fs_uuid, &sb, e);
+                }
                 if (r < 0) {
                         xerr_prefix(e, "cannot make the filesystem of %s", dw);
                         goto out;

@@ -18,6 +18,7 @@
 #include "tests/unit/testutil.h"
 
 #include "appliance/appliance.h"
+#include "appliance/appliance-internal.h"
 
 #define MiB (UINT64_C(1) << 20)
 #define SPEC "dir/xova.json"
@@ -577,6 +578,68 @@ static void test_appliance_fs_deterministic(void **state)
         assert_int_not_equal(run("cmp -s '%s' '%s'", i1, i2), 0);
 }
 
+/* Pokes `len` bytes of `v` (little-endian) at byte `at` of the file. */
+static void poke(const char *path, uint64_t at, uint32_t v, size_t len)
+{
+        uint8_t b[4] = { (uint8_t) v, (uint8_t) (v >> 8), (uint8_t) (v >> 16), (uint8_t) (v >> 24) };
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(xova_pwrite_all(fd, b, len, (off_t) at), 0);
+        close(fd);
+}
+
+static int read_super(const char *img, uint64_t off, struct appliance_ext4_super *sb, struct xerr *e)
+{
+        int fd = open(img, O_RDONLY | O_CLOEXEC), r;
+        assert_true(fd >= 0);
+        r = appliance_ext4_read_super(fd, off, sb, e);
+        close(fd);
+        return r;
+}
+
+/* The superblock reader behind the check of mke2fs's output. */
+static void test_appliance_ext4_super(void **state)
+{
+        const char *dir = *state;
+        _cleanup_free_ char *t = pathf("%s/tree", dir), *img = pathf("%s/img", dir);
+        struct appliance_disk d = { .name = (char *) "root", .role = APPLIANCE_DISK_ROOT,
+                                    .arch = xova_arch_by_name("x86_64"),
+                                    .content = APPLIANCE_CONTENT_DIRECTORY, .source = t };
+        const uint64_t off = 3 * MiB, size = 16 * MiB, sbo = off + 1024;
+        struct appliance_ext4_super sb;
+        struct xerr e = { 0 };
+        uint8_t uuid[16];
+
+        make_tree(t, false, 022, 0);    /* 4 directories, 4 files, 1 symlink */
+        make_image(img, 20 * MiB);
+        assert_int_equal(appliance_fs_make(&d, img, off, size, &fs_opts_base, &e), 0);
+        assert_int_equal(read_super(img, off, &sb, &e), 0);
+        assert_int_equal(sb.block_size, 4096);
+        assert_true(sb.blocks == size / 4096);
+        assert_int_equal(sb.first_ino, 11);
+        assert_int_equal(sb.inodes - sb.free_inodes, 11 + 9);  /* reserved, lost+found, the tree */
+        xova_derive_uuid("test-seed", "fs-uuid:root:x86_64", uuid);
+        assert_memory_equal(sb.uuid, uuid, 16);
+
+        /* not ext4 at all: the magic */
+        poke(img, sbo + 0x38, 0, 2);
+        assert_int_equal(read_super(img, off, &sb, &e), -EBADMSG);
+        assert_string_equal(e.msg, "no ext4 superblock at offset 3145728 (magic 0x0000 at byte 3146808, "
+                            "want 0xef53)");
+        poke(img, sbo + 0x38, 0xef53, 2);
+        assert_int_equal(read_super(img, off, &sb, &e), 0);
+        /* fields that do not add up */
+        poke(img, sbo + 0x18, 9, 4);            /* 512 KiB blocks */
+        assert_int_equal(read_super(img, off, &sb, &e), -EBADMSG);
+        assert_non_null(strstr(e.msg, "is inconsistent"));
+        poke(img, sbo + 0x18, 2, 4);
+        poke(img, sbo + 0x28, 1000, 4);         /* inodes per group */
+        assert_int_equal(read_super(img, off, &sb, &e), -EBADMSG);
+        assert_non_null(strstr(e.msg, "groups of 1000 inodes but"));
+        /* past the end of the file: a read error, not a finding */
+        assert_int_equal(read_super(img, 20 * MiB, &sb, &e), -EIO);
+}
+
 static void test_appliance_fs_empty_and_bad_region(void **state)
 {
         const char *dir = *state;
@@ -683,6 +746,8 @@ static void test_appliance_fs_tarball(void **state)
                 { "etc//os-release", AE_IFREG, "ID=xova\n" },
                 { "./etc/mtab", AE_IFLNK, "/proc/self/mounts" },
                 { "./etc/hostname2", 0, "etc/hostname" },
+                /* named twice (tar -r does that): one inode, the later member */
+                { "etc/os-release", AE_IFREG, "ID=xova\n" },
         };
         struct appliance_disk d = { .name = (char *) "root", .role = APPLIANCE_DISK_ROOT,
                                     .arch = xova_arch_by_name("aarch64"),
@@ -778,6 +843,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_appliance_load, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_check_sources, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_fs_deterministic, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_appliance_ext4_super, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_fs_empty_and_bad_region, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_fs_image, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_fs_tarball, setup_tmpdir, teardown_tmpdir),
