@@ -25,6 +25,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <fts.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -129,6 +130,11 @@ static int member_normalize(struct stage *s, const char *src, const char *name, 
         out[o] = '\0';
         *ret = TAKE_PTR(out);
         return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
 static int stage_record(struct stage *s, char *rel, mode_t mode)
@@ -348,6 +354,65 @@ static int stage_from_tarball(struct stage *s, const char *src)
         return 0;
 }
 
+/*
+ * The directories a tarball implies but does not list ("a/b/c" without
+ * "a/" and "a/b/", or the parent of a hard link): archive_write_disk makes
+ * them with the time of the build, a mode from the umask and the building
+ * user as owner, and mke2fs -d copies all three into the image (measured:
+ * two builds a second apart differed in /a's times). Recorded here as 0755
+ * directories, they get the epoch, a fixed mode and owner 0:0 like every
+ * listed entry. Found by walking the stage (fts, no stat of non-directories),
+ * so nothing libarchive made is missed.
+ */
+static int stage_add_implied(struct stage *s)
+{
+        _cleanup_free_ const char **have = NULL;
+        char *const roots[] = { s->root, NULL };
+        size_t n = s->n, rootlen = strlen(s->root);
+        FTSENT *ent;
+        FTS *fts;
+        int r = 0;
+
+        have = malloc((n ? n : 1) * sizeof(*have));
+        if (!have)
+                return xerr_set(s->e, -ENOMEM, s->root, "out of memory");
+        for (size_t i = 0; i < n; i++)
+                have[i] = s->v[i].rel;
+        qsort(have, n, sizeof(*have), cmp_str);
+        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR | FTS_NOSTAT, NULL);
+        if (!fts)
+                return xerr_set_errno(s->e, -errno, s->root, "cannot walk the stage directory");
+        while (r == 0) {
+                const char *rel;
+                char *copy;
+
+                errno = 0;
+                ent = fts_read(fts);
+                if (!ent) {
+                        if (errno != 0)
+                                r = xerr_set_errno(s->e, -errno, s->root, "cannot walk the stage directory");
+                        break;
+                }
+                rel = ent->fts_path + rootlen;
+                if (ent->fts_info == FTS_DNR || ent->fts_info == FTS_ERR) {
+                        r = xerr_set_errno(s->e, -ent->fts_errno, ent->fts_path,
+                                           "cannot walk the stage directory");
+                        break;
+                }
+                if (ent->fts_info != FTS_D || ent->fts_level == 0)
+                        continue;
+                while (*rel == '/')
+                        rel++;
+                if (bsearch(&rel, have, n, sizeof(*have), cmp_str))
+                        continue;
+                copy = strdup(rel);
+                if (!copy || stage_record(s, copy, S_IFDIR | 0755) < 0)
+                        r = xerr_set(s->e, -ENOMEM, s->root, "out of memory");
+        }
+        fts_close(fts);
+        return r;
+}
+
 /* Gives every staged entry its own mode bits (not the umask's) and the
  * epoch as atime and mtime, after all entries exist (creating a child
  * changes its directory's mtime). */
@@ -484,11 +549,6 @@ static int copy_image(const struct appliance_disk *d, int out_fd, const char *im
 
 /* A tool's exit status is not proof (see ext4.c), so after mke2fs and
  * debugfs the image is read back, without running anything. */
-
-static int cmp_str(const void *a, const void *b)
-{
-        return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
 
 /* The entries of the staged tree, each once: a tarball may name a path
  * twice (the later member wins, one inode). *ret_lnf: whether the tree has
@@ -650,9 +710,11 @@ int appliance_fs_make(const struct appliance_disk *d, const char *image, uint64_
 
         if (d->content == APPLIANCE_CONTENT_DIRECTORY)
                 r = stage_from_directory(&s, d->source);
-        else if (d->content == APPLIANCE_CONTENT_TARBALL)
+        else if (d->content == APPLIANCE_CONTENT_TARBALL) {
                 r = stage_from_tarball(&s, d->source);
-        else
+                if (r >= 0)
+                        r = stage_add_implied(&s);
+        } else
                 r = 0;
         if (r < 0) {
                 xerr_prefix(e, "cannot stage the content of %s", dw);

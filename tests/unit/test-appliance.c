@@ -772,6 +772,45 @@ static void test_appliance_fs_tarball(void **state)
         assert_true(est >= 8 * MiB && est % MiB == 0);
 }
 
+/* Directories a tarball only implies get the epoch, 0755 and 0:0 too: two
+ * builds a second apart, under different umasks, give the same bytes. */
+static void test_appliance_fs_tarball_implied_dirs(void **state)
+{
+        const char *dir = *state;
+        _cleanup_free_ char *tar = pathf("%s/implied.tar", dir), *w = pathf("%s/work", dir);
+        _cleanup_free_ char *i1 = pathf("%s/img1", dir), *i2 = pathf("%s/img2", dir);
+        static const struct member m[] = {
+                { "a/b/c", AE_IFREG, "deep\n" },      /* a/ and a/b/ are not members */
+                { "h/link", 0, "a/b/c" },             /* nor is h/, the parent of a hard link */
+        };
+        struct appliance_disk d = { .name = (char *) "data", .role = APPLIANCE_DISK_DATA,
+                                    .content = APPLIANCE_CONTENT_TARBALL, .source = tar };
+        struct appliance_fs_opts o = fs_opts_base;
+        struct xerr e = { 0 };
+        mode_t old;
+
+        assert_int_equal(mkdir(w, 0700), 0);
+        o.workdir = w;
+        make_tarball(tar, m, ELEMENTSOF(m), false);
+        make_image(i1, 8 * MiB);
+        make_image(i2, 8 * MiB);
+        assert_int_equal(appliance_fs_make(&d, i1, 0, 8 * MiB, &o, &e), 0);
+        sleep(1);
+        old = umask(077);
+        assert_int_equal(appliance_fs_make(&d, i2, 0, 8 * MiB, &o, &e), 0);
+        umask(old);
+        assert_int_equal(run("cmp -s '%s' '%s'", i1, i2), 0);
+        for (size_t i = 0; i < 3; i++) {
+                static const char *const dirs[] = { "/a", "/a/b", "/h" };
+                assert_int_equal(run("debugfs -R 'stat %s' '%s' 2>/dev/null | grep -q 'Mode:  0755'",
+                                     dirs[i], i1), 0);
+                assert_int_equal(run("debugfs -R 'stat %s' '%s' 2>/dev/null | grep -q 'ctime: 0x6553f100:'",
+                                     dirs[i], i1), 0);
+                assert_int_equal(run("debugfs -R 'stat %s' '%s' 2>/dev/null | "
+                                     "grep -q 'User:     0   Group:     0'", dirs[i], i1), 0);
+        }
+}
+
 static void test_appliance_fs_tarball_hostile(void **state)
 {
         const char *dir = *state;
@@ -847,6 +886,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_appliance_fs_empty_and_bad_region, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_fs_image, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_fs_tarball, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_appliance_fs_tarball_implied_dirs, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_fs_tarball_hostile, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_fs_directory_special, setup_tmpdir, teardown_tmpdir),
         };
