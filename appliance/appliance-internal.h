@@ -5,7 +5,7 @@
 
 #include "appliance/appliance.h"
 
-/* What ext4.c reads from an ext4 superblock to check mke2fs. */
+/* What ext4.c reads from an ext4 superblock to check mke2fs and debugfs. */
 struct appliance_ext4_super {
         uint64_t blocks;                /* s_blocks_count (lo, and hi with 64bit) */
         uint32_t block_size;
@@ -15,6 +15,7 @@ struct appliance_ext4_super {
         uint32_t first_ino;             /* first non-reserved inode */
         uint32_t inode_size, desc_size;
         uint32_t feature_ro_compat;
+        uint32_t mkfs_time;             /* s_mkfs_time: the time mke2fs used (low 32 bits) */
         uint8_t uuid[16];
 };
 
@@ -23,5 +24,17 @@ struct appliance_ext4_super {
  * magic 0xEF53 is missing or the fields do not add up. */
 int appliance_ext4_read_super(int fd, uint64_t offset, struct appliance_ext4_super *ret,
                               struct xerr *e);
+
+/* Checks that every inode in use, the root and those from first_ino on, has
+ * owner 0:0 and the ctime `epoch` (low 32 bits): what mke2fs -d and the
+ * debugfs fixups must leave. The ctime may also be the superblock's
+ * s_mkfs_time, which mke2fs stamps on its own inodes (root, lost+found):
+ * that is the epoch, except for epoch 0, which e2fsprogs reads as "no
+ * E2FSPROGS_FAKE_TIME" and replaces by the time of the build. Reads only
+ * the used part of each group's inode table (bg_itable_unused, kept by
+ * mke2fs with metadata_csum). -EBADMSG naming the first inode that is not
+ * so. */
+int appliance_ext4_check_inodes(int fd, uint64_t offset, const struct appliance_ext4_super *sb,
+                                uint64_t epoch, struct xerr *e);
 
 #endif

@@ -640,6 +640,65 @@ static void test_appliance_ext4_super(void **state)
         assert_int_equal(read_super(img, 20 * MiB, &sb, &e), -EIO);
 }
 
+static int check_inodes(const char *img, uint64_t off, uint64_t epoch, struct xerr *e)
+{
+        struct appliance_ext4_super sb;
+        int fd = open(img, O_RDONLY | O_CLOEXEC), r;
+        assert_true(fd >= 0);
+        r = appliance_ext4_read_super(fd, off, &sb, e);
+        if (r == 0)
+                r = appliance_ext4_check_inodes(fd, off, &sb, epoch, e);
+        close(fd);
+        return r;
+}
+
+/* The inode scan behind the check of the debugfs fixups: owner 0:0 and
+ * ctime = epoch everywhere, whatever debugfs's exit status said. */
+static void test_appliance_ext4_inodes(void **state)
+{
+        const char *dir = *state;
+        _cleanup_free_ char *t = pathf("%s/tree", dir), *img = pathf("%s/img", dir);
+        struct appliance_disk d = { .name = (char *) "root", .role = APPLIANCE_DISK_ROOT,
+                                    .arch = xova_arch_by_name("x86_64"),
+                                    .content = APPLIANCE_CONTENT_DIRECTORY, .source = t };
+        const uint64_t off = 3 * MiB, size = 16 * MiB, gd = off + 4096;
+        struct xerr e = { 0 };
+
+        make_tree(t, false, 022, 1234);         /* owned by 1234 in the stage: debugfs fixes it */
+        make_image(img, 20 * MiB);
+        assert_int_equal(appliance_fs_make(&d, img, off, size, &fs_opts_base, &e), 0);
+        assert_int_equal(check_inodes(img, off, 1700000000, &e), 0);
+
+        /* what a debugfs command that failed would leave */
+#define SIF(cmd) assert_int_equal(run("debugfs -w -R 'sif /etc/hostname " cmd "' '%s?offset=%llu' " \
+                                      ">/dev/null 2>&1", img, (unsigned long long) off), 0)
+        SIF("uid 5");
+        assert_int_equal(check_inodes(img, off, 1700000000, &e), -EBADMSG);
+        assert_non_null(strstr(e.msg, "has ctime 1700000000 and owner 5:0, want"));
+        SIF("uid 0");
+        SIF("gid 70000");                       /* needs the high 16 bits */
+        assert_int_equal(check_inodes(img, off, 1700000000, &e), -EBADMSG);
+        assert_non_null(strstr(e.msg, "owner 0:70000"));
+        SIF("gid 0");
+        SIF("ctime @5");
+        assert_int_equal(check_inodes(img, off, 1700000000, &e), -EBADMSG);
+        assert_non_null(strstr(e.msg, "has ctime 5 and owner 0:0"));
+        SIF("ctime @1700000000");
+        assert_int_equal(check_inodes(img, off, 1700000000, &e), 0);
+#undef SIF
+
+        /* group descriptor 0 (the block after the superblock's) that lies */
+        poke(img, gd + 0x1c, 0xffff, 2);        /* bg_itable_unused */
+        poke(img, gd + 0x32, 0xffff, 2);
+        assert_int_equal(check_inodes(img, off, 1700000000, &e), -EBADMSG);
+        assert_non_null(strstr(e.msg, "unused inodes of"));
+        poke(img, gd + 0x1c, 0, 2);
+        poke(img, gd + 0x32, 0, 2);
+        poke(img, gd + 0x08, 0xfffffff0, 4);    /* bg_inode_table */
+        assert_int_equal(check_inodes(img, off, 1700000000, &e), -EBADMSG);
+        assert_non_null(strstr(e.msg, "lies outside the filesystem"));
+}
+
 static void test_appliance_fs_empty_and_bad_region(void **state)
 {
         const char *dir = *state;
@@ -883,6 +942,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_appliance_check_sources, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_fs_deterministic, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_ext4_super, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_appliance_ext4_inodes, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_fs_empty_and_bad_region, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_fs_image, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_fs_tarball, setup_tmpdir, teardown_tmpdir),
