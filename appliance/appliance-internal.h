@@ -25,15 +25,21 @@ struct appliance_ext4_super {
 int appliance_ext4_read_super(int fd, uint64_t offset, struct appliance_ext4_super *ret,
                               struct xerr *e);
 
-/* Checks that every inode in use, the root and those from first_ino on, has
- * owner 0:0 and the ctime `epoch` (low 32 bits): what mke2fs -d and the
- * debugfs fixups must leave. The ctime may also be the superblock's
- * s_mkfs_time, which mke2fs stamps on its own inodes (root, lost+found):
- * that is the epoch, except for epoch 0, which e2fsprogs reads as "no
- * E2FSPROGS_FAKE_TIME" and replaces by the time of the build. Reads only
- * the used part of each group's inode table (bg_itable_unused, kept by
- * mke2fs with metadata_csum). -EBADMSG naming the first inode that is not
- * so. */
+/* The time mke2fs and debugfs are given (E2FSPROGS_FAKE_TIME) for a build
+ * at `epoch`: e2fsprogs reads 0 as "not set" and stamps the wall clock, so
+ * epoch 0 is passed as 1 (1970-01-01T00:00:01Z): reproducible, and one
+ * second off only in the superblock and in the inodes mke2fs makes itself. */
+static inline uint64_t appliance_e2fs_time(uint64_t epoch)
+{
+        return epoch ? epoch : 1;
+}
+
+/* Checks that the superblock was made at appliance_e2fs_time(epoch) and that
+ * every inode in use, the root and those from first_ino on, has owner 0:0
+ * and the ctime `epoch` or that time (mke2fs stamps its own inodes, root and
+ * lost+found, with it; low 32 bits). Reads only the used part of each
+ * group's inode table (bg_itable_unused, kept by mke2fs with
+ * metadata_csum). -EBADMSG naming the first inode that is not so. */
 int appliance_ext4_check_inodes(int fd, uint64_t offset, const struct appliance_ext4_super *sb,
                                 uint64_t epoch, struct xerr *e);
 

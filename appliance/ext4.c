@@ -102,8 +102,13 @@ int appliance_ext4_check_inodes(int fd, uint64_t offset, const struct appliance_
         uint64_t gdt_len = (uint64_t) sb->groups * sb->desc_size, fs_bytes = sb->blocks * sb->block_size;
         bool csum = sb->feature_ro_compat & (EXT4_RO_COMPAT_GDT_CSUM | EXT4_RO_COMPAT_METADATA_CSUM);
         size_t per_chunk = EXT4_READ_CHUNK / sb->inode_size;
+        uint32_t made = (uint32_t) appliance_e2fs_time(epoch);
         int r;
 
+        if (sb->mkfs_time != made)
+                return xerr_set(e, -EBADMSG, "", "the ext4 superblock at offset %" PRIu64 " says it was made "
+                                "at %" PRIu32 ", want %" PRIu32 " (E2FSPROGS_FAKE_TIME ignored?)", offset,
+                                sb->mkfs_time, made);
         if (gdt_len > EXT4_GDT_MAX)
                 return xerr_set(e, -EFBIG, "", "the ext4 filesystem at offset %" PRIu64 " has %" PRIu32
                                 " groups, more than checked here", offset, sb->groups);
@@ -160,7 +165,7 @@ int appliance_ext4_check_inodes(int fd, uint64_t offset, const struct appliance_
                                 ctime = le32(ino + 0x0c);
                                 /* the low 32 bits only: above 2038 the rest is in
                                  * i_ctime_extra, which this check leaves alone */
-                                if ((ctime != (uint32_t) epoch && ctime != sb->mkfs_time) ||
+                                if ((ctime != (uint32_t) epoch && ctime != made) ||
                                     uid != 0 || gid != 0)
                                         return xerr_set(e, -EBADMSG, "", "ext4 inode %" PRIu32 " at "
                                                         "offset %" PRIu64 " has ctime %" PRIu32

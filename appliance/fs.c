@@ -16,7 +16,7 @@
  *   - uid/gid: as staged, i.e. the building user's: fixed with debugfs too
  *     (only lines for entries not already 0:0, so a root build pays nothing);
  *   - the root directory, lost+found, crtime and superblock times: from
- *     E2FSPROGS_FAKE_TIME.
+ *     E2FSPROGS_FAKE_TIME (appliance_e2fs_time: epoch 0 is passed as 1).
  * UUID and directory hash seed are derived from the build seed and the disk.
  * With the journal kept the result was byte-identical in every trial, so the
  * journal stays. Bytes are identical per e2fsprogs version: a different
@@ -731,7 +731,8 @@ int appliance_fs_make(const struct appliance_disk *d, const char *image, uint64_
         snprintf(opt_E, sizeof(opt_E), "offset=%llu,hash_seed=%s,root_owner=0:0",
                  (unsigned long long) offset, hash_seed);
         snprintf(size_arg, sizeof(size_arg), "%lluk", (unsigned long long) (size / 1024));
-        snprintf(env_time, sizeof(env_time), "E2FSPROGS_FAKE_TIME=%llu", (unsigned long long) o->epoch);
+        snprintf(env_time, sizeof(env_time), "E2FSPROGS_FAKE_TIME=%llu",
+                 (unsigned long long) appliance_e2fs_time(o->epoch));
         {
                 /* features and inode size spelled out so that the host's
                  * mke2fs.conf matters less; LC_ALL=C because mke2fs sorts
