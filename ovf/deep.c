@@ -314,9 +314,12 @@ static int make_overlays(const struct ovf_bundle *b, const char *workdir, char *
                         return r;
                 if (fd < 0)
                         return xerr_set(e, -EBADF, k->id, "no open file for the disk");
-                if (asprintf(&paths[i], "%s/disk-%zu.qcow2", workdir, i) < 0 ||
-                    asprintf(&files[i], "/proc/%d/fd/%d", (int) getpid(), fd) < 0) {
-                        paths[i] = files[i] = NULL;
+                if (asprintf(&paths[i], "%s/disk-%zu.qcow2", workdir, i) < 0) {
+                        paths[i] = NULL;
+                        return xerr_set(e, -ENOMEM, k->id, "out of memory");
+                }
+                if (asprintf(&files[i], "/proc/%d/fd/%d", (int) getpid(), fd) < 0) {
+                        files[i] = NULL;
                         return xerr_set(e, -ENOMEM, k->id, "out of memory");
                 }
                 ranges[i].file = files[i];
