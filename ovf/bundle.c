@@ -440,31 +440,36 @@ static uint64_t next_header_offset(const struct ovf_bundle *b)
         return m->offset + (m->size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
 }
 
+/* The member's own tar header: the block right before its data (sparse
+ * members, whose headers continue, are refused before this). */
+static int read_own_header(const struct ova_reader *rd, uint64_t data_off, const char *where, char *h,
+                           struct xerr *e)
+{
+        if (data_off < TAR_BLOCK)
+                return xerr_set(e, -XOVA_EVERIFY, where, "data at offset %" PRIu64 ", before any header", data_off);
+        if (xova_pread_all(rd->b->fd, h, TAR_BLOCK, (off_t) (data_off - TAR_BLOCK)) < 0)
+                return xerr_set(e, -EIO, where, "cannot read its tar header at offset %" PRIu64,
+                                data_off - TAR_BLOCK);
+        return 0;
+}
+
 /*
  * A pax 'path' record or a GNU long name ('L' entry) overrides the name
  * field of the ustar header after it, and libarchive reports the override.
  * A reader that ignores pax or GNU entries (old ustar readers, some
  * scanners and extractors) sees the name field instead: a bundle naming one
  * member two ways is a parser differential, refused whichever name is the
- * hostile one. The member's own header is the block right before its data
- * (sparse members, whose headers continue, are refused before this); its
- * name field must hold the name, or, for a name too long for the 100-byte
- * field, the first 98 to 100 bytes of it (libarchive 3.6's pax writer keeps
- * 98, GNU tar, Python and Go 100), so what an old reader sees is cut, never
- * another member's name; the POSIX prefix field must be empty, as a bare
- * name cannot be split there.
+ * hostile one. The member's own header h (at offset hdr_off) must hold the
+ * name, or, for a name too long for the 100-byte field, the first 98 to 100
+ * bytes of it (libarchive 3.6's pax writer keeps 98, GNU tar, Python and Go
+ * 100), so what an old reader sees is cut, never another member's name; the
+ * POSIX prefix field must be empty, as a bare name cannot be split there.
  */
-static int check_header_name(const struct ova_reader *rd, const char *name, uint64_t data_off, const char *where,
-                             struct xerr *e)
+static int check_header_name(const char *h, uint64_t hdr_off, const char *name, const char *where, struct xerr *e)
 {
-        char h[TAR_BLOCK], shown[160];
+        char shown[160];
         size_t len = strlen(name), n;
 
-        if (data_off < TAR_BLOCK)
-                return xerr_set(e, -XOVA_EVERIFY, where, "data at offset %" PRIu64 ", before any header", data_off);
-        if (xova_pread_all(rd->b->fd, h, TAR_BLOCK, (off_t) (data_off - TAR_BLOCK)) < 0)
-                return xerr_set(e, -EIO, where, "cannot read its tar header at offset %" PRIu64,
-                                data_off - TAR_BLOCK);
         if (memcmp(h + 257, "ustar", 6) == 0 && h[345])
                 return xerr_set(e, -XOVA_EVERIFY, where, "the tar header's prefix field says '%s' (members have "
                                 "bare names)", printable(h + 345, 155, shown, sizeof(shown)));
@@ -473,7 +478,106 @@ static int check_header_name(const struct ova_reader *rd, const char *name, uint
                 return 0;
         return xerr_set(e, -XOVA_EVERIFY, where, "the tar header's name field says '%s' (at offset %" PRIu64
                         "; a pax path or GNU long name must not differ from it)",
-                        printable(h, n, shown, sizeof(shown)), data_off - TAR_BLOCK);
+                        printable(h, n, shown, sizeof(shown)), hdr_off);
+}
+
+#define TAR_SIZE_OFF 124
+#define TAR_SIZE_LEN 12
+#define TAR_OCTAL_MAX ((UINT64_C(1) << 33) - 1)  /* 11 octal digits and a terminator: 8 GiB - 1 */
+
+/*
+ * The ustar size field p[12] as any reader of the header alone reads it,
+ * into *ret; false if readers disagree on it or refuse it. Plain octal:
+ * leading spaces (old writers), 1 to 12 octal digits, then only spaces
+ * and NULs (the terminator; libarchive's writer drops it for 12 digits).
+ * Readers disagree on anything else: libarchive stops at the first
+ * non-digit ("12x" is 10) and, like Python, reads a leading NUL as 0,
+ * GNU tar skips one leading NUL and Go trims them, Python and Go refuse
+ * "1 2", Go a leading tab. GNU base-256: first byte 0x80 to 0xbf, a
+ * big-endian number in its low 6 bits and the 11 bytes after (0xc0 and
+ * up are negative, which libarchive refuses itself).
+ */
+static bool tar_size_field(const unsigned char *p, uint64_t *ret)
+{
+        uint64_t v = 0;
+        size_t i = 0, digits = 0;
+
+        if (p[0] & 0x80) {
+                if (p[0] & 0x40)
+                        return false;
+                v = p[0] & 0x3f;
+                for (i = 1; i < TAR_SIZE_LEN; i++) {
+                        if (v >> 56)
+                                return false;
+                        v = v << 8 | p[i];
+                }
+                *ret = v;
+                return true;
+        }
+        while (i < TAR_SIZE_LEN && p[i] == ' ')
+                i++;
+        /* at most 12 digits, 36 bits: no overflow */
+        for (; i < TAR_SIZE_LEN && p[i] >= '0' && p[i] <= '7'; i++, digits++)
+                v = v << 3 | (uint64_t) (p[i] - '0');
+        if (digits == 0)
+                return false;
+        for (; i < TAR_SIZE_LEN; i++)
+                if (p[i] != ' ' && p[i] != '\0')
+                        return false;
+        *ret = v;
+        return true;
+}
+
+/*
+ * A pax 'size' record overrides the size field of the ustar header after
+ * it, and libarchive reports (and reads) the override. A reader that
+ * ignores pax takes the field, and so sees other member boundaries: the
+ * next header where we see data, or data where we see the next header,
+ * i.e. members we never checked. So the field must say the size
+ * libarchive reports, whatever record that came from.
+ *
+ * Members of 8 GiB or more do not fit the standard field (11 octal digits
+ * and a terminator). What writers put there:
+ *   - libarchive (our ovf/export.c, pax_restricted; bsdtar): the true size
+ *     anyway, as 12 octal digits without a terminator below 64 GiB, as
+ *     base-256 from there, next to the pax size record ("so that the file
+ *     size stored will always be correct", archive_write_set_format_pax.c);
+ *   - GNU tar --format=gnu/oldgnu: base-256, no pax record;
+ *   - GNU tar --format=posix (1.34), Python tarfile, Go archive/tar: 0
+ *     next to the pax size record; a writer that clips the number would
+ *     put the octal maximum 077777777777.
+ * The rule: the field must hold the true size at every size; the first two
+ * are accepted, a 0 or 077777777777 field is refused like any other
+ * mismatch. A reader that ignores pax would take the member's first data
+ * block (or the block 8 GiB into it) for the next header, and a raw disk,
+ * or the padding of a VMDK's header, can hold a forged header there:
+ * the very differential this check exists to close. With the true size
+ * in the field, a reader that knows neither pax nor base-256 (nor 12
+ * digits) at worst refuses the member's size: it never sees other members.
+ */
+static int check_header_size(const char *h, uint64_t hdr_off, int64_t size, const char *where, struct xerr *e)
+{
+        const unsigned char *p = (const unsigned char *) h + TAR_SIZE_OFF;
+        char shown[TAR_SIZE_LEN + 1];
+        uint64_t v;
+        size_t n = TAR_SIZE_LEN;
+
+        if (tar_size_field(p, &v)) {
+                if (size >= 0 && v == (uint64_t) size)
+                        return 0;
+                return xerr_set(e, -XOVA_EVERIFY, where, "the tar header's size field says %" PRIu64 ", the pax "
+                                "size record %" PRId64 " (at offset %" PRIu64 "%s)", v, size, hdr_off,
+                                size > (int64_t) TAR_OCTAL_MAX ? "; from 8 GiB on the field must still hold the "
+                                "size, in 12 octal digits or base-256" : "");
+        }
+        /* the field as text, NULs and control bytes shown as '?', trailing NULs cut */
+        while (n > 0 && p[n - 1] == '\0')
+                n--;
+        for (size_t i = 0; i < n; i++)
+                shown[i] = p[i] < 0x20 || p[i] >= 0x7f ? '?' : (char) p[i];
+        shown[n] = '\0';
+        return xerr_set(e, -XOVA_EVERIFY, where, "the tar header's size field '%s' is not a plain number (at "
+                        "offset %" PRIu64 "; tar readers disagree on what it says)", shown, hdr_off);
 }
 
 static int ova_member(struct ova_reader *rd, struct archive_entry *en, struct xerr *e)
@@ -482,7 +586,8 @@ static int ova_member(struct ova_reader *rd, struct archive_entry *en, struct xe
         const char *name = archive_entry_pathname(en), *why;
         size_t idx = b->n_members;
         struct member *m;
-        char where[300];
+        char where[300], h[TAR_BLOCK];
+        uint64_t data_off = (uint64_t) archive_filter_bytes(rd->ar, -1);
         int64_t size;
         int slot = -1;
         int r;
@@ -501,7 +606,10 @@ static int ova_member(struct ova_reader *rd, struct archive_entry *en, struct xe
         member_where(b, name, where, sizeof(where));
         if ((why = type_problem(en)))
                 return xerr_set(e, -XOVA_EVERIFY, where, "%s (only regular files are allowed)", why);
-        r = check_header_name(rd, name, (uint64_t) archive_filter_bytes(rd->ar, -1), where, e);
+        r = read_own_header(rd, data_off, where, h, e);
+        if (r < 0)
+                return r;
+        r = check_header_name(h, data_off - TAR_BLOCK, name, where, e);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < b->n_members; i++)
@@ -512,6 +620,9 @@ static int ova_member(struct ova_reader *rd, struct archive_entry *en, struct xe
         size = archive_entry_size(en);
         if (size < 0 || (uint64_t) size > OVF_MAX_MEMBER)
                 return xerr_set(e, -XOVA_EVERIFY, where, "size %" PRId64 " out of range", size);
+        r = check_header_size(h, data_off - TAR_BLOCK, size, where, e);
+        if (r < 0)
+                return r;
 
         if (idx == 0) {
                 if (!has_suffix(name, ".ovf"))
@@ -547,7 +658,7 @@ static int ova_member(struct ova_reader *rd, struct archive_entry *en, struct xe
         }
 
         m = &b->members[idx];
-        m->offset = (uint64_t) archive_filter_bytes(rd->ar, -1);
+        m->offset = data_off;
         m->size = (uint64_t) size;
         if (m->offset > rd->file_size || m->size > rd->file_size - m->offset)
                 return xerr_set(e, -XOVA_EVERIFY, where, "claims %" PRIu64 " bytes at offset %" PRIu64

@@ -1359,6 +1359,269 @@ static void test_ovf_hostile_tar_base256_size(void **state)
         free_good(&g);
 }
 
+/* A pax entry holding one record, for the member after it (the entry's
+ * own name is not read) */
+static void raw_pax(struct rawtar *t, const char *key, const char *value)
+{
+        char *rec = pax_record(key, value);
+
+        raw_entry(t, "PaxHeader/member", 'x', rec, strlen(rec));
+        free(rec);
+}
+
+/* The descriptor with the File entry of `href` saying ovf:size="size" */
+static char *desc_with_size(const struct good *g, const char *href, uint64_t size, size_t *ret_len)
+{
+        char *key = NULL, *out = NULL;
+        const char *at, *end, *val;
+        size_t vlen;
+
+        assert_true(asprintf(&key, "ovf:href=\"%s\"", href) > 0);
+        g->data[0][g->lens[0]] = '\0';
+        at = strstr(g->data[0], key);
+        assert_non_null(at);
+        end = strchr(at, '>');
+        val = strstr(at, "ovf:size=\"");
+        assert_true(val && val < end);
+        val += strlen("ovf:size=\"");
+        vlen = strcspn(val, "\"");
+        assert_true(asprintf(&out, "%.*s%" PRIu64 "%s", (int) (val - g->data[0]), g->data[0], size, val + vlen) > 0);
+        *ret_len = strlen(out);
+        free(key);
+        return out;
+}
+
+/* The headers libarchive's pax_restricted writer (ovf/export.c's, set up
+ * as in add_member_header()) emits for one member of `size` bytes: only
+ * the headers, written to memory; the data is never written. */
+static void libarchive_headers(struct rawtar *t, const char *name, uint64_t size)
+{
+        static char buf[8 * TAR_BLOCK];
+        struct archive *ar = archive_write_new();
+        struct archive_entry *en = archive_entry_new();
+        size_t used = 0;
+
+        assert_int_equal(archive_write_set_format_pax_restricted(ar), ARCHIVE_OK);
+        /* no blocking: each header reaches the buffer as it is written */
+        assert_int_equal(archive_write_set_bytes_per_block(ar, 0), ARCHIVE_OK);
+        assert_int_equal(archive_write_open_memory(ar, buf, sizeof(buf), &used), ARCHIVE_OK);
+        archive_entry_set_pathname(en, name);
+        archive_entry_set_size(en, (la_int64_t) size);
+        archive_entry_set_filetype(en, AE_IFREG);
+        archive_entry_set_perm(en, 0644);
+        archive_entry_set_uid(en, 0);
+        archive_entry_set_gid(en, 0);
+        archive_entry_set_uname(en, "root");
+        archive_entry_set_gname(en, "root");
+        archive_entry_set_mtime(en, 0, 0);
+        assert_int_equal(archive_write_header(ar, en), ARCHIVE_OK);
+        assert_int_equal(used % TAR_BLOCK, 0);
+        raw_append(t, buf, used);
+        archive_entry_free(en);
+        /* failed, so that freeing it does not write the 8 GiB of zeros */
+        archive_write_fail(ar);
+        archive_write_free(ar);
+}
+
+/* A pax 'size' record (or another record libarchive takes the size from)
+ * that differs from the size field of the ustar header after it:
+ * libarchive reads that many bytes, a reader that ignores pax the field's,
+ * and the two see different member boundaries. Also size fields that tar
+ * readers read differently, and the header forms of members of 8 GiB or
+ * more (headers only: the bundles stop long before 8 GiB of data). */
+static void test_ovf_hostile_tar_pax_size(void **state)
+{
+        struct fx *f = *state;
+        struct good g;
+
+        raw_read_good(f, &g);
+
+        /*
+         * A pax record and a size field that disagree. In the first three
+         * the record says the size the descriptor and manifest expect, so
+         * without the check they verified: the field decides only what a
+         * reader that ignores pax sees.
+         */
+        {
+                const struct {
+                        const char *file, *key;
+                        size_t member;
+                        uint64_t pax, field;
+                        bool ok;
+                } cases[] = {
+                        /* pax larger: that reader takes 512 bytes of the disk,
+                         * then the rest of it (raw, ours to forge) for headers */
+                        { "pax-size-larger.ova", "size", 5, g.lens[5], TAR_BLOCK, false },
+                        /* ... or all of it */
+                        { "pax-size-zero.ova", "size", 5, g.lens[5], 0, false },
+                        /* pax smaller: that reader takes the next member, headers
+                         * and data, for the end of this one */
+                        { "pax-size-smaller.ova", "size", 4, g.lens[4], g.lens[4] + TAR_BLOCK + g.lens[5], false },
+                        /* libarchive 3.6 also takes the size from this record */
+                        { "pax-schily-realsize.ova", "SCHILY.realsize", 5, TAR_BLOCK, g.lens[5], false },
+                        /* the same size twice is legal: pax may repeat any field */
+                        { "pax-size-equal.ova", "size", 5, g.lens[5], g.lens[5], true },
+                };
+
+                for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                        struct rawtar t = { 0 };
+                        size_t k = cases[i].member, at;
+                        char value[32], want[256];
+                        raw_good(&t, &g, 0, k);
+                        snprintf(value, sizeof(value), "%" PRIu64, cases[i].pax);
+                        raw_pax(&t, cases[i].key, value);
+                        at = raw_member(&t, g.names[k], g.data[k], g.lens[k]);
+                        raw_octal(t.buf + at + TAR_SIZE_OFF, 12, cases[i].field);
+                        raw_checksum(&t, at);
+                        raw_good(&t, &g, k + 1, g.n);
+                        raw_end(&t);
+                        raw_write(f, cases[i].file, &t);
+                        if (cases[i].ok) {
+                                expect_open_ok(f, cases[i].file);
+                        } else {
+                                snprintf(want, sizeof(want), "member '%s': the tar header's size field says %"
+                                         PRIu64 ", the pax size record %" PRIu64 " (at offset %zu)", g.names[k],
+                                         cases[i].field, cases[i].pax, at);
+                                expect_open_fail(f, cases[i].file, want);
+                        }
+                        free(t.buf);
+                }
+        }
+
+        /* size fields as writers put them, and ones tar readers disagree on
+         * (no pax record: libarchive reads the field its lenient way) */
+        {
+                char digits[16];
+                const struct {
+                        const char *file;
+                        char field[13];         /* 12 bytes, as written */
+                        bool ok;
+                } cases[] = {
+                        /* 11 digits and NUL: libarchive, GNU tar, Python, Go */
+                        { "size-octal.ova", "00010000000\0", true },
+                        /* leading spaces, a space and a NUL: old writers */
+                        { "size-spaces.ova", "  10000000 \0", true },
+                        /* 12 digits, no terminator: libarchive from 8 GiB on */
+                        { "size-octal-12.ova", "000010000000", true },
+                        /* libarchive stops at the 'x' (2 MiB), Python, Go, GNU tar refuse */
+                        { "size-trailing-x.ova", "00010000000x", false },
+                        /* libarchive and Python read 0, GNU tar and Go skip the NUL (2 MiB) */
+                        { "size-leading-nul.ova", "\0" "0010000000\0", false },
+                        /* libarchive and GNU tar read "1", Python and Go refuse */
+                        { "size-inner-space.ova", "1 0000000000", false },
+                        /* a tab: libarchive, GNU tar and Python skip it, Go refuses */
+                        { "size-tab.ova", "\t0010000000\0", false },
+                };
+
+                snprintf(digits, sizeof(digits), "%llo", (unsigned long long) g.lens[5]);
+                assert_string_equal(digits, "10000000");
+                for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                        struct rawtar t = { 0 };
+                        char want[256];
+                        size_t at;
+                        raw_good(&t, &g, 0, 5);
+                        at = raw_member(&t, g.names[5], g.data[5], g.lens[5]);
+                        memcpy(t.buf + at + TAR_SIZE_OFF, cases[i].field, 12);
+                        raw_checksum(&t, at);
+                        raw_end(&t);
+                        raw_write(f, cases[i].file, &t);
+                        if (cases[i].ok) {
+                                expect_open_ok(f, cases[i].file);
+                        } else {
+                                snprintf(want, sizeof(want), "member 'hello-data.img': the tar header's size "
+                                         "field '");
+                                expect_open_fail(f, cases[i].file, want);
+                                snprintf(want, sizeof(want), "' is not a plain number (at offset %zu", at);
+                                expect_open_fail(f, cases[i].file, want);
+                        }
+                        free(t.buf);
+                }
+        }
+
+        /*
+         * Members of 8 GiB or more (the rule is in ovf/bundle.c,
+         * check_header_size()): the field must hold the true size, in 12
+         * octal digits or base-256. The descriptor says the big size, so a
+         * header that passes every check is refused only for claiming more
+         * bytes than the file holds, right before its data would be read.
+         */
+        {
+                const uint64_t big = UINT64_C(9) << 30;         /* 9 GiB: 12 octal digits */
+                const uint64_t huge = UINT64_C(100) << 30;      /* 100 GiB: base-256 */
+                enum { LIBARCHIVE, PAX_FIELD, GNU_BASE256 };
+                const struct {
+                        const char *file;
+                        int how;
+                        uint64_t size, field;   /* field: for PAX_FIELD, in octal */
+                        bool ok;
+                } cases[] = {
+                        /* what ovf/export.c writes: pax size and 12 octal digits */
+                        { "big-libarchive.ova", LIBARCHIVE, big, 0, true },
+                        /* ... and from 64 GiB: pax size and base-256 */
+                        { "huge-libarchive.ova", LIBARCHIVE, huge, 0, true },
+                        /* GNU tar --format=gnu: base-256, no pax */
+                        { "big-gnu-base256.ova", GNU_BASE256, big, 0, true },
+                        /* GNU tar --format=posix, Python, Go: pax size and 0 */
+                        { "big-pax-field-0.ova", PAX_FIELD, big, 0, false },
+                        /* the octal maximum, 8 GiB - 1 */
+                        { "big-pax-field-max.ova", PAX_FIELD, big, 077777777777, false },
+                };
+
+                for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                        struct rawtar t = { 0 };
+                        char *desc, want[300];
+                        size_t desc_len, at, data_at;
+                        desc = desc_with_size(&g, g.names[5], cases[i].size, &desc_len);
+                        raw_member(&t, g.names[0], desc, desc_len);
+                        free(desc);
+                        raw_good(&t, &g, 1, 5);
+                        at = t.len;
+                        if (cases[i].how == LIBARCHIVE) {
+                                libarchive_headers(&t, g.names[5], cases[i].size);
+                                at = t.len - TAR_BLOCK;
+                                /* what the exporter emits (libarchive 3.6): a pax size
+                                 * record, and the size in the ustar field too, as
+                                 * 12 octal digits without a terminator below 64 GiB,
+                                 * base-256 from there */
+                                assert_non_null(memmem(t.buf + at - TAR_BLOCK, TAR_BLOCK, " size=", 6));
+                                if (cases[i].size == big)
+                                        assert_memory_equal(t.buf + at + TAR_SIZE_OFF, "110000000000", 12);
+                                else
+                                        assert_int_equal((unsigned char) t.buf[at + TAR_SIZE_OFF], 0x80);
+                        } else if (cases[i].how == PAX_FIELD) {
+                                char value[32];
+                                snprintf(value, sizeof(value), "%" PRIu64, cases[i].size);
+                                raw_pax(&t, "size", value);
+                                at = raw_header(&t, g.names[5], '0', cases[i].field);
+                        } else {
+                                uint64_t v = cases[i].size;
+                                at = raw_header(&t, g.names[5], '0', 0);
+                                memset(t.buf + at + TAR_SIZE_OFF, 0, 12);
+                                t.buf[at + TAR_SIZE_OFF] = (char) 0x80;
+                                for (int k = 11; k > 0 && v; k--, v >>= 8)
+                                        t.buf[at + TAR_SIZE_OFF + k] = (char) (v & 0xff);
+                                raw_checksum(&t, at);
+                        }
+                        data_at = at + TAR_BLOCK;
+                        /* a little of the data, then the file ends */
+                        raw_append(&t, g.data[5], g.lens[5]);
+                        raw_end(&t);
+                        raw_write(f, cases[i].file, &t);
+                        if (cases[i].ok)
+                                snprintf(want, sizeof(want), "member 'hello-data.img': claims %" PRIu64 " bytes "
+                                         "at offset %zu, beyond the end of the bundle", cases[i].size, data_at);
+                        else
+                                snprintf(want, sizeof(want), "member 'hello-data.img': the tar header's size "
+                                         "field says %" PRIu64 ", the pax size record %" PRIu64 " (at offset %zu; "
+                                         "from 8 GiB on the field must still hold the size", cases[i].field,
+                                         cases[i].size, at);
+                        expect_open_fail(f, cases[i].file, want);
+                        free(t.buf);
+                }
+        }
+        free_good(&g);
+}
+
 /* A header whose checksum does not add up: the first one (libarchive then
  * does not recognise a tar at all) and one in the middle. */
 static void test_ovf_hostile_tar_bad_checksum(void **state)
@@ -1802,6 +2065,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_ovf_overlays_create, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_pax_path, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_base256_size, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_pax_size, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_bad_checksum, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_gnu_longname, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_eof, setup, teardown),
