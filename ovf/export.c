@@ -124,8 +124,8 @@ static int stream(int in_fd, uint64_t size, const struct sink *s, const char *wh
         return r;
 }
 
-static int add_member_header(struct archive *ar, const char *name, uint64_t size, uint64_t epoch,
-                             const char *target, struct xerr *e)
+int ovf_tar_member_header(struct archive *ar, const char *name, uint64_t size, uint64_t epoch,
+                          const char *target, struct xerr *e)
 {
         struct archive_entry *en = archive_entry_new();
         int r;
@@ -154,7 +154,7 @@ static int add_member_header(struct archive *ar, const char *name, uint64_t size
 static int add_member_buf(struct archive *ar, const char *name, const void *buf, size_t len, uint64_t epoch,
                           const char *target, struct xerr *e)
 {
-        int r = add_member_header(ar, name, len, epoch, target, e);
+        int r = ovf_tar_member_header(ar, name, len, epoch, target, e);
 
         if (r < 0)
                 return r;
@@ -319,7 +319,7 @@ static int write_ova(struct export_state *s, struct xerr *e)
                 char phase[128];
                 int in = s->conv_fds[i] >= 0 ? s->conv_fds[i] : s->src_fds[i];
 
-                r = add_member_header(ar, k->href, k->file_size, epoch, s->target, e);
+                r = ovf_tar_member_header(ar, k->href, k->file_size, epoch, s->target, e);
                 if (r < 0)
                         break;
                 snprintf(phase, sizeof(phase), "writing '%s'", k->href);

@@ -39,6 +39,15 @@ const char *ovf_member_name_problem(const char *name);
  * [A-Za-z0-9_.-], starting with a letter or digit, <= 64 bytes. */
 const char *ovf_id_problem(const char *id);
 
+/* The tar header the exporter writes for a member (on an archive set up
+ * with archive_write_set_format_pax_restricted): regular file, 0644,
+ * root:root, mtime = epoch; a pax header too when the member needs one.
+ * Shared with the tests, so that "what we write is accepted" is checked on
+ * the exporter's own headers. */
+struct archive;
+int ovf_tar_member_header(struct archive *ar, const char *name, uint64_t size, uint64_t epoch,
+                          const char *target, struct xerr *e);
+
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void ovf_hex(const uint8_t *in, size_t n, char *out);
 /* Parses exactly 2n hex digits (either case); -EINVAL otherwise. */

@@ -1391,33 +1391,23 @@ static char *desc_with_size(const struct good *g, const char *href, uint64_t siz
         return out;
 }
 
-/* The headers libarchive's pax_restricted writer (ovf/export.c's, set up
- * as in add_member_header()) emits for one member of `size` bytes: only
- * the headers, written to memory; the data is never written. */
+/* The headers ovf/export.c's writer (libarchive pax_restricted,
+ * ovf_tar_member_header()) emits for one member of `size` bytes: only the
+ * headers, written to memory; the data is never written. */
 static void libarchive_headers(struct rawtar *t, const char *name, uint64_t size)
 {
         static char buf[8 * TAR_BLOCK];
         struct archive *ar = archive_write_new();
-        struct archive_entry *en = archive_entry_new();
+        struct xerr e = { 0 };
         size_t used = 0;
 
         assert_int_equal(archive_write_set_format_pax_restricted(ar), ARCHIVE_OK);
         /* no blocking: each header reaches the buffer as it is written */
         assert_int_equal(archive_write_set_bytes_per_block(ar, 0), ARCHIVE_OK);
         assert_int_equal(archive_write_open_memory(ar, buf, sizeof(buf), &used), ARCHIVE_OK);
-        archive_entry_set_pathname(en, name);
-        archive_entry_set_size(en, (la_int64_t) size);
-        archive_entry_set_filetype(en, AE_IFREG);
-        archive_entry_set_perm(en, 0644);
-        archive_entry_set_uid(en, 0);
-        archive_entry_set_gid(en, 0);
-        archive_entry_set_uname(en, "root");
-        archive_entry_set_gname(en, "root");
-        archive_entry_set_mtime(en, 0, 0);
-        assert_int_equal(archive_write_header(ar, en), ARCHIVE_OK);
+        assert_int_equal(ovf_tar_member_header(ar, name, size, 0, "test", &e), 0);
         assert_int_equal(used % TAR_BLOCK, 0);
         raw_append(t, buf, used);
-        archive_entry_free(en);
         /* failed, so that freeing it does not write the 8 GiB of zeros */
         archive_write_fail(ar);
         archive_write_free(ar);
