@@ -1391,25 +1391,49 @@ static char *desc_with_size(const struct good *g, const char *href, uint64_t siz
         return out;
 }
 
+/* Collects what libarchive writes, and refuses everything once told to:
+ * the headers of a huge member are kept, its data is never written. */
+struct header_sink {
+        char buf[8 * TAR_BLOCK];
+        size_t used;
+        bool refuse;
+};
+
+static la_ssize_t header_sink_write(struct archive *ar, void *ud, const void *p, size_t n)
+{
+        struct header_sink *k = ud;
+
+        if (k->refuse || n > sizeof(k->buf) - k->used) {
+                archive_set_error(ar, ENOSPC, "header sink: no data wanted");
+                return -1;
+        }
+        memcpy(k->buf + k->used, p, n);
+        k->used += n;
+        return (la_ssize_t) n;
+}
+
 /* The headers ovf/export.c's writer (libarchive pax_restricted,
  * ovf_tar_member_header()) emits for one member of `size` bytes: only the
- * headers, written to memory; the data is never written. */
+ * headers; the data is refused by the sink, so closing fails at once.
+ * (Not archive_write_fail(): libarchive 3.6 then never frees the client
+ * state of archive_write_open*, which LeakSanitizer reports.) */
 static void libarchive_headers(struct rawtar *t, const char *name, uint64_t size)
 {
-        static char buf[8 * TAR_BLOCK];
+        static struct header_sink k;
         struct archive *ar = archive_write_new();
         struct xerr e = { 0 };
-        size_t used = 0;
 
+        k.used = 0;
+        k.refuse = false;
         assert_int_equal(archive_write_set_format_pax_restricted(ar), ARCHIVE_OK);
-        /* no blocking: each header reaches the buffer as it is written */
+        /* no blocking: each header reaches the sink as it is written */
         assert_int_equal(archive_write_set_bytes_per_block(ar, 0), ARCHIVE_OK);
-        assert_int_equal(archive_write_open_memory(ar, buf, sizeof(buf), &used), ARCHIVE_OK);
+        assert_int_equal(archive_write_open(ar, &k, NULL, header_sink_write, NULL), ARCHIVE_OK);
         assert_int_equal(ovf_tar_member_header(ar, name, size, 0, "test", &e), 0);
-        assert_int_equal(used % TAR_BLOCK, 0);
-        raw_append(t, buf, used);
-        /* failed, so that freeing it does not write the 8 GiB of zeros */
-        archive_write_fail(ar);
+        assert_int_equal(k.used % TAR_BLOCK, 0);
+        raw_append(t, k.buf, k.used);
+        k.refuse = true;
+        assert_int_not_equal(archive_write_close(ar), ARCHIVE_OK);
         archive_write_free(ar);
 }
 
