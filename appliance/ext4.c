@@ -29,16 +29,6 @@
 #define EXT4_GDT_MAX (UINT64_C(32) << 20)       /* 512 Ki groups of 64 bytes: 64 TiB at 4 KiB blocks */
 #define EXT4_READ_CHUNK (64 * 1024)
 
-static uint16_t le16(const uint8_t *p)
-{
-        return (uint16_t) (p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
-}
-
 static bool pow2_between(uint32_t v, uint32_t lo, uint32_t hi)
 {
         return v >= lo && v <= hi && (v & (v - 1)) == 0;
@@ -56,26 +46,26 @@ int appliance_ext4_read_super(int fd, uint64_t offset, struct appliance_ext4_sup
         r = xova_pread_all(fd, b, sizeof(b), (off_t) (offset + 1024));
         if (r < 0)
                 return xerr_set_errno(e, r, "", "cannot read the superblock at offset %" PRIu64, offset);
-        if (le16(b + 0x38) != EXT4_MAGIC)
+        if (xova_le16(b + 0x38) != EXT4_MAGIC)
                 return xerr_set(e, -EBADMSG, "", "no ext4 superblock at offset %" PRIu64 " (magic "
-                                "0x%04x at byte %" PRIu64 ", want 0xef53)", offset, le16(b + 0x38),
+                                "0x%04x at byte %" PRIu64 ", want 0xef53)", offset, xova_le16(b + 0x38),
                                 offset + 1024 + 0x38);
-        incompat = le32(b + 0x60);
-        log_bs = le32(b + 0x18);
-        rev = le32(b + 0x4c);
-        sb.inodes = le32(b + 0x00);
-        sb.blocks = le32(b + 0x04);
+        incompat = xova_le32(b + 0x60);
+        log_bs = xova_le32(b + 0x18);
+        rev = xova_le32(b + 0x4c);
+        sb.inodes = xova_le32(b + 0x00);
+        sb.blocks = xova_le32(b + 0x04);
         if (incompat & EXT4_INCOMPAT_64BIT)
-                sb.blocks |= (uint64_t) le32(b + 0x150) << 32;
-        sb.free_inodes = le32(b + 0x10);
-        sb.first_data_block = le32(b + 0x14);
-        sb.blocks_per_group = le32(b + 0x20);
-        sb.inodes_per_group = le32(b + 0x28);
-        sb.first_ino = rev >= 1 ? le32(b + 0x54) : 11;
-        sb.inode_size = rev >= 1 ? le16(b + 0x58) : 128;
-        sb.desc_size = incompat & EXT4_INCOMPAT_64BIT ? le16(b + 0xfe) : 32;
-        sb.feature_ro_compat = le32(b + 0x64);
-        sb.mkfs_time = le32(b + 0x108);
+                sb.blocks |= (uint64_t) xova_le32(b + 0x150) << 32;
+        sb.free_inodes = xova_le32(b + 0x10);
+        sb.first_data_block = xova_le32(b + 0x14);
+        sb.blocks_per_group = xova_le32(b + 0x20);
+        sb.inodes_per_group = xova_le32(b + 0x28);
+        sb.first_ino = rev >= 1 ? xova_le32(b + 0x54) : 11;
+        sb.inode_size = rev >= 1 ? xova_le16(b + 0x58) : 128;
+        sb.desc_size = incompat & EXT4_INCOMPAT_64BIT ? xova_le16(b + 0xfe) : 32;
+        sb.feature_ro_compat = xova_le32(b + 0x64);
+        sb.mkfs_time = xova_le32(b + 0x108);
         memcpy(sb.uuid, b + 0x68, 16);
         if (log_bs > 6 || sb.blocks_per_group == 0 || sb.inodes_per_group == 0 ||
             sb.first_data_block >= sb.blocks || sb.free_inodes > sb.inodes || sb.first_ino < 11 ||
@@ -124,16 +114,16 @@ int appliance_ext4_check_inodes(int fd, uint64_t offset, const struct appliance_
                                       offset);
         for (uint32_t g = 0; g < sb->groups; g++) {
                 const uint8_t *d = gdt + (uint64_t) g * sb->desc_size;
-                uint64_t table = le32(d + 0x08);
+                uint64_t table = xova_le32(d + 0x08);
                 uint32_t used = sb->inodes_per_group;
 
                 if (sb->desc_size >= 64)
-                        table |= (uint64_t) le32(d + 0x28) << 32;
+                        table |= (uint64_t) xova_le32(d + 0x28) << 32;
                 if (csum) {
-                        uint32_t unused = le16(d + 0x1c);
+                        uint32_t unused = xova_le16(d + 0x1c);
                         if (sb->desc_size >= 64)
-                                unused |= (uint32_t) le16(d + 0x32) << 16;
-                        if (le16(d + 0x12) & EXT4_BG_INODE_UNINIT)
+                                unused |= (uint32_t) xova_le16(d + 0x32) << 16;
+                        if (xova_le16(d + 0x12) & EXT4_BG_INODE_UNINIT)
                                 continue;       /* no inode of this group was ever used */
                         if (unused > used)
                                 return xerr_set(e, -EBADMSG, "", "ext4 group %" PRIu32 " at offset %"
@@ -158,11 +148,11 @@ int appliance_ext4_check_inodes(int fd, uint64_t offset, const struct appliance_
                                 const uint8_t *ino = buf + k * sb->inode_size;
                                 uint32_t num = g * sb->inodes_per_group + i + 1, uid, gid, ctime;
 
-                                if ((num != 2 && num < sb->first_ino) || le16(ino + 0x1a) == 0)
+                                if ((num != 2 && num < sb->first_ino) || xova_le16(ino + 0x1a) == 0)
                                         continue;       /* reserved, or not in use */
-                                uid = le16(ino + 0x02) | (uint32_t) le16(ino + 0x78) << 16;
-                                gid = le16(ino + 0x18) | (uint32_t) le16(ino + 0x7a) << 16;
-                                ctime = le32(ino + 0x0c);
+                                uid = xova_le16(ino + 0x02) | (uint32_t) xova_le16(ino + 0x78) << 16;
+                                gid = xova_le16(ino + 0x18) | (uint32_t) xova_le16(ino + 0x7a) << 16;
+                                ctime = xova_le32(ino + 0x0c);
                                 /* the low 32 bits only: above 2038 the rest is in
                                  * i_ctime_extra, which this check leaves alone */
                                 if ((ctime != (uint32_t) epoch && ctime != made) ||

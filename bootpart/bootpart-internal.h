@@ -64,14 +64,4 @@ void bootpart_fat_done(struct bootpart_fat *f);
 int bootpart_fat_stat(struct bootpart_fat *f, const char *path, struct bootpart_fat_entry *ret,
                       struct xerr *e);
 
-static inline uint16_t bootpart_le16(const uint8_t *p)
-{
-        return (uint16_t) (p[0] | p[1] << 8);
-}
-
-static inline uint32_t bootpart_le32(const uint8_t *p)
-{
-        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
-}
-
 #endif

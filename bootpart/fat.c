@@ -59,18 +59,18 @@ int bootpart_fat_open(int fd, uint64_t offset, struct bootpart_fat *ret, struct 
                 return xerr_set(e, -EBADMSG, "", "the boot sector at offset %" PRIu64 " is not FAT32 "
                                 "(type '%s')", offset, t);
         }
-        f.bytes_per_sector = bootpart_le16(b + 11);
+        f.bytes_per_sector = xova_le16(b + 11);
         spc = b[13];
-        rsvd = bootpart_le16(b + 14);
+        rsvd = xova_le16(b + 14);
         nfats = b[16];
-        f.hidden_sectors = bootpart_le32(b + 28);
-        f.total_sectors = bootpart_le32(b + 32);
-        fat_sectors = bootpart_le32(b + 36);
-        f.root_cluster = bootpart_le32(b + 44);
-        f.serial = bootpart_le32(b + 67);
+        f.hidden_sectors = xova_le32(b + 28);
+        f.total_sectors = xova_le32(b + 32);
+        fat_sectors = xova_le32(b + 36);
+        f.root_cluster = xova_le32(b + 44);
+        f.serial = xova_le32(b + 67);
         if ((f.bytes_per_sector != 512 && f.bytes_per_sector != 1024 && f.bytes_per_sector != 2048 &&
              f.bytes_per_sector != 4096) || spc == 0 || (spc & (spc - 1)) || rsvd == 0 || nfats == 0 ||
-            bootpart_le16(b + 17) != 0 || bootpart_le16(b + 19) != 0 || bootpart_le16(b + 22) != 0 ||
+            xova_le16(b + 17) != 0 || xova_le16(b + 19) != 0 || xova_le16(b + 22) != 0 ||
             fat_sectors == 0 || b[66] != 0x29)
                 return xerr_set(e, -EBADMSG, "", "the FAT32 boot sector at offset %" PRIu64 " has an "
                                 "impossible BPB (%" PRIu32 " bytes per sector, %" PRIu32 " per cluster, "
@@ -133,7 +133,7 @@ static int fat_next(struct bootpart_fat *f, uint32_t c, const char *what, uint32
                         return xerr_set_errno(e, r, "", "cannot read the FAT at offset %" PRIu64,
                                               f->offset);
                 for (uint32_t i = 0; i < n; i++)
-                        f->win[i] = bootpart_le32((const uint8_t *) &f->win[i]);
+                        f->win[i] = xova_le32((const uint8_t *) &f->win[i]);
                 f->win_first = first;
                 f->win_n = n;
         }
@@ -221,7 +221,7 @@ static int dir_find(struct bootpart_fat *f, uint32_t dir, const char *what, cons
                                         continue;
                                 }
                                 for (size_t i = 0; i < 13; i++) {
-                                        uint16_t ch = bootpart_le16(d + lfn_pos[i]);
+                                        uint16_t ch = xova_le16(d + lfn_pos[i]);
                                         /* 0 ends the name, 0xffff pads it; non-ASCII
                                          * never matches one of our names */
                                         lfn[(seq - 1) * 13 + i] = ch == 0xffff ? '\0' :
@@ -239,9 +239,9 @@ static int dir_find(struct bootpart_fat *f, uint32_t dir, const char *what, cons
                             (expect == 0 && lfn_sum == short_name_sum(d) && strcasecmp(lfn, name) == 0)) {
                                 *ret = (struct bootpart_fat_entry) {
                                         .is_dir = (d[11] & 0x10) != 0,
-                                        .first_cluster = (uint32_t) bootpart_le16(d + 20) << 16 |
-                                                         bootpart_le16(d + 26),
-                                        .size = bootpart_le32(d + 28),
+                                        .first_cluster = (uint32_t) xova_le16(d + 20) << 16 |
+                                                         xova_le16(d + 26),
+                                        .size = xova_le32(d + 28),
                                 };
                                 return 0;
                         }

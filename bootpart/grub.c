@@ -246,18 +246,18 @@ int bootpart_pe_check(const char *path, const char *name, uint16_t machine, cons
         len = (size_t) n;
         if (len < 0x40 || h[0] != 'M' || h[1] != 'Z')
                 return xerr_set_tool(e, tool, "'%s' is not a PE image (no 'MZ' header)", name);
-        pe = bootpart_le32(h + 0x3c);
+        pe = xova_le32(h + 0x3c);
         if (pe > len - 24 && len == (size_t) st.st_size && pe < PE_HEAD_MAX)
                 return xerr_set_tool(e, tool, "'%s' is truncated: %zu bytes, its PE header is at "
                                      "offset %" PRIu32, name, len, pe);
         if (pe > len - 24 || memcmp(h + pe, "PE\0\0", 4) != 0)
                 return xerr_set_tool(e, tool, "'%s' is not a PE image (no PE signature at offset %" PRIu32
                                      ")", name, pe);
-        if (bootpart_le16(h + pe + 4) != machine)
+        if (xova_le16(h + pe + 4) != machine)
                 return xerr_set_tool(e, tool, "'%s' is a PE image for machine 0x%04x, want 0x%04x", name,
-                                     bootpart_le16(h + pe + 4), machine);
-        nsec = bootpart_le16(h + pe + 6);
-        optsz = bootpart_le16(h + pe + 20);
+                                     xova_le16(h + pe + 4), machine);
+        nsec = xova_le16(h + pe + 6);
+        optsz = xova_le16(h + pe + 20);
         sect = pe + 24 + optsz;
         if (sect + 40 * nsec > len && len == (size_t) st.st_size)
                 return xerr_set_tool(e, tool, "'%s' is truncated: %zu bytes, its PE headers end at "
@@ -267,13 +267,13 @@ int bootpart_pe_check(const char *path, const char *name, uint16_t machine, cons
                                      PE_HEAD_MAX);
         if (optsz < 70 || nsec == 0)
                 return xerr_set_tool(e, tool, "'%s' has no PE optional header or no sections", name);
-        if (bootpart_le16(h + pe + 24) != 0x20b || bootpart_le16(h + pe + 24 + 68) != 10)
+        if (xova_le16(h + pe + 24) != 0x20b || xova_le16(h + pe + 24 + 68) != 10)
                 return xerr_set_tool(e, tool, "'%s' is not a PE32+ EFI application (magic 0x%04x, "
-                                     "subsystem %u)", name, bootpart_le16(h + pe + 24),
-                                     bootpart_le16(h + pe + 24 + 68));
+                                     "subsystem %u)", name, xova_le16(h + pe + 24),
+                                     xova_le16(h + pe + 24 + 68));
         for (uint32_t i = 0; i < nsec; i++) {
                 const uint8_t *s = h + sect + 40 * i;
-                uint64_t end = (uint64_t) bootpart_le32(s + 20) + bootpart_le32(s + 16);
+                uint64_t end = (uint64_t) xova_le32(s + 20) + xova_le32(s + 16);
                 if (end > (uint64_t) st.st_size)
                         return xerr_set_tool(e, tool, "'%s' is truncated: section %" PRIu32 " ends at "
                                              "byte %" PRIu64 ", the file has %" PRIu64, name, i + 1,

@@ -30,6 +30,20 @@ static inline void closep(int *fd) { if (*fd >= 0) { int e = errno; close(*fd); 
 #define TAKE_FD(fd) ({ int _t = (fd); (fd) = -1; _t; })
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Little-endian fields of the on-disk formats we read (VMDK, FAT, ext4, PE). */
+static inline uint16_t xova_le16(const uint8_t *p)
+{
+        return (uint16_t) (p[0] | p[1] << 8);
+}
+static inline uint32_t xova_le32(const uint8_t *p)
+{
+        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+}
+static inline uint64_t xova_le64(const uint8_t *p)
+{
+        return (uint64_t) xova_le32(p) | (uint64_t) xova_le32(p + 4) << 32;
+}
+
 /* ------------------------------------------------------------------ */
 /* Errors are values (STYLE.md rule 5)                                 */
 

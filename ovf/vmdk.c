@@ -103,22 +103,6 @@ static inline void put_le64(uint8_t *p, uint64_t v)
                 p[i] = (uint8_t) (v >> (8 * i));
 }
 
-static inline uint16_t get_le16(const uint8_t *p)
-{
-        return (uint16_t) (p[0] | p[1] << 8);
-}
-
-static inline uint32_t get_le32(const uint8_t *p)
-{
-        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 |
-               (uint32_t) p[3] << 24;
-}
-
-static inline uint64_t get_le64(const uint8_t *p)
-{
-        return (uint64_t) get_le32(p) | (uint64_t) get_le32(p + 4) << 32;
-}
-
 static bool all_zero(const uint8_t *p, size_t n)
 {
         /* 64 bytes at a time (memcpy compiles to plain loads): most zero
@@ -704,19 +688,19 @@ static int rd_read(struct vmdk_reader *rd, void *buf, uint64_t len, uint64_t off
 /* The fields of a header or footer that must hold for a streamOptimized extent. */
 static int header_check(struct vmdk_reader *rd, const uint8_t *h, uint64_t off)
 {
-        uint32_t flags = get_le32(h + 8);
-        uint64_t cap = get_le64(h + 12), grain = get_le64(h + 20);
-        uint64_t doff = get_le64(h + 28), dsize = get_le64(h + 36);
-        uint64_t over = get_le64(h + 64);
+        uint32_t flags = xova_le32(h + 8);
+        uint64_t cap = xova_le64(h + 12), grain = xova_le64(h + 20);
+        uint64_t doff = xova_le64(h + 28), dsize = xova_le64(h + 36);
+        uint64_t over = xova_le64(h + 64);
         const uint32_t known = FLAG_NL_DETECT | FLAG_RGD | FLAG_ZERO_GTE | FLAG_COMPRESSED |
                                FLAG_MARKERS;
 
-        if (get_le32(h) != VMDK_MAGIC)
+        if (xova_le32(h) != VMDK_MAGIC)
                 return rd_err(rd, off, "not a sparse VMDK extent (magic %08x, want 564d444b \"KDMV\")",
-                              get_le32(h));
-        if (get_le32(h + 4) != 3)
+                              xova_le32(h));
+        if (xova_le32(h + 4) != 3)
                 return rd_err(rd, off + 4, "VMDK version %u, streamOptimized needs version 3",
-                              get_le32(h + 4));
+                              xova_le32(h + 4));
         if ((flags & ~known) != 0)
                 return rd_err(rd, off + 8, "unknown flags %#x", flags & ~known);
         if ((flags & (FLAG_COMPRESSED | FLAG_MARKERS)) != (FLAG_COMPRESSED | FLAG_MARKERS))
@@ -726,15 +710,15 @@ static int header_check(struct vmdk_reader *rd, const uint8_t *h, uint64_t off)
         if ((flags & FLAG_NL_DETECT) &&
             (h[73] != '\n' || h[74] != ' ' || h[75] != '\r' || h[76] != '\n'))
                 return rd_err(rd, off + 73, "newline detection bytes damaged (file transferred in text mode?)");
-        if (get_le16(h + 77) != COMPRESS_DEFLATE)
+        if (xova_le16(h + 77) != COMPRESS_DEFLATE)
                 return rd_err(rd, off + 77, "compression algorithm %u, want 1 (deflate)",
-                              get_le16(h + 77));
+                              xova_le16(h + 77));
         if (grain != GRAIN_SECTORS)
                 return rd_err(rd, off + 20, "grain size %llu sectors, want %u",
                               (unsigned long long) grain, GRAIN_SECTORS);
-        if (get_le32(h + 44) != GTES_PER_GT)
+        if (xova_le32(h + 44) != GTES_PER_GT)
                 return rd_err(rd, off + 44, "%u entries per grain table, want %u",
-                              get_le32(h + 44), GTES_PER_GT);
+                              xova_le32(h + 44), GTES_PER_GT);
         if (cap == 0 || cap > VMDK_MAX_CAPACITY / SECTOR)
                 return rd_err(rd, off + 12, "capacity %llu sectors is outside 1..%llu (64 TiB)",
                               (unsigned long long) cap,
@@ -837,7 +821,7 @@ static int extent_check(struct vmdk_reader *rd, const char *line, size_t len, ui
 
 static int descriptor_check(struct vmdk_reader *rd)
 {
-        uint64_t doff = get_le64(rd->hdr + 28) * SECTOR, dsize = get_le64(rd->hdr + 36) * SECTOR;
+        uint64_t doff = xova_le64(rd->hdr + 28) * SECTOR, dsize = xova_le64(rd->hdr + 36) * SECTOR;
         _cleanup_free_ char *d = malloc(dsize + 1);
         size_t len, i, start;
         unsigned lineno = 0, n_extents = 0, n_create = 0, n_parent_cid = 0;
@@ -941,7 +925,7 @@ static int tables_load(struct vmdk_reader *rd)
 {
         uint64_t n_grains = (rd->capacity + GRAIN_SECTORS - 1) / GRAIN_SECTORS;
         uint64_t gd_off = rd->gd_offset * SECTOR, prev_end = 0;
-        uint64_t desc_end = get_le64(rd->hdr + 28) + get_le64(rd->hdr + 36);
+        uint64_t desc_end = xova_le64(rd->hdr + 28) + xova_le64(rd->hdr + 36);
         int r;
 
         rd->n_gd = (n_grains + GTES_PER_GT - 1) / GTES_PER_GT;
@@ -959,7 +943,7 @@ static int tables_load(struct vmdk_reader *rd)
         if (r < 0)
                 return r;
         for (uint64_t i = 0; i < rd->n_gd; i++) {
-                uint64_t gt = get_le32((const uint8_t *) &rd->gd[i]);
+                uint64_t gt = xova_le32((const uint8_t *) &rd->gd[i]);
                 uint8_t raw[GT_BYTES];
 
                 if (gt == 0)
@@ -993,7 +977,7 @@ static int tables_load(struct vmdk_reader *rd)
                 if (!rd->gt[i] || !rd->seen[i])
                         return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
                 for (unsigned j = 0; j < GTES_PER_GT; j++) {
-                        uint32_t v = get_le32(raw + 4 * j);
+                        uint32_t v = xova_le32(raw + 4 * j);
                         uint64_t g = i * GTES_PER_GT + j;
 
                         rd->gt[i][j] = v;
@@ -1079,9 +1063,9 @@ static int stream_walk(struct vmdk_reader *rd, int out_fd)
                 r = rd_read(rd, rec, SECTOR, pos, "marker");
                 if (r < 0)
                         return r;
-                val = get_le64(rec);
-                csize = get_le32(rec + 8);
-                type = get_le32(rec + 12);
+                val = xova_le64(rec);
+                csize = xova_le32(rec + 8);
+                type = xova_le32(rec + 12);
 
                 if (csize != 0) {
                         uint64_t lba = val, gi, gti, gtj, tail;
@@ -1170,7 +1154,7 @@ static int stream_walk(struct vmdk_reader *rd, int out_fd)
                         while (gt_cursor < rd->n_gd && !rd->gt[gt_cursor])
                                 gt_cursor++;
                         if (gt_cursor >= rd->n_gd ||
-                            get_le32((const uint8_t *) &rd->gd[gt_cursor]) != pos / SECTOR + 1) {
+                            xova_le32((const uint8_t *) &rd->gd[gt_cursor]) != pos / SECTOR + 1) {
                                 r = rd_err(rd, pos, "grain table not in the grain directory");
                                 return r;
                         }
@@ -1260,11 +1244,11 @@ int ovf_vmdk_check(int fd, uint64_t offset, uint64_t size, const char *where, in
         r = header_check(&rd, rd.hdr, 0);
         if (r < 0)
                 return r;
-        flags = get_le32(rd.hdr + 8);
-        rd.capacity = get_le64(rd.hdr + 12);
-        rd.overhead = get_le64(rd.hdr + 64);
+        flags = xova_le32(rd.hdr + 8);
+        rd.capacity = xova_le64(rd.hdr + 12);
+        rd.overhead = xova_le64(rd.hdr + 64);
         rd.zero_gte = flags & FLAG_ZERO_GTE;
-        rd.gd_offset = get_le64(rd.hdr + 56);
+        rd.gd_offset = xova_le64(rd.hdr + 56);
         rd.footer_mode = rd.gd_offset == GD_AT_END;
         if (rd.footer_mode) {
                 uint8_t f[3 * SECTOR];
@@ -1277,7 +1261,7 @@ int ovf_vmdk_check(int fd, uint64_t offset, uint64_t size, const char *where, in
                 r = rd_read(&rd, f, sizeof f, size - sizeof f, "footer");
                 if (r < 0)
                         return r;
-                if (get_le64(f) != 1 || get_le32(f + 8) != 0 || get_le32(f + 12) != MARKER_FOOTER)
+                if (xova_le64(f) != 1 || xova_le32(f + 8) != 0 || xova_le32(f + 12) != MARKER_FOOTER)
                         return rd_err(&rd, size - 3 * SECTOR, "no footer marker");
                 if (!all_zero(f + 2 * SECTOR, SECTOR))
                         return rd_err(&rd, size - SECTOR, "no end-of-stream marker");
@@ -1287,13 +1271,13 @@ int ovf_vmdk_check(int fd, uint64_t offset, uint64_t size, const char *where, in
                 if (memcmp(f + SECTOR, rd.hdr, 56) != 0 ||
                     memcmp(f + SECTOR + 64, rd.hdr + 64, SECTOR - 64) != 0)
                         return rd_err(&rd, size - 2 * SECTOR, "footer differs from the header");
-                rd.gd_offset = get_le64(f + SECTOR + 56);
+                rd.gd_offset = xova_le64(f + SECTOR + 56);
                 if (rd.gd_offset == GD_AT_END)
                         return rd_err(&rd, size - 2 * SECTOR + 56, "footer has no grain directory offset");
         }
         if (flags & FLAG_RGD) {
                 /* not used for reading, but QEMU loads it: keep it inside */
-                uint64_t rgd = get_le64(rd.hdr + 48);
+                uint64_t rgd = xova_le64(rd.hdr + 48);
                 uint64_t n_gd = ((rd.capacity + GRAIN_SECTORS - 1) / GRAIN_SECTORS + GTES_PER_GT - 1) /
                                 GTES_PER_GT;
                 if (rgd > size / SECTOR || n_gd * 4 > size - rgd * SECTOR)

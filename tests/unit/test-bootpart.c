@@ -269,7 +269,7 @@ static uint32_t get_fat_entry(int fd, const struct bootpart_fat *f, uint32_t c)
 {
         uint8_t b[4];
         assert_int_equal(xova_pread_all(fd, b, 4, (off_t) (f->offset + f->fat_off + 4 * (uint64_t) c)), 0);
-        return bootpart_le32(b);
+        return xova_le32(b);
 }
 
 static void test_bootpart_fat_reader(void **state)
