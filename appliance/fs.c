@@ -580,15 +580,6 @@ static int stage_unique(const struct stage *s, size_t *ret_n, bool *ret_lnf)
         return 0;
 }
 
-/* A finding of ext4.c after `tool` exited 0 is that tool's error; a read
- * error stays a read error. */
-static int tool_finding(struct xerr *e, const char *tool, int r, const struct xerr *sub)
-{
-        if (r == -EBADMSG)
-                return xerr_set_tool(e, tool, "%s", sub->msg);
-        return xerr_set(e, r, sub->where, "%s", sub->msg);
-}
-
 /* mke2fs's: the image still holds the region, and at `offset` is an ext4
  * superblock with our UUID, 4 KiB blocks, exactly the region's blocks, and
  * at least the inodes in use that the staged tree needs: the reserved ones,
@@ -613,7 +604,7 @@ static int check_mke2fs(const struct stage *s, int fd, uint64_t offset, uint64_t
                                      "ends at byte %" PRIu64, (uint64_t) st.st_size, offset + size);
         r = appliance_ext4_read_super(fd, offset, &sb, &sub);
         if (r < 0)
-                return tool_finding(e, "mke2fs", r, &sub);
+                return xerr_set_tool_finding(e, "mke2fs", r, &sub);
         if (sb.block_size != FS_BLOCK || sb.blocks * sb.block_size != size)
                 return xerr_set_tool(e, "mke2fs", "the ext4 filesystem at offset %" PRIu64 " has %"
                                      PRIu64 " blocks of %" PRIu32 " bytes, want %" PRIu64 " bytes",
@@ -798,7 +789,7 @@ int appliance_fs_make(const struct appliance_disk *d, const char *image, uint64_
                         struct xerr sub = { 0 };
                         r = appliance_ext4_check_inodes(fd, offset, &sb, o->epoch, &sub);
                         if (r < 0)
-                                tool_finding(e, n_fix > 0 ? "debugfs" : "mke2fs", r, &sub);
+                                xerr_set_tool_finding(e, n_fix > 0 ? "debugfs" : "mke2fs", r, &sub);
                 }
                 if (r < 0) {
                         xerr_prefix(e, "cannot normalise owners and times of %s", dw);

@@ -164,15 +164,6 @@ static void mtools_env_init(struct mtools_env *m, uint64_t epoch)
  * some 300 ms for mkfs.fat, mmd and the seven mcopy runs themselves.
  */
 
-/* A finding of the FAT reader after `tool` exited 0 is that tool's error; a
- * read error stays a read error. */
-static int tool_finding(struct xerr *e, const char *tool, int r, const struct xerr *sub)
-{
-        if (r == -ENOENT || r == -ENOTDIR || r == -EBADMSG)
-                return xerr_set_tool(e, tool, "%s", sub->msg);
-        return xerr_set(e, r, sub->where, "%s", sub->msg);
-}
-
 /* mkfs.fat's: the image still holds the region, and at `offset` is a FAT32
  * boot sector of the size, cluster size, hidden sectors and serial asked
  * for. Opens *ret (reading through fd) for the later checks. */
@@ -192,7 +183,7 @@ static int check_mkfs(int fd, uint64_t offset, uint64_t size, uint32_t serial,
                                      offset + size);
         r = bootpart_fat_open(fd, offset, &f, &sub);
         if (r < 0)
-                return tool_finding(e, "mkfs.fat", r, &sub);
+                return xerr_set_tool_finding(e, "mkfs.fat", r, &sub);
         if ((uint64_t) f.total_sectors * f.bytes_per_sector != size)
                 return xerr_set_tool(e, "mkfs.fat", "the FAT at offset %" PRIu64 " has %" PRIu32
                                      " sectors of %" PRIu32 " bytes, want %" PRIu64 " bytes", offset,
@@ -216,7 +207,7 @@ static int check_dir(struct bootpart_fat *f, const char *path, struct xerr *e)
         int r = bootpart_fat_stat(f, path, &de, &sub);
 
         if (r < 0)
-                return tool_finding(e, "mmd", r, &sub);
+                return xerr_set_tool_finding(e, "mmd", r, &sub);
         if (!de.is_dir)
                 return xerr_set_tool(e, "mmd", "'%s' is not a directory", path);
         return 0;
@@ -233,7 +224,7 @@ static int check_copy(struct bootpart_fat *f, const char *path, uint64_t size, s
         int r = bootpart_fat_stat(f, path, &de, &sub);
 
         if (r < 0)
-                return tool_finding(e, "mcopy", r, &sub);
+                return xerr_set_tool_finding(e, "mcopy", r, &sub);
         if (de.is_dir)
                 return xerr_set_tool(e, "mcopy", "'%s' is a directory", path);
         if (de.size != size)

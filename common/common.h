@@ -80,6 +80,11 @@ int xerr_set_errno(struct xerr *e, int code, const char *where, const char *fmt,
  * "exited 0 but " followed by fmt ("'BOOTX64.EFI' is empty"). */
 int xerr_set_tool(struct xerr *e, const char *tool, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* What a check of a tool's output (r, with its detail in sub) means for
+ * the build: a finding (-EBADMSG broken, -ENOENT missing, -ENOTDIR a file
+ * where a directory belongs) becomes the tool's error as xerr_set_tool();
+ * anything else (a read error, -ENOMEM) stays what it is. Returns e's code. */
+int xerr_set_tool_finding(struct xerr *e, const char *tool, int r, const struct xerr *sub);
 /* Prefixes the message with context ("building disk 'data': ..."); returns e->code. */
 int xerr_prefix(struct xerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Formats "where: msg" (or "msg") into buf. */

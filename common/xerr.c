@@ -67,6 +67,13 @@ int xerr_set_tool(struct xerr *e, const char *tool, const char *fmt, ...)
         return -EIO;
 }
 
+int xerr_set_tool_finding(struct xerr *e, const char *tool, int r, const struct xerr *sub)
+{
+        if (r == -EBADMSG || r == -ENOENT || r == -ENOTDIR)
+                return xerr_set_tool(e, tool, "%s", sub->msg);
+        return xerr_set(e, r, sub->where, "%s", sub->msg);
+}
+
 int xerr_prefix(struct xerr *e, const char *fmt, ...)
 {
         char pre[256], old[sizeof(e->msg)];
