@@ -9,11 +9,15 @@
 
 #include "cli/cli.h"
 
+/* Every message may quote outside text (a member name, a manifest value, a
+ * name in a user's tarball): the whole line goes through the one escaping
+ * rule on its way out, so no library can forget it. */
 int cli_error(const struct xerr *e)
 {
-        char buf[1024];
+        char buf[1024], shown[2048];
 
-        fprintf(stderr, "xova: error: %s\n", xerr_format(e, buf, sizeof(buf)));
+        xerr_format(e, buf, sizeof(buf));
+        fprintf(stderr, "xova: error: %s\n", xova_escape(shown, sizeof(shown), buf, strlen(buf), 0));
         return xerr_exit_code(e->code);
 }
 
@@ -43,13 +47,13 @@ int cli_not_built(const char *verb, int issue)
 
 void cli_note(const char *fmt, ...)
 {
+        char buf[1024], shown[2048];
         va_list ap;
 
-        fputs("xova: ", stderr);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
+        fprintf(stderr, "xova: %s\n", xova_escape(shown, sizeof(shown), buf, strlen(buf), 0));
 }
 
 struct progress_state {

@@ -96,6 +96,23 @@ int xerr_exit_code(int code);
 void xova_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ------------------------------------------------------------------ */
+/* Outside text on a terminal (escape.c has the whole rule)            */
+
+/* Escapes len bytes of src into dst (size bytes, NUL-terminated, cut with
+ * "..." when too long): C0, DEL, C1, bidi and other hidden format characters
+ * and bytes that are not well-formed UTF-8 become \n \r \t \e \xNN \u{XXXX}.
+ * With XOVA_ESC_BACKSLASH a backslash becomes \\ too (quoting one name);
+ * without it the call is idempotent (filtering a whole message). Returns dst. */
+#define XOVA_ESC_BACKSLASH 1u
+const char *xova_escape(char *dst, size_t size, const void *src, size_t len, unsigned flags);
+/* A NUL-terminated string (NULL is ""), with XOVA_ESC_BACKSLASH. */
+const char *xova_escape_str(char *dst, size_t size, const char *s);
+/* For a message argument: XOVA_ESC(name) is the escaped name in a buffer that
+ * lives until the end of the enclosing block. */
+#define XOVA_ESC_MAX 256
+#define XOVA_ESC(s) xova_escape_str((char[XOVA_ESC_MAX]){ 0 }, XOVA_ESC_MAX, (s))
+
+/* ------------------------------------------------------------------ */
 /* Numbers and sizes (STYLE.md rule 13)                                */
 
 /* Decimal only, no sign, no leading/trailing junk, no overflow. */

@@ -19,6 +19,48 @@
 
 #include "common/common.h"
 
+static const char *esc(const char *s, size_t len, unsigned flags)
+{
+        static char buf[128];
+        return xova_escape(buf, sizeof(buf), s, len, flags);
+}
+
+/* One rule for outside text (issue #15, item 4): C0, DEL, C1, bidi and
+ * invisible format characters and malformed UTF-8 never reach a terminal. */
+static void test_common_escape(void **state)
+{
+        char small[8];
+        (void) state;
+        assert_string_equal(esc("disk-0.vmdk", 11, XOVA_ESC_BACKSLASH), "disk-0.vmdk");
+        assert_string_equal(esc("a\rOK\x1b[2K\a", 9, XOVA_ESC_BACKSLASH), "a\\rOK\\e[2K\\x07");
+        assert_string_equal(esc("\n\t\x7f", 3, 0), "\\n\\t\\x7f");
+        /* a NUL inside the range is shown, not an end */
+        assert_string_equal(esc("a\0b", 3, 0), "a\\x00b");
+        /* backslash: quoted for names, kept for whole messages (idempotent) */
+        assert_string_equal(esc("a\\b", 3, XOVA_ESC_BACKSLASH), "a\\\\b");
+        assert_string_equal(esc("a\\b", 3, 0), "a\\b");
+        /* raw 8-bit CSI, C1 as UTF-8, bidi override, zero-width space, BOM */
+        assert_string_equal(esc("\x9b" "31m", 4, 0), "\\x9b31m");
+        assert_string_equal(esc("\xc2\x9b" "31m", 5, 0), "\\u{009b}31m");
+        assert_string_equal(esc("txt.\xe2\x80\xaegpj", 10, 0), "txt.\\u{202e}gpj");
+        assert_string_equal(esc("a\xe2\x80\x8b" "b", 5, 0), "a\\u{200b}b");
+        assert_string_equal(esc("\xef\xbb\xbf" "x", 4, 0), "\\u{feff}x");
+        /* well-formed UTF-8 passes; overlong, surrogate, truncated do not */
+        assert_string_equal(esc("caf\xc3\xa9", 5, 0), "caf\xc3\xa9");
+        assert_string_equal(esc("\xc0\xaf", 2, 0), "\\xc0\\xaf");
+        assert_string_equal(esc("\xed\xa0\x80", 3, 0), "\\xed\\xa0\\x80");
+        assert_string_equal(esc("\xe2\x80", 2, 0), "\\xe2\\x80");
+        /* escaping the escaped text again changes nothing */
+        assert_string_equal(esc("a\\x1b\\u{202e}", 13, 0), "a\\x1b\\u{202e}");
+        /* cut with "...", never inside an escape or a UTF-8 sequence */
+        assert_string_equal(xova_escape(small, sizeof(small), "abcdefghij", 10, 0), "abcd...");
+        assert_string_equal(xova_escape(small, sizeof(small), "abcdefg", 7, 0), "abcdefg");
+        assert_string_equal(xova_escape(small, sizeof(small), "ab\x1b\x1b\x1b", 5, 0), "ab\\e...");
+        assert_string_equal(xova_escape(small, sizeof(small), "abc\xc3\xa9\xc3\xa9\xc3\xa9", 9, 0), "abc...");
+        assert_string_equal(XOVA_ESC(NULL), "");
+        assert_string_equal(XOVA_ESC("x\ry"), "x\\ry");
+}
+
 static void test_common_parse_u64(void **state)
 {
         uint64_t v;
@@ -660,6 +702,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_common_reclaim_exact_names, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_common_open_input, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test(test_common_run),
+                cmocka_unit_test(test_common_escape),
         };
         return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }
