@@ -143,11 +143,16 @@ group:
 }
 
 /* Tiny guests. x86_64: at the reset vector (last 16 bytes of a 64 KiB
- * -bios image) "mov al,0x31; out 0xf4,al" hits isa-debug-exit, QEMU exits
- * with (0x31 << 1) | 1 = 99. aarch64 virt: the image is mapped at 0 and run
- * from there; "movz/movk w0,0x84000008; hvc #0" is PSCI SYSTEM_OFF, QEMU
- * exits 0. Anything else (abort, KVM internal error, a hang) is a failure. */
-static const uint8_t probe_x86[] = { 0xb0, 0x31, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd };
+ * -bios image) "finit; mov al,0x31; out 0xf4,al" hits isa-debug-exit, QEMU
+ * exits with (0x31 << 1) | 1 = 99. The x87 "finit" (fwait + fninit) is there
+ * because some nested hosts run real mode through KVM's instruction emulator
+ * (no unrestricted guest), which cannot emulate it: there a guest of plain
+ * mov/out passes while every firmware dies with "KVM internal error.
+ * Suberror: 1" at its first fwait. aarch64 virt: the image is mapped at 0
+ * and run from there; "movz/movk w0,0x84000008; hvc #0" is PSCI SYSTEM_OFF,
+ * QEMU exits 0. Anything else (abort, KVM internal error, a hang) is a
+ * failure. */
+static const uint8_t probe_x86[] = { 0x9b, 0xdb, 0xe3, 0xb0, 0x31, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd };
 static const uint8_t probe_arm64[] = {
         0x00, 0x01, 0x80, 0x52,         /* movz w0, #0x0008 */
         0x00, 0x80, 0xb0, 0x72,         /* movk w0, #0x8400, lsl #16 */
@@ -277,6 +282,15 @@ int hv_probe_qemu(const struct xova_arch *arch, enum hv_accel accel, unsigned ti
                                 errlen -= 1024;
                         }
                         errbuf[errlen++] = tmp[i];
+                }
+                /* QEMU pauses the guest on a KVM internal error and waits
+                 * forever: that is the answer, no need to wait for the bound */
+                if (memmem(errbuf, errlen, "KVM internal error", 18)) {
+                        status = hv_child_stop(pid, 500);
+                        snprintf(reason, reason_size, "probe guest under %s -accel %s: KVM internal error",
+                                 arch->qemu_binary, hv_accel_name(accel));
+                        r = -EIO;
+                        goto out;
                 }
         }
         r = wait_ms(pid, &status, deadline + 1000);
