@@ -1,4 +1,5 @@
 #!/bin/bash
+# xova-test-timeout: 1800  (many builds, each killed or starved; see tests/tools/bounded.sh)
 # RELIABILITY.md 3.2/3.3: real faults injected into `xova build` of
 # examples/hello, no mocks where the real thing can run: ENOSPC (small
 # tmpfs in a mount namespace), EFBIG (ulimit -f, SIGXFSZ ignored),
