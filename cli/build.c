@@ -167,8 +167,10 @@ int verb_build(int argc, char **argv)
 
         if (n_grub == 0 && getenv("XOVA_GRUB_PATH")) {
                 grub_env = strdup(getenv("XOVA_GRUB_PATH"));
-                if (!grub_env)
-                        return cli_error(&(struct xerr) { .code = -ENOMEM, .msg = "out of memory" });
+                if (!grub_env) {
+                        xerr_oom(&e, NULL);
+                        return cli_error(&e);
+                }
                 for (char *save = NULL, *t = strtok_r(grub_env, ":", &save); t && n_grub + 1 < ELEMENTSOF(grub_dirs);
                      t = strtok_r(NULL, ":", &save))
                         grub_dirs[n_grub++] = t;
@@ -188,8 +190,10 @@ int verb_build(int argc, char **argv)
                 if (asprintf(&output, "%s%s", a->name, bo.format == APPLIANCE_FORMAT_OVA ? ".ova" : "") < 0)
                         output = NULL;
         }
-        if (!output)
-                return cli_error(&(struct xerr) { .code = -ENOMEM, .msg = "out of memory" });
+        if (!output) {
+                xerr_oom(&e, NULL);
+                return cli_error(&e);
+        }
         bo.output = output;
         cli_progress_init(&bo.progress, progress);
 

@@ -30,6 +30,29 @@ static inline void closep(int *fd) { if (*fd >= 0) { int e = errno; close(*fd); 
 #define TAKE_FD(fd) ({ int _t = (fd); (fd) = -1; _t; })
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Units every layer uses: binary sizes and the 512-byte sector of disk
+ * images (GPT LBAs, VMDK grains and offsets, FAT sectors). */
+#define XOVA_KiB (UINT64_C(1) << 10)
+#define XOVA_MiB (UINT64_C(1) << 20)
+#define XOVA_GiB (UINT64_C(1) << 30)
+#define XOVA_SECTOR_SIZE UINT64_C(512)
+
+/* The value of one hex digit, either case; -1 if c is not one. */
+static inline int xova_hex_digit(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* True when the n bytes at p are all zero (n == 0 included). Fast on long
+ * zero runs (sparse images, grains, holes): 64 bytes per step. */
+bool xova_mem_is_zero(const void *p, size_t n);
+
 /* Little-endian fields of the on-disk formats we read (VMDK, FAT, ext4, PE). */
 static inline uint16_t xova_le16(const uint8_t *p)
 {
@@ -85,6 +108,9 @@ int xerr_set_tool(struct xerr *e, const char *tool, const char *fmt, ...)
  * where a directory belongs) becomes the tool's error as xerr_set_tool();
  * anything else (a read error, -ENOMEM) stays what it is. Returns e's code. */
 int xerr_set_tool_finding(struct xerr *e, const char *tool, int r, const struct xerr *sub);
+/* The one out-of-memory error: -ENOMEM, "out of memory", at where. Never
+ * allocates (struct xerr is fixed-size), so it is safe on the OOM path. */
+int xerr_oom(struct xerr *e, const char *where);
 /* Prefixes the message with context ("building disk 'data': ..."); returns e->code. */
 int xerr_prefix(struct xerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Formats "where: msg" (or "msg") into buf. */

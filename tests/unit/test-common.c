@@ -27,6 +27,40 @@ static const char *esc(const char *s, size_t len, unsigned flags)
 
 /* One rule for outside text (issue #15, item 4): C0, DEL, C1, bidi and
  * invisible format characters and malformed UTF-8 never reach a terminal. */
+/* the helpers that replaced copies across the tree */
+static void test_common_helpers(void **state)
+{
+        uint8_t buf[200] = { 0 };
+        struct xerr e = { 0 };
+
+        (void) state;
+        assert_true(xova_mem_is_zero(buf, 0));
+        assert_true(xova_mem_is_zero(buf, sizeof(buf)));
+        /* a non-zero byte in each position: in the 64-byte steps and the tail */
+        for (size_t i = 0; i < sizeof(buf); i++) {
+                buf[i] = 0x80;
+                assert_false(xova_mem_is_zero(buf, sizeof(buf)));
+                assert_true(xova_mem_is_zero(buf, i));
+                assert_true(xova_mem_is_zero(buf + i + 1, sizeof(buf) - i - 1));
+                buf[i] = 0;
+        }
+        assert_int_equal(xova_hex_digit('0'), 0);
+        assert_int_equal(xova_hex_digit('9'), 9);
+        assert_int_equal(xova_hex_digit('a'), 10);
+        assert_int_equal(xova_hex_digit('F'), 15);
+        assert_int_equal(xova_hex_digit('g'), -1);
+        assert_int_equal(xova_hex_digit('/'), -1);
+        assert_int_equal(xova_hex_digit(':'), -1);
+        assert_int_equal(xova_hex_digit('@'), -1);
+        assert_int_equal(xova_hex_digit('\0'), -1);
+        assert_int_equal(xerr_oom(&e, "spec.json"), -ENOMEM);
+        assert_int_equal(e.code, -ENOMEM);
+        assert_string_equal(e.where, "spec.json");
+        assert_string_equal(e.msg, "out of memory");
+        assert_int_equal(xerr_oom(NULL, "x"), -ENOMEM);
+        assert_true(XOVA_MiB == 1048576 && XOVA_SECTOR_SIZE == 512 && XOVA_GiB == 1024 * XOVA_MiB);
+}
+
 static void test_common_escape(void **state)
 {
         char small[8];
@@ -715,6 +749,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_common_open_input, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test(test_common_run),
                 cmocka_unit_test(test_common_escape),
+                cmocka_unit_test(test_common_helpers),
         };
         return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }
