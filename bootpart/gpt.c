@@ -201,7 +201,8 @@ int bootpart_gpt_write(const char *image, const uint8_t disk_guid[16],
         if (n > BOOTPART_GPT_MAX_PARTS)
                 return xerr_set(e, -E2BIG, image, "%zu partitions, at most %d", n,
                                 BOOTPART_GPT_MAX_PARTS);
-        /* parts[].offset is written only on success (STYLE rule 8). */
+        /* parts[].offset is written only on success: out-parameters are set
+         * only when the call succeeds (docs/HACKING.md, "Out-parameters"). */
         if (n > 0 && parts)
                 memcpy(laid, parts, n * sizeof(*parts));
         r = bootpart_gpt_layout(parts ? laid : NULL, n, &disk, e);

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ */
-/* Cleanup (STYLE.md rule 7)                                           */
+/* Cleanup: _cleanup_ or one goto, never both (docs/HACKING.md)       */
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 static inline void freep(void *p) { free(*(void **) p); }
@@ -68,7 +68,7 @@ static inline uint64_t xova_le64(const uint8_t *p)
 }
 
 /* ------------------------------------------------------------------ */
-/* Errors are values (STYLE.md rule 5)                                 */
+/* Errors are values, never exits or prints (docs/HACKING.md)          */
 
 /* Caller-owned, fixed size: the error path never allocates. */
 struct xerr {
@@ -139,7 +139,7 @@ const char *xova_escape_str(char *dst, size_t size, const char *s);
 #define XOVA_ESC(s) xova_escape_str((char[XOVA_ESC_MAX]){ 0 }, XOVA_ESC_MAX, (s))
 
 /* ------------------------------------------------------------------ */
-/* Numbers and sizes (STYLE.md rule 13)                                */
+/* Numbers and sizes: checked parsing only (docs/HACKING.md)           */
 
 /* Decimal only, no sign, no leading/trailing junk, no overflow. */
 int xova_parse_u64(const char *s, uint64_t *ret);
@@ -208,7 +208,7 @@ int xova_run(const char *package, char *const argv[], char *const envp_extra[],
              char **ret_stdout, struct xerr *e);
 
 /* ------------------------------------------------------------------ */
-/* Atomic output (STYLE.md rule 14, RELIABILITY.md 3.3)               */
+/* Atomic output: all or nothing at the target (docs/HACKING.md)       */
 
 /* A file that appears at `target` only when committed. The temp lives in
  * the target's directory (O_TMPFILE where the filesystem has it, otherwise a
@@ -303,7 +303,7 @@ char *xova_basename(const char *path);
 char *xova_path_join(const char *a, const char *b);
 
 /* ------------------------------------------------------------------ */
-/* Progress (STYLE.md rule 10): libraries report, cli/ renders.        */
+/* Progress: libraries report, cli/ renders (docs/HACKING.md).        */
 
 typedef void (*xova_progress_fn)(void *userdata, const char *phase, uint64_t done, uint64_t total);
 struct xova_progress {

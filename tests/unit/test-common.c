@@ -375,7 +375,8 @@ static void test_common_atomic_bad_targets(void **state)
         free(link);
 }
 
-/* ---- stale temps (RELIABILITY.md 3.3 item 2) ---- */
+/* ---- stale temps: after SIGKILL one named temp may stay; the next run
+ * removes it only when no live process holds its flock ---- */
 
 static bool lexists(const char *dir, const char *name)
 {
