@@ -14,7 +14,7 @@
 #include "cli/cli.h"
 #include "ovf/ovf.h"
 
-static void help(void)
+void verb_inspect_help(void)
 {
         printf("Usage: xova inspect [OPTIONS] BUNDLE\n"
                "\n"
@@ -37,10 +37,17 @@ static void help(void)
 }
 
 enum {
-        OPT_JSON = 0x100,
-        OPT_CA,
-        OPT_REQUIRE_SIGNATURE,
-        OPT_DEEP,
+        ARG_JSON = CLI_ARG_VERB,
+        ARG_DEEP,
+};
+
+const struct option verb_inspect_options[] = {
+        { "json", no_argument, NULL, ARG_JSON },
+        CLI_CA_LONGOPT,
+        CLI_REQUIRE_SIGNATURE_LONGOPT,
+        { "deep", no_argument, NULL, ARG_DEEP },
+        CLI_COMMON_LONGOPTS,
+        {}
 };
 
 /* Strings come from the bundle: no control characters reach the terminal. */
@@ -311,52 +318,28 @@ static void inspect_text(const char *path, const struct ovf_bundle *b)
         }
 }
 
-int verb_inspect(int argc, char **argv)
+int verb_inspect(int argc, char **argv, const struct cli_bundle_opts *bo)
 {
-        static const struct option opts[] = {
-                { "json", no_argument, NULL, OPT_JSON },
-                { "ca", required_argument, NULL, OPT_CA },
-                { "require-signature", no_argument, NULL, OPT_REQUIRE_SIGNATURE },
-                { "deep", no_argument, NULL, OPT_DEEP },
-                CLI_COMMON_LONGOPTS,
-                {}
-        };
         _cleanup_(ovf_bundle_freep) struct ovf_bundle *b = NULL;
         _cleanup_(ovf_deep_report_freep) struct ovf_deep_report *rep = NULL;
-        struct ovf_open_opts oo = { 0 };
+        struct ovf_open_opts oo = { .ca_file = bo->ca_file, .require_signature = bo->require_signature };
         bool json = false, deep = false;
         struct xerr e = { 0 };
         int c, r;
 
-        optind = 0;
-        opterr = 1;
-        while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+        while ((c = cli_getopt(argc, argv)) != -1) {
                 switch (c) {
-                case OPT_JSON:
+                case ARG_JSON:
                         json = true;
                         break;
-                case OPT_CA:
-                        oo.ca_file = optarg;
-                        break;
-                case OPT_REQUIRE_SIGNATURE:
-                        oo.require_signature = true;
-                        break;
-                case OPT_DEEP:
+                case ARG_DEEP:
                         deep = true;
                         break;
-                case 'h':
-                        help();
-                        return 0;
-                case 'V':
-                        return cli_version();
+                CLI_HANDLED_OPTIONS:
                 default:
-                        return cli_try_help("inspect");
+                        break;
                 }
         }
-        if (optind >= argc)
-                return cli_usage_error("inspect", "missing BUNDLE");
-        if (argc - optind > 1)
-                return cli_usage_error("inspect", "unexpected argument '%s'", argv[optind + 1]);
         r = ovf_bundle_open(argv[optind], &oo, &b, &e);
         if (r < 0)
                 return cli_error(&e);

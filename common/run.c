@@ -26,14 +26,14 @@ int xova_find_tool(const char *tool, const char *package, char **ret_path, struc
                 return xerr_set(e, -ENOENT, tool, "not found or not executable");
         }
         if (asprintf(&full, "%s:/usr/sbin:/sbin", path && *path ? path : "/usr/bin:/bin") < 0)
-                return xerr_set(e, -ENOMEM, tool, "out of memory");
+                return xerr_oom(e, tool);
         for (char *save = NULL, *dir = strtok_r(full, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
                 char *cand = NULL;
                 struct stat st;
                 if (!*dir)
                         continue;
                 if (asprintf(&cand, "%s/%s", dir, tool) < 0)
-                        return xerr_set(e, -ENOMEM, tool, "out of memory");
+                        return xerr_oom(e, tool);
                 if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
                         *ret_path = cand;
                         return 0;
@@ -116,12 +116,12 @@ int xova_run(const char *package, char *const argv[], char *const envp_extra[],
                 return r;
         errbuf = malloc(4096);
         if (!errbuf)
-                return xerr_set(e, -ENOMEM, argv[0], "out of memory");
+                return xerr_oom(e, argv[0]);
         et = (struct tail) { .buf = errbuf, .cap = 4096 };
         if (ret_stdout) {
                 outbuf = malloc(16u << 20);
                 if (!outbuf)
-                        return xerr_set(e, -ENOMEM, argv[0], "out of memory");
+                        return xerr_oom(e, argv[0]);
                 ot = (struct tail) { .buf = outbuf, .cap = (16u << 20) - 1, .grow = true };
         }
         while (environ[n_env])
@@ -130,7 +130,7 @@ int xova_run(const char *package, char *const argv[], char *const envp_extra[],
                 n_extra++;
         envp = calloc(n_env + n_extra + 1, sizeof(char *));
         if (!envp)
-                return xerr_set(e, -ENOMEM, argv[0], "out of memory");
+                return xerr_oom(e, argv[0]);
         for (size_t i = 0; i < n_extra; i++)
                 envp[i] = envp_extra[i];
         for (size_t i = 0; i < n_env; i++)

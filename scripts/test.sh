@@ -50,7 +50,8 @@ report build-ci; count build-ci
 step "ASan+UBSan: unit and bad-input tests"
 rm -rf build-asan && mkdir build-asan
 ( cd build-asan && ../configure -q --enable-werror --enable-sanitizers && make -j"$JOBS" -s ) || exit 1
-( cd build-asan && ASAN_OPTIONS=detect_leaks=1 make -j"$JOBS" check-sanitize ) || fail=1
+# sanitized binaries run 2-3x slower: twice the time bound (tests/tools/bounded.sh)
+( cd build-asan && ASAN_OPTIONS=detect_leaks=1 XOVA_TEST_TIMEOUT_SCALE=2 make -j"$JOBS" check-sanitize ) || fail=1
 report build-asan; count build-asan
 
 step "fuzzing: 6 libFuzzer targets, ${FUZZ_SECONDS:-60} s each"
