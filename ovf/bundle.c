@@ -139,31 +139,26 @@ int ovf_bundle_disk_fd(const struct ovf_bundle *b, size_t disk)
 
 /* ---- shared checks ------------------------------------------------------ */
 
-/* "<bundle>: member '<name>'" for error locations */
+/* "<bundle>: member '<name>'" for error locations; names come from the
+ * bundle, so they are escaped (common/escape.c) */
 static const char *member_where(const struct ovf_bundle *b, const char *name, char *buf, size_t size)
 {
-        int n = snprintf(buf, size, "%s: member '", b->path);
+        char shown[XOVA_ESC_MAX];
 
-        /* names come from the bundle: no control characters into messages */
-        for (const unsigned char *p = (const unsigned char *) name; *p && n >= 0 && (size_t) n + 2 < size; p++)
-                buf[n++] = *p < 0x20 || *p == 0x7f ? '?' : (char) *p;
-        if (n >= 0 && (size_t) n + 2 <= size) {
-                buf[n++] = '\'';
-                buf[n] = '\0';
-        }
+        snprintf(buf, size, "%s: member '%s'", b->path, xova_escape_str(shown, sizeof(shown), name));
         return buf;
 }
 
-/* The first len bytes of s (stopping at a NUL) with control characters
- * replaced, for messages. */
-static const char *printable(const char *s, size_t len, char *buf, size_t size)
+/* The first len bytes of a header field, escaped for a message: up to the
+ * first NUL, or with the NULs shown (\x00) when with_nuls, trailing NULs
+ * cut either way. */
+static const char *field_shown(const char *s, size_t len, bool with_nuls, char *buf, size_t size)
 {
-        size_t n = 0;
+        size_t n = with_nuls ? len : strnlen(s, len);
 
-        for (const unsigned char *p = (const unsigned char *) s; len-- > 0 && *p && n + 1 < size; p++)
-                buf[n++] = *p < 0x20 || *p >= 0x7f ? '?' : (char) *p;
-        buf[n] = '\0';
-        return buf;
+        while (n > 0 && s[n - 1] == '\0')
+                n--;
+        return xova_escape(buf, size, s, n, XOVA_ESC_BACKSLASH);
 }
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -227,7 +222,8 @@ static int check_contents(struct ovf_bundle *b, const char *ovf_name, const char
                         found = found || strcmp(b->members[j].name, mf->entries[i].name) == 0;
                 if (!found)
                         return xerr_set(e, -XOVA_EVERIFY, member_where(b, mf_name, where, sizeof(where)),
-                                        "line %zu: names '%s', which is not in the bundle", i + 1, mf->entries[i].name);
+                                        "line %zu: names '%s', which is not in the bundle", i + 1,
+                                        XOVA_ESC(mf->entries[i].name));
         }
         for (size_t j = 0; j < b->n_members; j++) {
                 const struct member *m = &b->members[j];
@@ -469,18 +465,18 @@ static int read_own_header(const struct ova_reader *rd, uint64_t data_off, const
  */
 static int check_header_name(const char *h, uint64_t hdr_off, const char *name, const char *where, struct xerr *e)
 {
-        char shown[160];
+        char shown[XOVA_ESC_MAX];
         size_t len = strlen(name), n;
 
         if (memcmp(h + 257, "ustar", 6) == 0 && h[345])
                 return xerr_set(e, -XOVA_EVERIFY, where, "the tar header's prefix field says '%s' (members have "
-                                "bare names)", printable(h + 345, 155, shown, sizeof(shown)));
+                                "bare names)", field_shown(h + 345, 155, false, shown, sizeof(shown)));
         n = strnlen(h, 100);
         if ((n == len || (len >= 100 && n >= 98)) && memcmp(h, name, n) == 0)
                 return 0;
         return xerr_set(e, -XOVA_EVERIFY, where, "the tar header's name field says '%s' (at offset %" PRIu64
                         "; a pax path or GNU long name must not differ from it)",
-                        printable(h, n, shown, sizeof(shown)), hdr_off);
+                        field_shown(h, n, false, shown, sizeof(shown)), hdr_off);
 }
 
 #define TAR_SIZE_OFF 124
@@ -560,9 +556,8 @@ static bool tar_size_field(const unsigned char *p, uint64_t *ret)
 static int check_header_size(const char *h, uint64_t hdr_off, int64_t size, const char *where, struct xerr *e)
 {
         const unsigned char *p = (const unsigned char *) h + TAR_SIZE_OFF;
-        char shown[TAR_SIZE_LEN + 1];
+        char shown[XOVA_ESC_MAX];
         uint64_t v;
-        size_t n = TAR_SIZE_LEN;
 
         if (tar_size_field(p, &v)) {
                 if (size >= 0 && v == (uint64_t) size)
@@ -572,14 +567,10 @@ static int check_header_size(const char *h, uint64_t hdr_off, int64_t size, cons
                                 size > (int64_t) TAR_OCTAL_MAX ? "; from 8 GiB on the field must still hold the "
                                 "size, in 12 octal digits or base-256" : "");
         }
-        /* the field as text, NULs and control bytes shown as '?', trailing NULs cut */
-        while (n > 0 && p[n - 1] == '\0')
-                n--;
-        for (size_t i = 0; i < n; i++)
-                shown[i] = p[i] < 0x20 || p[i] >= 0x7f ? '?' : (char) p[i];
-        shown[n] = '\0';
+        /* the field as text, inner NULs and control bytes escaped, trailing NULs cut */
         return xerr_set(e, -XOVA_EVERIFY, where, "the tar header's size field '%s' is not a plain number (at "
-                        "offset %" PRIu64 "; tar readers disagree on what it says)", shown, hdr_off);
+                        "offset %" PRIu64 "; tar readers disagree on what it says)",
+                        field_shown((const char *) p, TAR_SIZE_LEN, true, shown, sizeof(shown)), hdr_off);
 }
 
 /*
@@ -857,7 +848,8 @@ static int ova_member(struct ova_reader *rd, struct archive_entry *en, struct xe
                                         "the limit of %d", size, OVF_MAX_DESCRIPTOR);
                 slot = 0;
         } else if (has_suffix(name, ".ovf")) {
-                return xerr_set(e, -XOVA_EVERIFY, where, "a second descriptor (the first is '%s')", rd->ovf_name);
+                return xerr_set(e, -XOVA_EVERIFY, where, "a second descriptor (the first is '%s')",
+                                XOVA_ESC(rd->ovf_name));
         } else {
                 size_t stem = strlen(rd->ovf_name) - 4;
                 if (strncmp(name, rd->ovf_name, stem) == 0 && strcmp(name + stem, ".mf") == 0)
@@ -937,7 +929,7 @@ static int open_ova(struct ovf_bundle *b, uint64_t file_size, const struct ovf_o
                         else
                                 r = xerr_set(e, -XOVA_EVERIFY, b->path, "member %zu (after '%s'): tar header at "
                                              "offset %" PRIu64 ": %s", b->n_members + 1,
-                                             b->members[b->n_members - 1].name, next_header_offset(b), why);
+                                             XOVA_ESC(b->members[b->n_members - 1].name), next_header_offset(b), why);
                         goto out;
                 }
                 r = ova_member(&rd, en, e);
@@ -1129,8 +1121,8 @@ static int open_dir(struct ovf_bundle *b, const struct ovf_open_opts *o, struct 
                 if (!has_suffix(de->d_name, ".ovf"))
                         continue;
                 if (ovf_name) {
-                        r = xerr_set(e, -XOVA_EVERIFY, b->path, "more than one descriptor ('%s' and '%s')", ovf_name,
-                                     de->d_name);
+                        r = xerr_set(e, -XOVA_EVERIFY, b->path, "more than one descriptor ('%s' and '%s')",
+                                     XOVA_ESC(ovf_name), XOVA_ESC(de->d_name));
                         closedir(dir);
                         return r;
                 }
@@ -1143,7 +1135,7 @@ static int open_dir(struct ovf_bundle *b, const struct ovf_open_opts *o, struct 
         if (!ovf_name)
                 return xerr_set(e, -XOVA_EVERIFY, b->path, "no descriptor (*.ovf) in the directory");
         if (ovf_member_name_problem(ovf_name))
-                return xerr_set(e, -XOVA_EVERIFY, b->path, "descriptor name '%s': %s", ovf_name,
+                return xerr_set(e, -XOVA_EVERIFY, b->path, "descriptor name '%s': %s", XOVA_ESC(ovf_name),
                                 ovf_member_name_problem(ovf_name));
         r = dir_member(b, ovf_name, OVF_MAX_DESCRIPTOR, false, true, NULL, &xml, &xml_len, e);
         if (r < 0)

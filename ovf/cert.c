@@ -86,7 +86,8 @@ int ovf_cert_sign(const char *mf_name, const void *mf, size_t mf_len, const char
                 return xerr_set(e, -EINVAL, cert_path, "cannot read a PEM certificate: %s", ssl_error(ebuf, sizeof(ebuf)));
         if (X509_check_private_key(cert, key) != 1) {
                 ERR_clear_error();
-                return xerr_set(e, -EINVAL, cert_path, "certificate does not match the key '%s'", key_path);
+                return xerr_set(e, -EINVAL, cert_path, "certificate does not match the key '%s'",
+                                XOVA_ESC(key_path));
         }
 
         md = EVP_MD_CTX_new();
@@ -165,31 +166,33 @@ static int verify_chain(X509 *cert, const char *cert_name, const char *ca_file, 
                 snprintf(subject, sizeof(subject), "(unknown subject)");
         switch (err) {
         case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-                r = xerr_set(e, -XOVA_EVERIFY, cert_name, "self-signed certificate not trusted by '%s'", ca_file);
+                r = xerr_set(e, -XOVA_EVERIFY, cert_name, "self-signed certificate not trusted by '%s'",
+                             XOVA_ESC(ca_file));
                 break;
         case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
         case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-                r = xerr_set(e, -XOVA_EVERIFY, cert_name, "untrusted certificate: its issuer is not in '%s'", ca_file);
+                r = xerr_set(e, -XOVA_EVERIFY, cert_name, "untrusted certificate: its issuer is not in '%s'",
+                             XOVA_ESC(ca_file));
                 break;
         case X509_V_ERR_CERT_HAS_EXPIRED:
                 cert_time(bad ? X509_get0_notAfter(bad) : NULL, when, sizeof(when));
                 if (depth == 0)
                         r = xerr_set(e, -XOVA_EVERIFY, cert_name, "expired certificate: '%s' was valid until %s",
-                                     subject, when);
+                                     XOVA_ESC(subject), when);
                 else
                         r = xerr_set(e, -XOVA_EVERIFY, cert_name, "expired CA certificate: '%s' in '%s' was valid "
-                                     "until %s", subject, ca_file, when);
+                                     "until %s", XOVA_ESC(subject), XOVA_ESC(ca_file), when);
                 break;
         case X509_V_ERR_CERT_NOT_YET_VALID:
                 cert_time(bad ? X509_get0_notBefore(bad) : NULL, when, sizeof(when));
                 if (depth == 0)
                         r = xerr_set(e, -XOVA_EVERIFY, cert_name, "certificate not yet valid: '%s' is valid from %s",
-                                     subject, when);
+                                     XOVA_ESC(subject), when);
                 else
                         r = xerr_set(e, -XOVA_EVERIFY, cert_name, "CA certificate not yet valid: '%s' in '%s' is "
-                                     "valid from %s", subject, ca_file, when);
+                                     "valid from %s", XOVA_ESC(subject), XOVA_ESC(ca_file), when);
                 break;
         default:
                 r = xerr_set(e, -XOVA_EVERIFY, cert_name, "certificate not trusted: %s",
@@ -227,7 +230,8 @@ int ovf_cert_verify(const char *cert_name, const char *buf, size_t len, const ch
         if (asprintf(&expect, "SHA256(%s)= ", mf_name) < 0)
                 return xerr_set(e, -ENOMEM, cert_name, "out of memory");
         if ((size_t) (nl - buf) < strlen(expect) || memcmp(buf, expect, strlen(expect)) != 0)
-                return xerr_set(e, -XOVA_EVERIFY, cert_name, "line 1: not of the form 'SHA256(%s)= hex'", mf_name);
+                return xerr_set(e, -XOVA_EVERIFY, cert_name, "line 1: not of the form 'SHA256(%s)= hex'",
+                                XOVA_ESC(mf_name));
         hex = buf + strlen(expect);
         hex_len = (size_t) (nl - hex);
         if (hex_len > 0 && hex[hex_len - 1] == '\r')
@@ -252,7 +256,8 @@ int ovf_cert_verify(const char *cert_name, const char *buf, size_t len, const ch
                 return xerr_set(e, -ENOMEM, cert_name, "cannot set up signature verification");
         if (EVP_DigestVerify(md, sig, sig_len, mf, mf_len) != 1) {
                 ERR_clear_error();
-                return xerr_set(e, -XOVA_EVERIFY, cert_name, "signature does not match the manifest '%s'", mf_name);
+                return xerr_set(e, -XOVA_EVERIFY, cert_name, "signature does not match the manifest '%s'",
+                                XOVA_ESC(mf_name));
         }
         if (ca_file) {
                 r = verify_chain(cert, cert_name, ca_file, e);

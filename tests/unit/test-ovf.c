@@ -849,7 +849,7 @@ static void test_ovf_hostile_ova(void **state)
                   "member 'hello-data.img': is a hard link" },
                 { "hardlink-abs.ova", { "extra", 1, NULL, 0, "/etc/passwd" }, 2, true, false, "is a hard link" },
                 { "dir.ova", { "somedir", AE_IFDIR, NULL, 0, NULL }, 2, true, false, "member 'somedir/': is a directory" },
-                { "ctl.ova", { "a\x1b[31mb", AE_IFREG, "x", 1, NULL }, 2, true, false, "member 'a?[31mb': contains a control" },
+                { "ctl.ova", { "a\x1b[31mb", AE_IFREG, "x", 1, NULL }, 2, true, false, "member 'a\\e[31mb': contains a control" },
                 { "fifo.ova", { "fifo", AE_IFIFO, NULL, 0, NULL }, 2, true, false, "member 'fifo': is a FIFO" },
                 { "chr.ova", { "chr", AE_IFCHR, NULL, 0, NULL }, 2, true, false, "member 'chr': is a character device" },
                 { "dup.ova", { "hello-boot.img", AE_IFREG, "different", 9, NULL }, 3, true, false,
@@ -2194,6 +2194,115 @@ static void test_ovf_hostile_tar_ext_headers(void **state)
         free_good(&g);
 }
 
+
+/* No byte of msg would act on a terminal: no C0 (but none of tab/newline
+ * either: messages are one line), no DEL, no C1 as a raw byte or as
+ * UTF-8, no bidi override U+202E. */
+static void assert_terminal_safe(const char *msg)
+{
+        for (const unsigned char *p = (const unsigned char *) msg; *p; p++) {
+                if (*p < 0x20 || *p == 0x7f || (*p >= 0x80 && *p <= 0x9f))
+                        fail_msg("raw byte 0x%02x at %zu in '%s'", *p, (size_t) (p - (const unsigned char *) msg),
+                                 msg);
+                if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+                        fail_msg("C1 control as UTF-8 in '%s'", msg);
+        }
+        if (strstr(msg, "\xe2\x80\xae"))
+                fail_msg("U+202E in '%s'", msg);
+}
+
+static void expect_safe_failure(int r, const struct xerr *e, const char *expect)
+{
+        char buf[1024];
+
+        xerr_format(e, buf, sizeof(buf));
+        if (r >= 0 || !strstr(buf, expect))
+                fail_msg("want a failure with '%s', got %d '%s'", expect, r, buf);
+        assert_terminal_safe(buf);
+}
+
+/*
+ * Terminal-safe messages: names, algorithm names and values from a
+ * manifest, a descriptor and tar headers are quoted escaped (common/
+ * escape.c) in the error itself, not only when cli/ prints it: ESC, BEL,
+ * CR (which could rewrite the line to read "OK"), a raw 0x9B (8-bit CSI),
+ * C1 as UTF-8 and U+202E all come out as visible escapes.
+ */
+static void test_ovf_messages_escaped(void **state)
+{
+        struct fx *f = *state;
+        const char *zeros = "0000000000000000000000000000000000000000000000000000000000000000";
+        struct ovf_manifest *m = NULL;
+        struct xerr e = { 0 };
+        char *mf = NULL;
+        int r;
+
+        /* a manifest name */
+        assert_true(asprintf(&mf, "SHA256(a\033[2J\r\aOK\xe2\x80\xae\x9b\xc2\x9b.img)= %s\n", zeros) > 0);
+        r = ovf_manifest_parse(mf, strlen(mf), "hello.mf", &m, &e);
+        expect_safe_failure(r, &e, "line 1: name 'a\\e[2J\\r\\x07OK\\u{202e}\\x9b\\u{009b}.img'");
+        free(mf);
+        /* an algorithm name */
+        assert_true(asprintf(&mf, "SHA1\033]0;owned\a(a.img)= %s\n", zeros) > 0);
+        e = (struct xerr){ 0 };
+        r = ovf_manifest_parse(mf, strlen(mf), "hello.mf", &m, &e);
+        expect_safe_failure(r, &e, "line 1: digest 'SHA1\\e]0;owned\\x07' is not supported");
+        free(mf);
+        /* a second entry for a name with a backslash: shown doubled, so the
+         * escapes above cannot be forged by the text itself */
+        assert_true(asprintf(&mf, "SHA256(a.img)= %s\nSHA256(a.img)= %s\n", zeros, zeros) > 0);
+        e = (struct xerr){ 0 };
+        r = ovf_manifest_parse(mf, strlen(mf), "hello.mf", &m, &e);
+        expect_safe_failure(r, &e, "line 2: second entry for 'a.img'");
+        free(mf);
+        assert_null(m);
+
+        /* descriptor values: XML allows C1 and U+202E in attributes */
+        {
+                size_t len;
+                char *xml = write_xml(f, &len), *bad;
+                struct ovf_descriptor *d = NULL;
+                bad = replace(xml, "ovf:fileRef=\"file-boot\"", "ovf:fileRef=\"x\xc2\x9b\xe2\x80\xae\"");
+                e = (struct xerr){ 0 };
+                r = ovf_descriptor_parse(bad, strlen(bad), "hello.ovf", &d, &e);
+                expect_safe_failure(r, &e, "ovf:fileRef 'x\\u{009b}\\u{202e}' names no File");
+                assert_null(d);
+                free(bad);
+                free(xml);
+        }
+
+        /* a tar member name, and the prefix field of a header */
+        {
+                struct good g;
+                struct rawtar t = { 0 };
+                struct ovf_bundle *b = NULL;
+                size_t at;
+                read_good(f, &g);
+                raw_good(&t, &g, 0, 5);
+                raw_member(&t, "x\033[1A\rOK.img", "x", 1);
+                raw_end(&t);
+                raw_write(f, "esc-name.ova", &t);
+                e = (struct xerr){ 0 };
+                r = open_bundle(f, "esc-name.ova", NULL, &b, &e);
+                expect_safe_failure(r, &e, "member 'x\\e[1A\\rOK.img'");
+                free(t.buf);
+                t = (struct rawtar){ 0 };
+                raw_good(&t, &g, 0, 5);
+                at = raw_member(&t, g.names[5], g.data[5], g.lens[5]);
+                memcpy(t.buf + at + 345, "\x9b" "2J\033]\a", 6);
+                raw_checksum(&t, at);
+                raw_end(&t);
+                raw_write(f, "esc-prefix.ova", &t);
+                e = (struct xerr){ 0 };
+                r = open_bundle(f, "esc-prefix.ova", NULL, &b, &e);
+                /* libarchive joins prefix and name */
+                expect_safe_failure(r, &e, "member '\\x9b2J\\e]\\x07/hello-data.img'");
+                assert_null(b);
+                free(t.buf);
+                free_good(&g);
+        }
+}
+
 /* The message for a certificate outside its validity window: "<what>: '<subject>' <verb> <date>". */
 static void want_dated(char *buf, size_t size, const char *what, X509 *x, const char *in_file, const char *verb,
                        const ASN1_TIME *t)
@@ -2324,6 +2433,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_eof, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_trailing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_ext_headers, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_messages_escaped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_cert_expired, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_cert_not_yet_valid, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_cert_self_signed_untrusted, setup, teardown),
