@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -134,11 +135,64 @@ static const char *cert_time(const ASN1_TIME *t, char *buf, size_t size)
         return buf;
 }
 
+#define OVF_MAX_CA_FILE (16 * 1024 * 1024)     /* a system bundle is ~200 KiB */
+
+static inline void x509_info_stack_freep(STACK_OF(X509_INFO) **p)
+{
+        sk_X509_INFO_pop_free(*p, X509_INFO_free);
+}
+
+static inline void bio_freep(BIO **p)
+{
+        BIO_free(*p);
+}
+
+/*
+ * The CA file goes through the one careful open (xova_read_file: non-
+ * blocking, regular files only, capped), then is parsed from memory:
+ * X509_STORE_load_file() opens the path itself with a blocking fopen(), so
+ * "--ca FIFO" hung verify and run with nothing on stderr. Certificates and
+ * CRLs are added, as X509_STORE_load_file() would.
+ */
+static int load_ca_file(X509_STORE *store, const char *ca_file, struct xerr *e)
+{
+        _cleanup_free_ char *pem = NULL;
+        _cleanup_(bio_freep) BIO *bio = NULL;
+        _cleanup_(x509_info_stack_freep) STACK_OF(X509_INFO) *infos = NULL;
+        char ebuf[256];
+        size_t len, n_certs = 0;
+        int r;
+
+        r = xova_read_file(ca_file, OVF_MAX_CA_FILE, &pem, &len, e);
+        if (r < 0)
+                return r;
+        if (len > INT_MAX || !(bio = BIO_new_mem_buf(pem, (int) len)))
+                return xerr_set(e, -ENOMEM, ca_file, "out of memory");
+        infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
+        if (!infos)
+                return xerr_set(e, -EINVAL, ca_file, "cannot load CA certificates: %s", ssl_error(ebuf, sizeof(ebuf)));
+        for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
+                X509_INFO *info = sk_X509_INFO_value(infos, i);
+                if (info->x509) {
+                        if (X509_STORE_add_cert(store, info->x509) != 1)
+                                return xerr_set(e, -EINVAL, ca_file, "cannot load CA certificates: %s",
+                                                ssl_error(ebuf, sizeof(ebuf)));
+                        n_certs++;
+                }
+                if (info->crl && X509_STORE_add_crl(store, info->crl) != 1)
+                        return xerr_set(e, -EINVAL, ca_file, "cannot load a CRL: %s", ssl_error(ebuf, sizeof(ebuf)));
+        }
+        ERR_clear_error();
+        if (n_certs == 0)
+                return xerr_set(e, -EINVAL, ca_file, "cannot load CA certificates: no PEM certificate in the file");
+        return 0;
+}
+
 static int verify_chain(X509 *cert, const char *cert_name, const char *ca_file, struct xerr *e)
 {
         X509_STORE *store = X509_STORE_new();
         X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-        char ebuf[256], subject[256], when[64];
+        char subject[256], when[64];
         X509 *bad;
         int r = 0, err, depth;
 
@@ -146,10 +200,9 @@ static int verify_chain(X509 *cert, const char *cert_name, const char *ca_file, 
                 r = xerr_set(e, -ENOMEM, cert_name, "out of memory");
                 goto out;
         }
-        if (X509_STORE_load_file(store, ca_file) != 1) {
-                r = xerr_set(e, -EINVAL, ca_file, "cannot load CA certificates: %s", ssl_error(ebuf, sizeof(ebuf)));
+        r = load_ca_file(store, ca_file, e);
+        if (r < 0)
                 goto out;
-        }
         if (X509_STORE_CTX_init(ctx, store, cert, NULL) != 1) {
                 r = xerr_set(e, -ENOMEM, cert_name, "cannot check the certificate chain");
                 goto out;

@@ -98,6 +98,28 @@ else
         not_ok "cert position: $(tar tf signed.ova | tr '\n' ' ')"
 fi
 
+# Every file xova reads goes through one non-blocking, regular-files-only
+# open: a FIFO named by --ca is refused at once, naming the file (before,
+# X509_STORE_load_file's blocking open hung verify and run silently).
+mkfifo ca.fifo
+for verb in verify run; do
+        out=$(timeout 20 "$XOVA" "$verb" --ca ca.fifo signed.ova 2>&1 </dev/null)
+        rc=$?
+        if [ "$rc" -eq 124 ] || [ "$rc" -gt 125 ]; then
+                not_ok "$verb --ca FIFO hung or crashed (exit $rc): $out"
+        elif [ "$rc" -eq 0 ] || ! grep -qF "ca.fifo: not a regular file" <<<"$out"; then
+                not_ok "$verb --ca FIFO: exit $rc, want a failure naming ca.fifo: $out"
+        else
+                ok "$verb --ca FIFO fails at once naming the file (exit $rc)"
+        fi
+done
+: >empty.pem
+expect 1 "empty.pem: cannot load CA certificates: no PEM certificate in the file" "$XOVA" verify --ca empty.pem signed.ova
+printf 'junk\n' >junk.pem
+expect 1 "junk.pem: cannot load CA certificates" "$XOVA" verify --ca junk.pem signed.ova
+cat cb.pem ca.pem >both.pem
+expect 0 "trusted by both.pem" "$XOVA" verify --ca both.pem signed.ova
+
 # Terminal-safe messages: a manifest line whose name holds ESC, CR, BEL, a
 # raw 0x9B (8-bit CSI) and U+202E (bidi override). No raw control byte may
 # reach stderr, nor the --json output (json-c alone would write \u001b,
