@@ -218,6 +218,14 @@ static int check_contents(struct ovf_bundle *b, const char *ovf_name, const char
          * manifest and the cert) is in the manifest with the same digest */
         for (size_t i = 0; i < mf->n; i++) {
                 bool found = false;
+                /* a manifest cannot hold its own digest, and the .cert is
+                 * made after it: such a line is never checked, and a
+                 * reader that checks it sees a mismatch */
+                if (strcmp(mf->entries[i].name, mf_name) == 0 || strcmp(mf->entries[i].name, cert_name) == 0)
+                        return xerr_set(e, -XOVA_EVERIFY, member_where(b, mf_name, where, sizeof(where)),
+                                        "line %zu: names the %s itself ('%s'), which no manifest can hold",
+                                        i + 1, strcmp(mf->entries[i].name, mf_name) == 0 ? "manifest" :
+                                        "certificate", XOVA_ESC(mf->entries[i].name));
                 for (size_t j = 0; j < b->n_members; j++)
                         found = found || strcmp(b->members[j].name, mf->entries[i].name) == 0;
                 if (!found)

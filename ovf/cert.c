@@ -24,6 +24,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "ovf/ovf-internal.h"
 
@@ -50,6 +51,41 @@ static const char *ssl_error(char *buf, size_t size)
 static int load_pem_file(const char *path, char **ret, size_t *ret_len, struct xerr *e)
 {
         return xova_read_file(path, 1024 * 1024, ret, ret_len, e);
+}
+
+/*
+ * Why the certificate may not sign an OVF manifest, or NULL. A manifest
+ * signature is a code or document signature: a keyUsage extension, when
+ * present, must allow digitalSignature, and an extendedKeyUsage, when
+ * present, must allow code signing, e-mail protection (S/MIME, what
+ * document-signing CAs issue), document signing (RFC 9336, or Microsoft's
+ * 1.3.6.1.4.1.311.10.3.12) or any usage. A TLS server certificate, say,
+ * must not sign appliances. No extension at all is accepted (the usual
+ * self-signed test certificate), as vCenter and ovftool accept it.
+ */
+static const char *signing_usage_problem(X509 *cert)
+{
+        EXTENDED_KEY_USAGE *eku;
+        uint32_t ku, xku;
+        bool doc = false;
+
+        if (X509_get_extension_flags(cert) & EXFLAG_INVALID)
+                return "its extensions cannot be parsed";
+        ku = X509_get_key_usage(cert);
+        if (ku != UINT32_MAX && !(ku & KU_DIGITAL_SIGNATURE))
+                return "its key usage does not allow digitalSignature";
+        xku = X509_get_extended_key_usage(cert);
+        if (xku == UINT32_MAX || (xku & (XKU_CODE_SIGN | XKU_SMIME | XKU_ANYEKU)))
+                return NULL;
+        eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
+        for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku); i++) {
+                char oid[80];
+                if (OBJ_obj2txt(oid, sizeof(oid), sk_ASN1_OBJECT_value(eku, i), 1) > 0 &&
+                    (strcmp(oid, "1.3.6.1.5.5.7.3.36") == 0 || strcmp(oid, "1.3.6.1.4.1.311.10.3.12") == 0))
+                        doc = true;
+        }
+        EXTENDED_KEY_USAGE_free(eku);
+        return doc ? NULL : "its extended key usage allows neither code nor document signing";
 }
 
 int ovf_cert_sign(const char *mf_name, const void *mf, size_t mf_len, const char *key_path,
@@ -85,6 +121,8 @@ int ovf_cert_sign(const char *mf_name, const void *mf, size_t mf_len, const char
         BIO_free(bio);
         if (!cert)
                 return xerr_set(e, -EINVAL, cert_path, "cannot read a PEM certificate: %s", ssl_error(ebuf, sizeof(ebuf)));
+        if (signing_usage_problem(cert))
+                return xerr_set(e, -EINVAL, cert_path, "not a signing certificate: %s", signing_usage_problem(cert));
         if (X509_check_private_key(cert, key) != 1) {
                 ERR_clear_error();
                 return xerr_set(e, -EINVAL, cert_path, "certificate does not match the key '%s'",
@@ -301,6 +339,9 @@ int ovf_cert_verify(const char *cert_name, const char *buf, size_t len, const ch
                 ERR_clear_error();
                 return xerr_set(e, -XOVA_EVERIFY, cert_name, "no PEM certificate after the signature line");
         }
+        if (signing_usage_problem(cert))
+                return xerr_set(e, -XOVA_EVERIFY, cert_name, "not a signing certificate: %s",
+                                signing_usage_problem(cert));
         key = X509_get_pubkey(cert);
         if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
                 return xerr_set(e, -XOVA_EVERIFY, cert_name, "certificate key is not RSA");

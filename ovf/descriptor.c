@@ -510,6 +510,28 @@ static int bad(struct reader *rd, xmlNodePtr n, const char *fmt, ...)
                         n ? XOVA_ESC((const char *) n->name) : "?", msg);
 }
 
+/*
+ * The one child ns:name of parent in *ret (NULL if none; an error if
+ * required). A second one is refused: each reader keeps the first or the
+ * last, and a second References or DiskSection, whose hrefs nothing would
+ * check, or a second xova:Architecture marker, would mean one thing to us
+ * and another to the next consumer.
+ */
+static int only_child(struct reader *rd, xmlNodePtr parent, const char *ns, const char *name, bool required,
+                      xmlNodePtr *ret)
+{
+        xmlNodePtr c = first_child(parent, ns, name);
+
+        *ret = c;
+        if (!c)
+                return required ? bad(rd, parent, "element <%s> missing", name) : 0;
+        for (xmlNodePtr n = c->next; n; n = n->next)
+                if (is(n, ns, name))
+                        return bad(rd, n, "a second <%s> (the first is on line %ld; readers differ on which "
+                                   "one counts)", name, xmlGetLineNo(c));
+        return 0;
+}
+
 /* Attribute in the OVF (or another) namespace, borrowed-free copy in *ret. */
 static int get_attr(struct reader *rd, xmlNodePtr n, const char *ns, const char *name, bool required,
                     char **ret)
@@ -573,16 +595,15 @@ static char *text_of(xmlNodePtr n)
 static int child_text(struct reader *rd, xmlNodePtr parent, const char *ns, const char *name, bool required,
                       char **ret)
 {
-        xmlNodePtr c = first_child(parent, ns, name);
+        xmlNodePtr c;
         char *s, *p;
         size_t len;
+        int r;
 
         *ret = NULL;
-        if (!c) {
-                if (required)
-                        return bad(rd, parent, "element <%s> missing", name);
-                return 0;
-        }
+        r = only_child(rd, parent, ns, name, required, &c);
+        if (r < 0 || !c)
+                return r;
         s = text_of(c);
         if (!s)
                 return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
@@ -822,6 +843,13 @@ static int attach_disk(struct reader *rd, xmlNodePtr item, size_t vm, size_t dis
         return 0;
 }
 
+/* The model holds one of each per configuration: with two, the first or
+ * the last would win, and readers differ on which. */
+static int second_item(struct reader *rd, xmlNodePtr item, const char *what, const struct ovf_vm *vm)
+{
+        return bad(rd, item, "a second %s item for configuration '%s'", what, vm->arch->name);
+}
+
 static int read_item(struct reader *rd, xmlNodePtr item)
 {
         struct ovf_descriptor *d = rd->d;
@@ -869,12 +897,16 @@ static int read_item(struct reader *rd, xmlNodePtr item)
                         continue;
                 switch (rt) {
                 case 3: /* processor */
+                        if (vm->vcpus)
+                                return second_item(rd, item, "processor", vm);
                         r = parse_u64(rd, item, "rasd:VirtualQuantity", qty, OVF_MAX_VCPUS, &v);
                         if (r < 0)
                                 return r;
                         vm->vcpus = (unsigned) v;
                         break;
                 case 4: /* memory */
+                        if (vm->memory_mib)
+                                return second_item(rd, item, "memory", vm);
                         if (!units || (strcmp(units, "byte * 2^20") != 0 && strcmp(units, "MegaBytes") != 0))
                                 return bad(rd, item, "memory rasd:AllocationUnits '%s' (want 'byte * 2^20')",
                                            XOVA_ESC(units));
@@ -883,19 +915,22 @@ static int read_item(struct reader *rd, xmlNodePtr item)
                                 return r;
                         break;
                 case 5: case 6: case 20: /* IDE, SCSI, other storage controller */
-                        free(vm->disk_bus);
+                        if (vm->disk_bus)
+                                return second_item(rd, item, "disk controller", vm);
                         vm->disk_bus = strdup(subtype ? subtype : "virtio");
                         if (!vm->disk_bus)
                                 return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
                         break;
                 case 10: /* ethernet */
-                        free(vm->nic_model);
+                        if (vm->nic_model)
+                                return second_item(rd, item, "network adapter", vm);
                         vm->nic_model = strdup(subtype ? subtype : "virtio");
                         if (!vm->nic_model)
                                 return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
                         break;
                 case 21: /* serial port */
-                        free(vm->console);
+                        if (vm->console)
+                                return second_item(rd, item, "serial port", vm);
                         vm->console = strdup("serial");
                         if (!vm->console)
                                 return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
@@ -1012,7 +1047,9 @@ int ovf_descriptor_parse(const char *xml, size_t len, const char *where, struct 
                 goto out;
         }
 
-        sec = first_child(root, OVF_NS, "References");
+        r = only_child(&rd, root, OVF_NS, "References", false, &sec);
+        if (r < 0)
+                goto out;
         if (!sec) {
                 r = bad(&rd, root, "no References");
                 goto out;
@@ -1020,7 +1057,9 @@ int ovf_descriptor_parse(const char *xml, size_t len, const char *where, struct 
         r = read_references(&rd, sec);
         if (r < 0)
                 goto out;
-        sec = first_child(root, OVF_NS, "DiskSection");
+        r = only_child(&rd, root, OVF_NS, "DiskSection", false, &sec);
+        if (r < 0)
+                goto out;
         if (!sec) {
                 r = bad(&rd, root, "no DiskSection");
                 goto out;
@@ -1028,7 +1067,9 @@ int ovf_descriptor_parse(const char *xml, size_t len, const char *where, struct 
         r = read_disks(&rd, sec);
         if (r < 0)
                 goto out;
-        sec = first_child(root, OVF_NS, "DeploymentOptionSection");
+        r = only_child(&rd, root, OVF_NS, "DeploymentOptionSection", false, &sec);
+        if (r < 0)
+                goto out;
         if (!sec) {
                 r = bad(&rd, root, "no DeploymentOptionSection (xova descriptors have one configuration per architecture)");
                 goto out;
@@ -1055,7 +1096,9 @@ int ovf_descriptor_parse(const char *xml, size_t len, const char *where, struct 
         r = get_attr(&rd, vs, OVF_NS, "id", true, &d->name);
         if (r < 0)
                 goto out;
-        sec = first_child(vs, OVF_NS, "ProductSection");
+        r = only_child(&rd, vs, OVF_NS, "ProductSection", false, &sec);
+        if (r < 0)
+                goto out;
         if (!sec) {
                 r = bad(&rd, vs, "no ProductSection");
                 goto out;
@@ -1063,9 +1106,14 @@ int ovf_descriptor_parse(const char *xml, size_t len, const char *where, struct 
         if ((r = child_text(&rd, sec, OVF_NS, "Version", true, &d->version)) < 0 ||
             (r = child_text(&rd, sec, OVF_NS, "Vendor", false, &d->vendor)) < 0)
                 goto out;
-        sec = first_child(vs, OVF_NS, "AnnotationSection");
+        r = only_child(&rd, vs, OVF_NS, "AnnotationSection", false, &sec);
+        if (r < 0)
+                goto out;
         if (sec) {
-                xmlNodePtr a = first_child(sec, OVF_NS, "Annotation");
+                xmlNodePtr a;
+                r = only_child(&rd, sec, OVF_NS, "Annotation", false, &a);
+                if (r < 0)
+                        goto out;
                 /* free text: kept as written, only what the writer put in */
                 if (a && !(d->description = text_of(a))) {
                         r = xerr_set(e, -ENOMEM, where, "out of memory");

@@ -356,6 +356,64 @@ static void test_ovf_descriptor_hostile(void **state)
         free(xml);
 }
 
+/*
+ * Accepted before, refused now (#15 bug 6): a second References or
+ * DiskSection (whose hrefs nothing checked), two markers of one kind in a
+ * configuration, two processor (memory, controller, NIC, serial) items
+ * for one configuration: each reader keeps the first or the last.
+ */
+static void test_ovf_descriptor_duplicates(void **state)
+{
+        static const char proc_x86[] = "<rasd:VirtualQuantity>2</rasd:VirtualQuantity>\n      </Item>";
+        static const struct bad_xml cases[] = {
+                { "  </References>\n", "  </References>\n  <References>\n    <File ovf:href=\"evil.img\" "
+                  "ovf:id=\"file-evil\" ovf:size=\"1\"/>\n  </References>\n", "a second <References>" },
+                { "  <DeploymentOptionSection>", "  <DiskSection>\n    <Info>more disks</Info>\n  </DiskSection>\n"
+                  "  <DeploymentOptionSection>", "a second <DiskSection>" },
+                { "<xova:Architecture ovf:required=\"false\">aarch64</xova:Architecture>",
+                  "<xova:Architecture ovf:required=\"false\">aarch64</xova:Architecture>"
+                  "<xova:Architecture ovf:required=\"false\">x86_64</xova:Architecture>",
+                  "a second <Architecture>" },
+                { "<xova:Firmware ovf:required=\"false\">efi</xova:Firmware>",
+                  "<xova:Firmware ovf:required=\"false\">efi</xova:Firmware>"
+                  "<xova:Firmware ovf:required=\"false\">bios</xova:Firmware>", "a second <Firmware>" },
+                { "  <DeploymentOptionSection>", "  <DeploymentOptionSection>\n    <Info>x</Info>\n"
+                  "  </DeploymentOptionSection>\n  <DeploymentOptionSection>", "a second <DeploymentOptionSection>" },
+                /* a second processor item for x86_64, and one for every configuration */
+                { proc_x86, "<rasd:VirtualQuantity>2</rasd:VirtualQuantity>\n      </Item>\n      <Item "
+                  "ovf:configuration=\"x86_64\"><rasd:InstanceID>99</rasd:InstanceID><rasd:ResourceType>3"
+                  "</rasd:ResourceType><rasd:VirtualQuantity>64</rasd:VirtualQuantity></Item>",
+                  "a second processor item for configuration 'x86_64'" },
+                { proc_x86, "<rasd:VirtualQuantity>2</rasd:VirtualQuantity>\n      </Item>\n      <Item>"
+                  "<rasd:InstanceID>99</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType>"
+                  "<rasd:VirtualQuantity>64</rasd:VirtualQuantity></Item>",
+                  "a second processor item for configuration 'x86_64'" },
+                { proc_x86, "<rasd:VirtualQuantity>2</rasd:VirtualQuantity>\n      </Item>\n      <Item "
+                  "ovf:configuration=\"x86_64\"><rasd:InstanceID>98</rasd:InstanceID><rasd:AllocationUnits>"
+                  "byte * 2^20</rasd:AllocationUnits><rasd:ResourceType>4</rasd:ResourceType>"
+                  "<rasd:VirtualQuantity>64</rasd:VirtualQuantity></Item>",
+                  "a second memory item for configuration 'x86_64'" },
+                { proc_x86, "<rasd:VirtualQuantity>2</rasd:VirtualQuantity>\n      </Item>\n      <Item "
+                  "ovf:configuration=\"x86_64\"><rasd:InstanceID>97</rasd:InstanceID><rasd:ResourceSubType>"
+                  "lsilogic</rasd:ResourceSubType><rasd:ResourceType>6</rasd:ResourceType></Item>",
+                  "a second disk controller item for configuration 'x86_64'" },
+                /* one item, two quantities */
+                { "<rasd:VirtualQuantity>2</rasd:VirtualQuantity>",
+                  "<rasd:VirtualQuantity>2</rasd:VirtualQuantity><rasd:VirtualQuantity>64</rasd:VirtualQuantity>",
+                  "a second <VirtualQuantity>" },
+        };
+        struct fx *f = *state;
+        size_t len;
+        char *xml = write_xml(f, &len);
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *bad = replace(xml, cases[i].from, cases[i].to);
+                expect_parse_fail(bad, strlen(bad), cases[i].expect);
+                free(bad);
+        }
+        free(xml);
+}
+
 static void test_ovf_descriptor_write_refuses(void **state)
 {
         struct fx *f = *state;
@@ -2195,6 +2253,36 @@ static void test_ovf_hostile_tar_ext_headers(void **state)
 }
 
 
+/* A manifest line for the manifest itself, or for the .cert made after
+ * it: no manifest can hold such a digest, so the line was never checked,
+ * and a reader that checks every line sees a mismatch. */
+static void test_ovf_manifest_names_itself(void **state)
+{
+        struct fx *f = *state;
+        struct xerr e = { 0 };
+        const char *names[] = { "hello.mf", "hello.cert" };
+
+        assert_int_equal(export(f, "d", OVF_EXPORT_DIR, OVF_DISK_RAW, NULL, NULL, false, &e), 0);
+        expect_open_ok(f, "d");
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                char *p = path_in(f, "d/hello.mf"), *buf, want[160];
+                size_t len;
+                FILE *fp;
+                slurp(p, &buf, &len);
+                fp = fopen(p, "ae");
+                assert_non_null(fp);
+                fprintf(fp, "SHA256(%s)= %064d\n", names[i], 0);
+                assert_int_equal(fclose(fp), 0);
+                snprintf(want, sizeof(want), "member 'hello.mf': line 6: names the %s itself ('%s')",
+                         i == 0 ? "manifest" : "certificate", names[i]);
+                expect_open_fail(f, "d", want);
+                write_file(p, buf, len);
+                free(buf);
+                free(p);
+        }
+        expect_open_ok(f, "d");
+}
+
 /* No byte of msg would act on a terminal: no C0 (but none of tab/newline
  * either: messages are one line), no DEL, no C1 as a raw byte or as
  * UTF-8, no bidi override U+202E. */
@@ -2319,6 +2407,112 @@ static void want_dated(char *buf, size_t size, const char *what, X509 *x, const 
                 snprintf(buf, size, "%s: '%s' %s %s", what, subject, verb, when);
 }
 
+/* x with the extension nid=value added, signed again by key */
+static void add_ext(X509 *x, X509 *issuer, EVP_PKEY *key, int nid, const char *value)
+{
+        X509V3_CTX ctx;
+        X509_EXTENSION *ext;
+
+        X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+        ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+        assert_non_null(ext);
+        assert_int_equal(X509_add_ext(x, ext, -1), 1);
+        X509_EXTENSION_free(ext);
+        assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+}
+
+/* A .cert over mf made by hand (the exporter refuses such certificates):
+ * the signature line, then x as PEM. */
+static char *cert_by_hand(EVP_PKEY *key, X509 *x, const char *mf, size_t *ret_len)
+{
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        unsigned char sig[1024];
+        size_t sig_len = sizeof(sig);
+        char hex[2049], *out = NULL, *pem;
+        BIO *bio = BIO_new(BIO_s_mem());
+        long n;
+
+        assert_non_null(md);
+        assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key), 1);
+        assert_int_equal(EVP_DigestSign(md, sig, &sig_len, (const unsigned char *) mf, strlen(mf)), 1);
+        EVP_MD_CTX_free(md);
+        ovf_hex(sig, sig_len, hex);
+        assert_int_equal(PEM_write_bio_X509(bio, x), 1);
+        n = BIO_get_mem_data(bio, &pem);
+        assert_true(asprintf(&out, "SHA256(hello.mf)= %s\n%.*s", hex, (int) n, pem) > 0);
+        BIO_free(bio);
+        *ret_len = strlen(out);
+        return out;
+}
+
+/*
+ * The signer's key usage and extended key usage must allow signing code
+ * or documents (ovf/cert.c, docs/SECURITY.md): a TLS server certificate
+ * chaining to a trusted CA was accepted as an appliance signer. Refused
+ * when signing and when verifying, with or without a CA file.
+ */
+static void test_ovf_cert_usage(void **state)
+{
+        struct fx *f = *state;
+        const struct {
+                int nid;
+                const char *value;
+                const char *problem;    /* NULL: accepted */
+        } cases[] = {
+                { NID_ext_key_usage, "codeSigning", NULL },
+                { NID_ext_key_usage, "emailProtection", NULL },
+                { NID_ext_key_usage, "1.3.6.1.5.5.7.3.36", NULL },      /* RFC 9336 document signing */
+                { NID_ext_key_usage, "serverAuth,codeSigning", NULL },
+                { NID_key_usage, "critical,digitalSignature", NULL },
+                { NID_key_usage, "digitalSignature,nonRepudiation", NULL },
+                { NID_ext_key_usage, "serverAuth", "its extended key usage allows neither code nor document signing" },
+                { NID_ext_key_usage, "serverAuth,clientAuth",
+                  "its extended key usage allows neither code nor document signing" },
+                { NID_ext_key_usage, "timeStamping", "its extended key usage allows neither code nor document signing" },
+                { NID_key_usage, "critical,keyEncipherment", "its key usage does not allow digitalSignature" },
+                { NID_key_usage, "nonRepudiation", "its key usage does not allow digitalSignature" },
+        };
+        struct pki k;
+
+        pki_new(f, &k);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                X509 *x = make_x509("signer", k.key, k.ca, k.ca_key, -DAY, DAY, false);
+                struct xerr e = { 0 };
+                char name[32], want[256];
+                add_ext(x, k.ca, k.ca_key, cases[i].nid, cases[i].value);
+                snprintf(name, sizeof(name), "usage-%zu.ova", i);
+                if (!cases[i].problem) {
+                        if (open_signed(f, &k, name, x, k.ca_pem, &e) != 0)
+                                fail_msg("%s: want it accepted, got '%s'", cases[i].value, e.msg);
+                } else {
+                        char *key = write_pem(f, "signer-key.pem", NULL, k.key);
+                        char *cert = write_pem(f, "signer.pem", x, NULL), *c;
+                        const char *mf = "SHA256(hello.ovf)= 00\n";
+                        size_t len;
+                        snprintf(want, sizeof(want), "not a signing certificate: %s", cases[i].problem);
+                        /* the exporter refuses to sign with it */
+                        assert_int_equal(export(f, name, OVF_EXPORT_OVA, OVF_DISK_RAW, key, cert, false, &e),
+                                         -EINVAL);
+                        if (!strstr(e.msg, want))
+                                fail_msg("%s: export: want '%s', got '%s'", cases[i].value, want, e.msg);
+                        /* and a bundle signed with it anyway is refused */
+                        c = cert_by_hand(k.key, x, mf, &len);
+                        for (int with_ca = 0; with_ca < 2; with_ca++) {
+                                e = (struct xerr){ 0 };
+                                assert_int_equal(ovf_cert_verify("hello.cert", c, len, "hello.mf", mf, strlen(mf),
+                                                                 with_ca ? k.ca_pem : NULL, NULL, &e),
+                                                 -XOVA_EVERIFY);
+                                assert_string_equal(e.msg, want);
+                        }
+                        free(c);
+                        free(key);
+                        free(cert);
+                }
+                X509_free(x);
+        }
+        pki_free(&k);
+}
+
 static void test_ovf_cert_expired(void **state)
 {
         struct fx *f = *state;
@@ -2414,10 +2608,12 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_ovf_descriptor_roundtrip, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_descriptor_xmllint, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_descriptor_hostile, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_descriptor_duplicates, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_descriptor_write_refuses, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_manifest_parse, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_export_ova_reproducible, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_export_dir, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_manifest_names_itself, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_export_vmdk, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_export_refuses_existing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_sign_verify, setup, teardown),
@@ -2434,6 +2630,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_trailing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_hostile_tar_ext_headers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_messages_escaped, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_cert_usage, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_cert_expired, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_cert_not_yet_valid, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_cert_self_signed_untrusted, setup, teardown),
