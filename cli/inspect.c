@@ -50,16 +50,33 @@ const struct option verb_inspect_options[] = {
         {}
 };
 
-/* Strings come from the bundle: no control characters reach the terminal. */
+/*
+ * Strings come from the bundle: they pass the one escaping rule
+ * (common/escape.c) on their way to the terminal or into JSON. Text output
+ * escapes C0, DEL, C1, bidi controls and invalid UTF-8; JSON output the
+ * same (backslashes left to json-c): json-c itself escapes only C0, as
+ * \u001b, which a consumer such as "jq -r" turns back into a raw ESC.
+ */
+static char *escaped(const char *s)
+{
+        size_t len = s ? strlen(s) : 0, size = 8 * len + 4;
+        char *c = malloc(size);
+
+        return c ? (char *) xova_escape(c, size, s ? s : "", len, 0) : NULL;
+}
+
 static void put_safe(const char *s)
 {
-        for (const unsigned char *p = (const unsigned char *) (s ? s : ""); *p; p++)
-                putchar(*p < 0x20 || *p == 0x7f ? '?' : *p);
+        _cleanup_free_ char *c = escaped(s);
+
+        fputs(c ? c : "?", stdout);
 }
 
 static json_object *str_or_null(const char *s)
 {
-        return s ? json_object_new_string(s) : NULL;
+        _cleanup_free_ char *c = s ? escaped(s) : NULL;
+
+        return c ? json_object_new_string(c) : NULL;
 }
 
 static json_object *deep_json(const struct ovf_descriptor *d, const struct ovf_deep_report *rep)
@@ -74,7 +91,7 @@ static json_object *deep_json(const struct ovf_descriptor *d, const struct ovf_d
                 const struct ovf_disk *k = &d->disks[dd->disk];
                 json_object *j = json_object_new_object(), *parts = json_object_new_array(),
                             *fss = json_object_new_array();
-                json_object_object_add(j, "id", json_object_new_string(k->id));
+                json_object_object_add(j, "id", str_or_null(k->id));
                 json_object_object_add(j, "role", str_or_null(k->role));
                 json_object_object_add(j, "arch", k->arch ? json_object_new_string(k->arch->name) : NULL);
                 json_object_object_add(j, "device", str_or_null(dd->device));
@@ -129,10 +146,10 @@ static int inspect_json(const char *path, const struct ovf_bundle *b, const stru
                     *disks = json_object_new_array(), *members = json_object_new_array();
         int r;
 
-        json_object_object_add(o, "bundle", json_object_new_string(path));
+        json_object_object_add(o, "bundle", str_or_null(path));
         json_object_object_add(o, "verified", json_object_new_boolean(1));
-        json_object_object_add(o, "name", json_object_new_string(d->name));
-        json_object_object_add(o, "version", json_object_new_string(d->version));
+        json_object_object_add(o, "name", str_or_null(d->name));
+        json_object_object_add(o, "version", str_or_null(d->version));
         json_object_object_add(o, "vendor", str_or_null(d->vendor));
         json_object_object_add(o, "description", str_or_null(d->description));
         json_object_object_add(o, "signer", str_or_null(ovf_bundle_signer(b)));
@@ -150,7 +167,7 @@ static int inspect_json(const char *path, const struct ovf_bundle *b, const stru
                 json_object_object_add(a, "nic_model", str_or_null(v->nic_model));
                 json_object_object_add(a, "console", str_or_null(v->console));
                 for (size_t j = 0; j < v->n_disks; j++)
-                        json_object_array_add(ad, json_object_new_string(d->disks[v->disks[j]].id));
+                        json_object_array_add(ad, str_or_null(d->disks[v->disks[j]].id));
                 json_object_object_add(a, "disks", ad);
                 json_object_array_add(archs, a);
         }
@@ -161,14 +178,14 @@ static int inspect_json(const char *path, const struct ovf_bundle *b, const stru
                 const char *file;
                 uint64_t off = 0, size = 0;
                 ovf_bundle_disk_location(b, i, &file, &off, &size, NULL);
-                json_object_object_add(j, "id", json_object_new_string(k->id));
+                json_object_object_add(j, "id", str_or_null(k->id));
                 json_object_object_add(j, "role", str_or_null(k->role));
                 json_object_object_add(j, "arch", k->arch ? json_object_new_string(k->arch->name) : NULL);
                 json_object_object_add(j, "capacity", json_object_new_int64((int64_t) k->capacity));
                 json_object_object_add(j, "populated", json_object_new_int64((int64_t) k->populated));
                 json_object_object_add(j, "file_size", json_object_new_int64((int64_t) k->file_size));
                 json_object_object_add(j, "format", json_object_new_string(ovf_disk_format_to_string(k->format)));
-                json_object_object_add(j, "file", json_object_new_string(k->href));
+                json_object_object_add(j, "file", str_or_null(k->href));
                 json_object_object_add(j, "offset", json_object_new_int64((int64_t) off));
                 json_object_array_add(disks, j);
         }
@@ -178,7 +195,7 @@ static int inspect_json(const char *path, const struct ovf_bundle *b, const stru
                 uint64_t off, size;
                 json_object *m = json_object_new_object();
                 ovf_bundle_member(b, i, &name, &off, &size);
-                json_object_object_add(m, "name", json_object_new_string(name));
+                json_object_object_add(m, "name", str_or_null(name));
                 json_object_object_add(m, "offset", json_object_new_int64((int64_t) off));
                 json_object_object_add(m, "size", json_object_new_int64((int64_t) size));
                 json_object_array_add(members, m);
@@ -305,16 +322,17 @@ static void inspect_text(const char *path, const struct ovf_bundle *b)
                 put_safe(v->console ? v->console : "none");
                 printf("\n    disks:");
                 for (size_t j = 0; j < v->n_disks; j++)
-                        printf(" %s", d->disks[v->disks[j]].id);
+                        printf(" %s", XOVA_ESC(d->disks[v->disks[j]].id));
                 putchar('\n');
         }
         printf("\ndisks:\n");
         for (size_t i = 0; i < d->n_disks; i++) {
                 const struct ovf_disk *k = &d->disks[i];
-                printf("  %-16s role %-5s arch %-8s capacity %s, populated %s, file %s (%s, %s)\n", k->id, k->role,
+                printf("  %-16s role %-5s arch %-8s capacity %s, populated %s, file %s (%s, %s)\n", XOVA_ESC(k->id),
+                       XOVA_ESC(k->role),
                        k->arch ? k->arch->name : "shared", xova_format_size(k->capacity, s1, sizeof(s1)),
                        xova_format_size(k->populated, s2, sizeof(s2)), xova_format_size(k->file_size, s3, sizeof(s3)),
-                       ovf_disk_format_to_string(k->format), k->href);
+                       ovf_disk_format_to_string(k->format), XOVA_ESC(k->href));
         }
 }
 
