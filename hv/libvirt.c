@@ -35,8 +35,6 @@
 
 #include "hv/hv-internal.h"
 
-#define W(call) do { if ((call) < 0) goto xml_fail; } while (0)
-
 static bool name_ok(const char *s)
 {
         return hv_machine_name_valid(s);        /* same alphabet: [A-Za-z0-9._-] */
@@ -171,61 +169,177 @@ static int deploy_disks(const char *dir, const char *stem, const struct hv_firmw
 static int write_disk_xml(xmlTextWriterPtr w, const char *overlay, const char *backing,
                           enum ovf_disk_format format, size_t i)
 {
+        bool bad = false;
         char dev[8];
 
         snprintf(dev, sizeof(dev), "vd%c", (char) ('a' + (i % 26)));
-        W(xmlTextWriterStartElement(w, BAD_CAST "disk"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "file"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "device", BAD_CAST "disk"));
-        W(xmlTextWriterStartElement(w, BAD_CAST "driver"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST "qemu"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "qcow2"));
-        W(xmlTextWriterEndElement(w));
-        W(xmlTextWriterStartElement(w, BAD_CAST "source"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST overlay));
-        W(xmlTextWriterEndElement(w));
-        W(xmlTextWriterStartElement(w, BAD_CAST "backingStore"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "file"));
-        W(xmlTextWriterStartElement(w, BAD_CAST "format"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST (format == OVF_DISK_RAW ? "raw" : "vmdk")));
-        W(xmlTextWriterEndElement(w));
-        W(xmlTextWriterStartElement(w, BAD_CAST "source"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST backing));
-        W(xmlTextWriterEndElement(w));  /* source */
-        W(xmlTextWriterWriteElement(w, BAD_CAST "backingStore", NULL));
-        W(xmlTextWriterEndElement(w));  /* backingStore */
-        W(xmlTextWriterStartElement(w, BAD_CAST "target"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "dev", BAD_CAST dev));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "bus", BAD_CAST "virtio"));
-        W(xmlTextWriterEndElement(w));
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "disk") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "file") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "device", BAD_CAST "disk") < 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "driver") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST "qemu") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "qcow2") < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "source") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST overlay) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "backingStore") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "file") < 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "format") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST (format == OVF_DISK_RAW ? "raw" : "vmdk")) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "source") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST backing) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;  /* source */
+        bad |= xmlTextWriterWriteElement(w, BAD_CAST "backingStore", NULL) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;  /* backingStore */
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "target") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "dev", BAD_CAST dev) < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "bus", BAD_CAST "virtio") < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
         if (i == 0) {
-                W(xmlTextWriterStartElement(w, BAD_CAST "boot"));
-                W(xmlTextWriterWriteAttribute(w, BAD_CAST "order", BAD_CAST "1"));
-                W(xmlTextWriterEndElement(w));
+                bad |= xmlTextWriterStartElement(w, BAD_CAST "boot") < 0;
+                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "order", BAD_CAST "1") < 0;
+                bad |= xmlTextWriterEndElement(w) < 0;
         }
-        W(xmlTextWriterEndElement(w));  /* disk */
-        return 0;
-xml_fail:
-        return -ENOMEM;
+        bad |= xmlTextWriterEndElement(w) < 0;  /* disk */
+        return bad ? -ENOMEM : 0;
 }
+
+/* What the domain XML is made of. */
+struct domain_xml {
+        const struct ovf_descriptor *d;
+        const struct ovf_vm *vm;
+        const char *machine;
+        const struct hv_firmware *fw;
+        const char *vars;               /* absolute */
+        const char *dir, *stem;         /* disk directory, "NAME-ARCH" */
+        const struct hv_disk *disks;
+        bool kvm;
+};
+
+/* Every writer call is checked: `bad` collects failures (libxml2 returns
+ * -1), so no control flow hides in a macro. */
+static int write_domain(xmlTextWriterPtr w, const struct domain_xml *x)
+{
+        bool bad = false;
+
+        bad |= xmlTextWriterSetIndent(w, 1) < 0;
+        bad |= xmlTextWriterSetIndentString(w, BAD_CAST "  ") < 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "domain") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST (x->kvm ? "kvm" : "qemu")) < 0;
+        bad |= xmlTextWriterWriteFormatElement(w, BAD_CAST "name", "%s-%s", x->d->name, x->vm->arch->name) < 0;
+        if (x->d->description)
+                bad |= xmlTextWriterWriteElement(w, BAD_CAST "description", BAD_CAST x->d->description) < 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "memory") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "unit", BAD_CAST "MiB") < 0;
+        bad |= xmlTextWriterWriteFormatString(w, "%" PRIu64, x->vm->memory_mib ? x->vm->memory_mib : 512) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        bad |= xmlTextWriterWriteFormatElement(w, BAD_CAST "vcpu", "%u", x->vm->vcpus ? x->vm->vcpus : 1) < 0;
+
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "os") < 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "type") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "arch", BAD_CAST x->vm->arch->libvirt_arch) < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "machine", BAD_CAST x->machine) < 0;
+        bad |= xmlTextWriterWriteString(w, BAD_CAST "hvm") < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "loader") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "readonly", BAD_CAST "yes") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST (x->fw->nvram_template ? "pflash" : "rom")) < 0;
+        bad |= xmlTextWriterWriteString(w, BAD_CAST x->fw->executable) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        if (x->fw->nvram_template) {
+                /* deploy created this copy (libvirt would copy the template on first start) */
+                bad |= xmlTextWriterStartElement(w, BAD_CAST "nvram") < 0;
+                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "template", BAD_CAST x->fw->nvram_template) < 0;
+                bad |= xmlTextWriterWriteString(w, BAD_CAST x->vars) < 0;
+                bad |= xmlTextWriterEndElement(w) < 0;
+        }
+        bad |= xmlTextWriterEndElement(w) < 0;  /* os */
+
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "features") < 0;
+        bad |= xmlTextWriterWriteElement(w, BAD_CAST "acpi", NULL) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "cpu") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "mode", BAD_CAST (x->kvm ? "host-passthrough" : "maximum")) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        bad |= xmlTextWriterWriteElement(w, BAD_CAST "on_reboot", BAD_CAST "destroy") < 0;
+
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "devices") < 0;
+        for (size_t i = 0; i < x->vm->n_disks && !bad; i++) {
+                _cleanup_free_ char *overlay = NULL, *backing = NULL;
+                if (asprintf(&overlay, "%s/%s-disk%zu.qcow2", x->dir, x->stem, i) < 0 ||
+                    asprintf(&backing, "%s/%s-disk%zu.%s", x->dir, x->stem, i,
+                             x->disks[i].format == OVF_DISK_RAW ? "raw" : "vmdk") < 0) {
+                        overlay = backing = NULL;
+                        return -ENOMEM;
+                }
+                bad |= write_disk_xml(w, overlay, backing, x->disks[i].format, i) < 0;
+        }
+        if (x->vm->nic_model && *x->vm->nic_model) {
+                bad |= xmlTextWriterStartElement(w, BAD_CAST "interface") < 0;
+                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "network") < 0;
+                bad |= xmlTextWriterStartElement(w, BAD_CAST "source") < 0;
+                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "network", BAD_CAST "default") < 0;
+                bad |= xmlTextWriterEndElement(w) < 0;
+                bad |= xmlTextWriterStartElement(w, BAD_CAST "model") < 0;
+                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "virtio") < 0;
+                bad |= xmlTextWriterEndElement(w) < 0;
+                bad |= xmlTextWriterEndElement(w) < 0;
+        }
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "serial") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "pty") < 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "target") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "port", BAD_CAST "0") < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "console") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "pty") < 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "target") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "serial") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "port", BAD_CAST "0") < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;  /* devices */
+        bad |= xmlTextWriterEndElement(w) < 0;  /* domain */
+        bad |= xmlTextWriterEndDocument(w) < 0;
+        return bad ? -ENOMEM : 0;
+}
+
+static void writer_freep(xmlTextWriterPtr *w) { if (*w) xmlFreeTextWriter(*w); }
+static void buffer_freep(xmlBufferPtr *b) { if (*b) xmlBufferFree(*b); }
+
+static int domain_xml_string(const struct domain_xml *x, char **ret)
+{
+        _cleanup_(buffer_freep) xmlBufferPtr buf = xmlBufferCreate();
+        _cleanup_(writer_freep) xmlTextWriterPtr w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
+        char *s;
+
+        if (!w || write_domain(w, x) < 0)
+                return -ENOMEM;
+        xmlFreeTextWriter(TAKE_PTR(w));         /* flushes into buf */
+        s = strdup((const char *) xmlBufferContent(buf));
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static void fw_freep(struct hv_firmware **f) { *f = hv_firmware_free(*f); }
 
 int hv_libvirt_deploy(const char *bundle, const struct hv_deploy_opts *o, char **ret_xml, struct xerr *e)
 {
         _cleanup_(hv_bundle_freep) struct ovf_bundle *b = NULL;
         _cleanup_free_ struct hv_disk *disks = NULL;
         _cleanup_free_ char *dir = NULL, *vars = NULL, *vars_name = NULL, *stem = NULL;
-        struct deploy_files files = { .dir_fd = -1 };
+        _cleanup_(deploy_files_free) struct deploy_files files = { .dir_fd = -1 };
+        _cleanup_(fw_freep) struct hv_firmware *fw = NULL;
         const struct ovf_descriptor *d;
         const struct ovf_vm *vm;
         const struct xova_arch *arch;
         const char *machine;
-        struct hv_firmware *fw = NULL;
         struct hv_host host;
-        xmlBufferPtr buf = NULL;
-        xmlTextWriterPtr w = NULL;
-        bool kvm;
         int r;
-
         r = hv_bundle_vm(bundle, o->arch, o->ca_file, &b, &vm, &disks, e);
         if (r < 0)
                 return r;
@@ -254,7 +368,6 @@ int hv_libvirt_deploy(const char *bundle, const struct hv_deploy_opts *o, char *
                 return xerr_set(e, -ENOMEM, bundle, "out of memory");
 
         hv_host_detect(xova_arch_host() == arch, &host, e);
-        kvm = host.kvm_usable && host.arch == arch;
 
         /* the same decision as `run`: a bundle run refuses is not deployed */
         r = hv_vm_firmware(vm, machine, &fw, e);
@@ -263,111 +376,15 @@ int hv_libvirt_deploy(const char *bundle, const struct hv_deploy_opts *o, char *
         if (o->create_disks) {
                 r = deploy_disks(dir, stem, fw, vars_name, disks, vm->n_disks, &files, e);
                 if (r < 0)
-                        goto out;
+                        return r;
         }
-        buf = xmlBufferCreate();
-        w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
-        if (!w) {
-                r = xerr_set(e, -ENOMEM, bundle, "out of memory");
-                goto out;
-        }
-        W(xmlTextWriterSetIndent(w, 1));
-        W(xmlTextWriterSetIndentString(w, BAD_CAST "  "));
-        W(xmlTextWriterStartElement(w, BAD_CAST "domain"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST (kvm ? "kvm" : "qemu")));
-        W(xmlTextWriterWriteFormatElement(w, BAD_CAST "name", "%s-%s", d->name, arch->name));
-        if (d->description)
-                W(xmlTextWriterWriteElement(w, BAD_CAST "description", BAD_CAST d->description));
-        W(xmlTextWriterStartElement(w, BAD_CAST "memory"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "unit", BAD_CAST "MiB"));
-        W(xmlTextWriterWriteFormatString(w, "%" PRIu64, vm->memory_mib ? vm->memory_mib : 512));
-        W(xmlTextWriterEndElement(w));
-        W(xmlTextWriterWriteFormatElement(w, BAD_CAST "vcpu", "%u", vm->vcpus ? vm->vcpus : 1));
-
-        W(xmlTextWriterStartElement(w, BAD_CAST "os"));
-        W(xmlTextWriterStartElement(w, BAD_CAST "type"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "arch", BAD_CAST arch->libvirt_arch));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "machine", BAD_CAST machine));
-        W(xmlTextWriterWriteString(w, BAD_CAST "hvm"));
-        W(xmlTextWriterEndElement(w));
-        W(xmlTextWriterStartElement(w, BAD_CAST "loader"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "readonly", BAD_CAST "yes"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST (fw->nvram_template ? "pflash" : "rom")));
-        W(xmlTextWriterWriteString(w, BAD_CAST fw->executable));
-        W(xmlTextWriterEndElement(w));
-        if (fw->nvram_template) {
-                /* libvirt copies the template to this path on first start */
-                W(xmlTextWriterStartElement(w, BAD_CAST "nvram"));
-                W(xmlTextWriterWriteAttribute(w, BAD_CAST "template", BAD_CAST fw->nvram_template));
-                W(xmlTextWriterWriteString(w, BAD_CAST vars));
-                W(xmlTextWriterEndElement(w));
-        }
-        W(xmlTextWriterEndElement(w));  /* os */
-
-        W(xmlTextWriterStartElement(w, BAD_CAST "features"));
-        W(xmlTextWriterWriteElement(w, BAD_CAST "acpi", NULL));
-        W(xmlTextWriterEndElement(w));
-        W(xmlTextWriterStartElement(w, BAD_CAST "cpu"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "mode", BAD_CAST (kvm ? "host-passthrough" : "maximum")));
-        W(xmlTextWriterEndElement(w));
-        W(xmlTextWriterWriteElement(w, BAD_CAST "on_reboot", BAD_CAST "destroy"));
-
-        W(xmlTextWriterStartElement(w, BAD_CAST "devices"));
-        for (size_t i = 0; i < vm->n_disks; i++) {
-                _cleanup_free_ char *overlay = NULL, *backing = NULL;
-                if (asprintf(&overlay, "%s/%s-disk%zu.qcow2", dir, stem, i) < 0 ||
-                    asprintf(&backing, "%s/%s-disk%zu.%s", dir, stem, i,
-                             disks[i].format == OVF_DISK_RAW ? "raw" : "vmdk") < 0) {
-                        overlay = backing = NULL;
-                        r = xerr_set(e, -ENOMEM, bundle, "out of memory");
-                        goto out;
-                }
-                if (write_disk_xml(w, overlay, backing, disks[i].format, i) < 0)
-                        goto xml_fail;
-        }
-        if (vm->nic_model && *vm->nic_model) {
-                W(xmlTextWriterStartElement(w, BAD_CAST "interface"));
-                W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "network"));
-                W(xmlTextWriterStartElement(w, BAD_CAST "source"));
-                W(xmlTextWriterWriteAttribute(w, BAD_CAST "network", BAD_CAST "default"));
-                W(xmlTextWriterEndElement(w));
-                W(xmlTextWriterStartElement(w, BAD_CAST "model"));
-                W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "virtio"));
-                W(xmlTextWriterEndElement(w));
-                W(xmlTextWriterEndElement(w));
-        }
-        W(xmlTextWriterStartElement(w, BAD_CAST "serial"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "pty"));
-        W(xmlTextWriterStartElement(w, BAD_CAST "target"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "port", BAD_CAST "0"));
-        W(xmlTextWriterEndElement(w));
-        W(xmlTextWriterEndElement(w));
-        W(xmlTextWriterStartElement(w, BAD_CAST "console"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "pty"));
-        W(xmlTextWriterStartElement(w, BAD_CAST "target"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "serial"));
-        W(xmlTextWriterWriteAttribute(w, BAD_CAST "port", BAD_CAST "0"));
-        W(xmlTextWriterEndElement(w));
-        W(xmlTextWriterEndElement(w));
-        W(xmlTextWriterEndElement(w));  /* devices */
-        W(xmlTextWriterEndElement(w));  /* domain */
-        W(xmlTextWriterEndDocument(w));
-        xmlFreeTextWriter(w);
-        w = NULL;
-        *ret_xml = strdup((const char *) xmlBufferContent(buf));
-        r = *ret_xml ? 0 : xerr_set(e, -ENOMEM, bundle, "out of memory");
-        files.done = r == 0;
-        goto out;
-xml_fail:
-        r = xerr_set(e, -ENOMEM, bundle, "cannot write the domain XML");
-out:
-        if (w)
-                xmlFreeTextWriter(w);
-        if (buf)
-                xmlBufferFree(buf);
-        deploy_files_free(&files);
-        hv_firmware_free(fw);
-        return r;
+        struct domain_xml x = { .d = d, .vm = vm, .machine = machine, .fw = fw, .vars = vars, .dir = dir,
+                                .stem = stem, .disks = disks, .kvm = host.kvm_usable && host.arch == arch };
+        r = domain_xml_string(&x, ret_xml);
+        if (r < 0)
+                return xerr_set(e, r, bundle, "cannot write the domain XML: out of memory");
+        files.done = true;
+        return 0;
 }
 
 int hv_libvirt_xml(const char *bundle, const char *arch, const char *ca_file, char **ret_xml,

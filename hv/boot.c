@@ -4,7 +4,9 @@
  * a private firmware vars copy and qcow2 overlays -> QEMU in its own process
  * group -> serial console read from a pipe, marker search, timeout, and a
  * clean stop on SIGINT/SIGTERM/SIGHUP. The bundle is only ever opened
- * read-only (by ovf/ and, through read-only block nodes, by QEMU).
+ * read-only (by ovf/ and, through read-only block nodes, by QEMU), and QEMU
+ * reads it through the descriptor ovf/ verified, never by path
+ * (blockdev.c). (boot.c, not run.c: cli/run.c is the verb.)
  */
 #include "config.h"
 
@@ -409,6 +411,58 @@ static int prepare_disks(const struct hv_firmware *fw, const struct hv_disk *dis
         return hv_overlays_create(v, n, e);
 }
 
+/* What one finished run means for the caller: 0, or the error naming why. */
+static int run_outcome(const struct xova_arch *arch, const struct hv_run_opts *o, enum run_result res,
+                       const struct run_state *st, const struct console *con, struct xerr *e)
+{
+        char line[200], sbuf[80];
+        int r = 0;
+
+        switch (res) {
+        case RUN_MARKER:
+                xova_debug("marker seen after %" PRIu64 " ms", st->elapsed_ms);
+                r = 0;
+                break;
+        case RUN_SIGNAL:
+                r = xerr_set(e, -EINTR, arch->name, "interrupted by signal %d (%s); guest stopped",
+                             st->signal, strsignal(st->signal));
+                break;
+        case RUN_TIMEOUT: {
+                char lines[400];
+                tail_lines(&con->tail, 10, lines, sizeof(lines));
+                if (o->expect)
+                        r = xerr_set(e, -XOVA_ETIMEOUT, arch->name,
+                                     "marker '%s' not seen within %u s; last console lines:%s",
+                                     o->expect, o->timeout, lines[0] ? lines : " (none)");
+                else
+                        r = xerr_set(e, -XOVA_ETIMEOUT, arch->name, "guest still running after %u s; stopped",
+                                     o->timeout);
+                break;
+        }
+        case RUN_KVM_ERROR:
+        case RUN_EXITED: {
+                char lines[300];
+                bool ok = res == RUN_EXITED && WIFEXITED(st->status) && WEXITSTATUS(st->status) == 0;
+                if (ok && !o->expect) {
+                        r = 0;
+                        break;
+                }
+                err_line(&st->err, line, sizeof(line));
+                tail_lines(&con->tail, 5, lines, sizeof(lines));
+                if (ok)
+                        r = xerr_set(e, -EIO, arch->name, "guest stopped before printing '%s'; last console lines:%s",
+                                     o->expect, lines[0] ? lines : " (none)");
+                else
+                        r = xerr_set(e, -EIO, arch->name, "%s %s%s%s", arch->qemu_binary,
+                                     res == RUN_KVM_ERROR ? "reported a KVM internal error" :
+                                     hv_status_str(st->status, sbuf, sizeof(sbuf)),
+                                     line[0] ? ": " : "", line);
+                break;
+        }
+        }
+        return r;
+}
+
 int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_disks,
               const struct hv_run_opts *o, struct xerr *e)
 {
@@ -426,7 +480,7 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_dis
         struct run_state st;
         enum hv_accel accel;
         enum run_result res = RUN_EXITED;
-        char note_buf[320], line[200], sbuf[80];
+        char note_buf[320], line[200];
         bool auto_kvm;
         int r;
 
@@ -534,48 +588,7 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_dis
                 break;
         }
 
-        switch (res) {
-        case RUN_MARKER:
-                xova_debug("marker seen after %" PRIu64 " ms", st.elapsed_ms);
-                r = 0;
-                break;
-        case RUN_SIGNAL:
-                r = xerr_set(e, -EINTR, arch->name, "interrupted by signal %d (%s); guest stopped",
-                             st.signal, strsignal(st.signal));
-                break;
-        case RUN_TIMEOUT: {
-                char lines[400];
-                tail_lines(&con.tail, 10, lines, sizeof(lines));
-                if (o->expect)
-                        r = xerr_set(e, -XOVA_ETIMEOUT, arch->name,
-                                     "marker '%s' not seen within %u s; last console lines:%s",
-                                     o->expect, o->timeout, lines[0] ? lines : " (none)");
-                else
-                        r = xerr_set(e, -XOVA_ETIMEOUT, arch->name, "guest still running after %u s; stopped",
-                                     o->timeout);
-                break;
-        }
-        case RUN_KVM_ERROR:
-        case RUN_EXITED: {
-                char lines[300];
-                bool ok = res == RUN_EXITED && WIFEXITED(st.status) && WEXITSTATUS(st.status) == 0;
-                if (ok && !o->expect) {
-                        r = 0;
-                        break;
-                }
-                err_line(&st.err, line, sizeof(line));
-                tail_lines(&con.tail, 5, lines, sizeof(lines));
-                if (ok)
-                        r = xerr_set(e, -EIO, arch->name, "guest stopped before printing '%s'; last console lines:%s",
-                                     o->expect, lines[0] ? lines : " (none)");
-                else
-                        r = xerr_set(e, -EIO, arch->name, "%s %s%s%s", arch->qemu_binary,
-                                     res == RUN_KVM_ERROR ? "reported a KVM internal error" :
-                                     hv_status_str(st.status, sbuf, sizeof(sbuf)),
-                                     line[0] ? ": " : "", line);
-                break;
-        }
-        }
+        r = run_outcome(arch, o, res, &st, &con, e);
 out:
         sig_guard_remove(&sg);
         if (overlays) {
