@@ -207,6 +207,33 @@ int xova_find_tool(const char *tool, const char *package, char **ret_path, struc
 int xova_run(const char *package, char *const argv[], char *const envp_extra[],
              char **ret_stdout, struct xerr *e);
 
+/* xova_run() with options: fds the tool must see under their numbers
+ * (e.g. a verified disk or a no-follow output handed over as
+ * /proc/self/fd/N; each > 2, CLOEXEC in xova, cleared in the child only). */
+struct xova_run_opts {
+        char *const *env_extra;
+        const int *keep_fds;
+        size_t n_keep_fds;
+};
+int xova_run_with(const char *package, char *const argv[], const struct xova_run_opts *o,
+                  char **ret_stdout, struct xerr *e);
+
+/* The one way a child is started (common/process.c): fork + execve of
+ * `path` (not looked up) with stdin from /dev/null, stdout/stderr to the
+ * given fds (-1 = /dev/null), default signal dispositions, an empty signal
+ * mask and only fds 0-2 plus keep_fds open. An exec failure is an error
+ * here (-errno), not an exit status 127 later. */
+struct xova_spawn_opts {
+        char *const *env_extra;         /* NULL or "K=V" list; wins over environ */
+        const int *keep_fds;            /* stay open, same numbers (each > 2) */
+        size_t n_keep_fds;
+        int stdout_fd, stderr_fd;       /* -1 = /dev/null */
+        bool pdeathsig;                 /* PR_SET_PDEATHSIG(SIGKILL): dies with xova */
+        bool own_pgrp;                  /* its own process group (a terminal ^C reaches only xova) */
+};
+int xova_spawn(const char *path, char *const argv[], const struct xova_spawn_opts *o, pid_t *ret_pid,
+               struct xerr *e);
+
 /* ------------------------------------------------------------------ */
 /* Atomic output: all or nothing at the target (docs/HACKING.md)       */
 

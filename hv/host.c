@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -65,45 +64,13 @@ const char *hv_status_str(int status, char *buf, size_t size)
         return buf;
 }
 
-int hv_spawn(const char *path, char *const argv[], int out_fd, int err_fd, pid_t *ret_pid,
-             struct xerr *e)
+int hv_spawn(const char *path, char *const argv[], int out_fd, int err_fd, const int *keep_fds,
+             size_t n_keep_fds, pid_t *ret_pid, struct xerr *e)
 {
-        pid_t parent = getpid(), pid;
-        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        struct xova_spawn_opts o = { .stdout_fd = out_fd, .stderr_fd = err_fd, .keep_fds = keep_fds,
+                                     .n_keep_fds = n_keep_fds, .pdeathsig = true, .own_pgrp = true };
 
-        if (null_fd < 0)
-                return xerr_set_errno(e, -errno, "/dev/null", "cannot open");
-        pid = fork();
-        if (pid < 0) {
-                int r = -errno;
-                close(null_fd);
-                return xerr_set_errno(e, r, path, "cannot fork");
-        }
-        if (pid == 0) {
-                /* only async-signal-safe calls from here on */
-                sigset_t none;
-                int fds[3] = { null_fd, out_fd >= 0 ? out_fd : null_fd, err_fd >= 0 ? err_fd : null_fd };
-
-                setpgid(0, 0);
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                if (getppid() != parent)        /* the parent died before prctl */
-                        _exit(127);
-                for (int s = 1; s < NSIG; s++)
-                        if (s != SIGKILL && s != SIGSTOP)
-                                signal(s, SIG_DFL);
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                for (int i = 0; i < 3; i++)
-                        if (dup2(fds[i], i) < 0)        /* dup2 clears O_CLOEXEC on the copy */
-                                _exit(127);
-                execv(path, argv);
-                _exit(127);
-        }
-        close(null_fd);
-        /* also from the parent, so the group exists before we might signal it */
-        setpgid(pid, pid);
-        *ret_pid = pid;
-        return 0;
+        return xova_spawn(path, argv, &o, ret_pid, e);
 }
 
 static int wait_ms(pid_t pid, int *status, uint64_t deadline)
@@ -247,7 +214,7 @@ int hv_probe_qemu(const struct xova_arch *arch, enum hv_accel accel, unsigned ti
                 snprintf(reason, reason_size, "pipe: %s", strerror(-r));
                 goto out;
         }
-        r = hv_spawn(qemu, (char *const *) argv, -1, err_pipe[1], &pid, &e);
+        r = hv_spawn(qemu, (char *const *) argv, -1, err_pipe[1], NULL, 0, &pid, &e);
         close(err_pipe[1]);
         err_r = err_pipe[0];
         if (r < 0) {

@@ -719,6 +719,54 @@ static void test_common_run(void **state)
         assert_string_equal(e.msg, "exited 0 but '::/x' is not on the ESP");
 }
 
+/* common/process.c: the one spawn. A kept fd is seen by the child under
+ * its number, any other CLOEXEC fd is not; a disposition the parent ignores
+ * (SIGHUP under nohup) is default again in the child; an exec failure is an
+ * error with errno, not exit status 127; own_pgrp puts the child in its own
+ * process group. xova_run_with passes kept fds the same way. */
+static void test_common_spawn(void **state)
+{
+        int keep = open("/dev/null", O_RDONLY | O_CLOEXEC), other = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        char script[256], *out = NULL;
+        char *argv[] = { "/bin/sh", "-c", script, NULL };
+        char *const missing[] = { "/nonexistent/xova-tool", NULL };
+        struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+        struct xova_spawn_opts o = { .stdout_fd = -1, .stderr_fd = -1, .keep_fds = &keep, .n_keep_fds = 1,
+                                     .own_pgrp = true, .pdeathsig = true };
+        struct xova_run_opts ro = { .keep_fds = &keep, .n_keep_fds = 1 };
+        struct xerr e = { 0 };
+        pid_t pid;
+        int status;
+        (void) state;
+
+        assert_true(keep > 2 && other > 2);
+        sigemptyset(&ign.sa_mask);
+        sigaction(SIGHUP, &ign, &old);
+        /* exit 0 only if: keep is open, other is closed, SIGHUP (bit 0 of
+         * SigIgn) is not ignored, and the shell leads its own process group */
+        snprintf(script, sizeof(script),
+                 "[ -e /proc/self/fd/%d ] && [ ! -e /proc/self/fd/%d ] && "
+                 "grep -q 'SigIgn:.*[02468ace]$' /proc/$$/status && "
+                 "[ \"$(cut -d' ' -f5 /proc/$$/stat)\" = $$ ]", keep, other);
+        assert_int_equal(xova_spawn("/bin/sh", argv, &o, &pid, &e), 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        sigaction(SIGHUP, &old, NULL);
+
+        assert_int_equal(xova_spawn(missing[0], missing, NULL, &pid, &e), -ENOENT);
+        assert_non_null(strstr(e.where, "xova-tool"));
+
+        snprintf(script, sizeof(script), "[ -e /proc/self/fd/%d ] && echo kept", keep);
+        assert_int_equal(xova_run_with("dash", argv, &ro, &out, &e), 0);
+        assert_string_equal(out, "kept\n");
+        free(out);
+        ro.n_keep_fds = 0;
+        assert_int_equal(xova_run_with("dash", argv, &ro, NULL, &e), -EIO);
+        close(keep);
+        close(other);
+}
+
 int main(void)
 {
         /* test_common_atomic_signals kills children with SIGINT, SIGTERM and
@@ -749,6 +797,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_common_reclaim_exact_names, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_common_open_input, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test(test_common_run),
+                cmocka_unit_test(test_common_spawn),
                 cmocka_unit_test(test_common_escape),
                 cmocka_unit_test(test_common_helpers),
         };
