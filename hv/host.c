@@ -139,6 +139,24 @@ static void last_line(const char *buf, size_t len, char *out, size_t size)
         snprintf(out, size, "%.*s", (int) (end - start), buf + start);
 }
 
+/* The first line of QEMU's stderr that says "error" is the cause (assertion
+ * lines follow it); else its last line. */
+static void cause_line(const char *buf, size_t len, char *out, size_t size)
+{
+        out[0] = '\0';
+        for (const char *l = buf, *end = buf + len; l < end;) {
+                const char *nl = memchr(l, '\n', (size_t) (end - l));
+                size_t ll = nl ? (size_t) (nl - l) : (size_t) (end - l);
+                if (memmem(l, ll, "rror", 4)) {
+                        snprintf(out, size, "%.*s", (int) ll, l);
+                        return;
+                }
+                l += ll + 1;
+        }
+        last_line(buf, len, out, size);
+}
+
+
 int hv_probe_qemu(const struct xova_arch *arch, enum hv_accel accel, unsigned timeout_ms,
                   char *reason, size_t reason_size)
 {
@@ -273,19 +291,7 @@ int hv_probe_qemu(const struct xova_arch *arch, enum hv_accel accel, unsigned ti
                 r = 0;
                 goto out;
         }
-        /* The first line that says "error" is the cause; assertion lines follow it. */
-        line[0] = '\0';
-        for (char *l = errbuf, *end = errbuf + errlen; l < end;) {
-                char *nl = memchr(l, '\n', (size_t) (end - l));
-                size_t ll = nl ? (size_t) (nl - l) : (size_t) (end - l);
-                if (memmem(l, ll, "rror", 4)) {
-                        snprintf(line, sizeof(line), "%.*s", (int) ll, l);
-                        break;
-                }
-                l += ll + 1;
-        }
-        if (!line[0])
-                last_line(errbuf, errlen, line, sizeof(line));
+        cause_line(errbuf, errlen, line, sizeof(line));
         snprintf(reason, reason_size, "probe guest under %s -accel %s %s%s%s", arch->qemu_binary,
                  hv_accel_name(accel), hv_status_str(status, st, sizeof(st)), line[0] ? ": " : "",
                  line);
