@@ -58,10 +58,16 @@ if [ $rc -ne 0 ] && grep -qF "TIMEOUT: $T/stubborn.sh exceeded 5 s" "$T/err"; th
 else
     fail "stubborn: exit $rc after $took s, stderr: $err"
 fi
-sleep 1
-if [ -s "$T/gc.pid" ] && kill -0 "$(cat "$T/gc.pid")" 2>/dev/null; then
-    fail "the test's background child outlived the bound"
-    kill -KILL "$(cat "$T/gc.pid")" 2>/dev/null
+# alive = exists and is not a zombie (a killed orphan waits for its reaper,
+# which can be slow under load or absent in a container)
+alive() { local st; st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ -n "$st" ] && [ "$st" != Z ]; }
+gc=$(cat "$T/gc.pid" 2>/dev/null)
+for _ in $(seq 20); do [ -n "$gc" ] && alive "$gc" || break; sleep 0.5; done
+if [ -z "$gc" ]; then
+    fail "the test never started its background child"
+elif alive "$gc"; then
+    fail "the test's background child (pid $gc) outlived the bound: $(cat /proc/$gc/stat 2>/dev/null)"
+    kill -KILL "$gc" 2>/dev/null
 else
     pass "the test's background child went with it"
 fi
