@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * deep.c - look inside the disks of a verified bundle with libguestfs.
+ * inspect.c - look inside the disks of a verified bundle with libguestfs.
  *
  * guestfs-security(1): an untrusted filesystem is never mounted on the host
  * kernel. Every disk goes, read-only and with its format always given, into
  * one libguestfs appliance (its own kernel, inside QEMU); everything read back
- * is treated as hostile: sizes are capped, strings sanitized (see ovf.h).
+ * is treated as hostile: sizes are capped, strings sanitized (see hv.h).
  *
  * How a disk reaches libguestfs. The VMDK lies inside the OVA at an offset,
  * and guestfs_add_drive_opts() can only name a whole file (a "json:" block
@@ -24,7 +24,7 @@
  * after ovf_bundle_open() ran ovf_vmdk_check() over it (one extent, no
  * parent, markers in bounds), the same trust hv/ extends when it boots it.
  * The backing "filename" is /proc/<our pid>/fd/<verified fd>, not the path:
- * QEMU (our child, same user) then opens the very inode whose digest was
+ * libguestfs' QEMU (same user) then opens the very inode whose digest was
  * checked, even if the bundle's path is replaced meanwhile.
  *
  * Launch: backend "direct" (no libvirt) and TCG forced: KVM is present but
