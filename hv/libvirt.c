@@ -51,6 +51,7 @@ static void strv_freep(char ***p)
 /* The files deploy makes in the disk directory, for removal on failure. */
 struct deploy_files {
         int dir_fd;
+        char *made_dir;                 /* the disk directory, when deploy created it */
         char **names;
         size_t n;
         int *fds;
@@ -70,6 +71,9 @@ static void deploy_files_free(struct deploy_files *f)
         free(f->fds);
         if (f->dir_fd >= 0)
                 close(f->dir_fd);
+        if (f->made_dir && !f->done)
+                rmdir(f->made_dir);
+        free(f->made_dir);
 }
 
 /* A new file NAME in the disk directory, or an error: never through a
@@ -116,8 +120,13 @@ static int deploy_disks(const char *dir, const char *stem, const struct hv_firmw
 
         if (!v || !copy || !abs)
                 return xerr_set(e, -ENOMEM, dir, "out of memory");
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        if (mkdir(dir, 0755) == 0) {
+                f->made_dir = strdup(dir);
+                if (!f->made_dir)
+                        return xerr_set(e, -ENOMEM, dir, "out of memory");
+        } else if (errno != EEXIST) {
                 return xerr_set_errno(e, -errno, dir, "cannot create the disk directory");
+        }
         f->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (f->dir_fd < 0)
                 return xerr_set_errno(e, -errno, dir, errno == ELOOP || errno == ENOTDIR ?

@@ -89,6 +89,15 @@ for c in "$T/swapdisks/"*.vmdk; do
 done
 echo "PASS: deploy copies the verified bytes after the path was replaced"
 
+# a deploy that fails after creating its directory (qemu-img fails) leaves nothing
+printf '#!/bin/sh\necho "qemu-img: planted failure" >&2; exit 1\n' > "$T/bin/qemu-img"
+PATH=$T/bin:$PATH "$XOVA" deploy --libvirt-xml --arch x86_64 --disk-dir "$T/faildisks" hello.ova -o "$T/fail.xml" \
+    2>"$T/err" && fail "deploy succeeded with a failing qemu-img"
+grep -q "planted failure" "$T/err" || { cat "$T/err"; fail "qemu-img's error not shown"; }
+[ -e "$T/faildisks" ] && fail "a failed deploy left $(ls -A "$T/faildisks" | tr '\n' ' ') in its directory"
+[ -e "$T/fail.xml" ] && fail "a failed deploy wrote the XML"
+echo "PASS: a failed deploy removes what it created"
+
 # bug 6: descriptor firmware "bios": run and deploy refuse it, the same way
 MKB=${XOVA_BUILDDIR:-.}/tests/unit/mkbundle
 [ -x "$MKB" ] || MKB=$(dirname "$XOVA")/tests/unit/mkbundle
