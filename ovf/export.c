@@ -39,18 +39,6 @@ static bool all_zero(const uint8_t *p, size_t n)
         return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-/* libarchive keeps the errno of a failed write (ENOSPC, EFBIG, ...): pass
- * it on, so the message says "No space left on device", not "Write error". */
-static int ar_fail(struct archive *ar, struct xerr *e, const char *where, const char *what)
-{
-        int err = archive_errno(ar);
-        const char *msg = archive_error_string(ar);
-
-        if (err > 0)
-                return xerr_set(e, -err, where, "%s: %s", what, strerror(err));
-        return xerr_set(e, -EIO, where, "%s: %s", what, msg ? msg : "error");
-}
-
 static int archive_write_all(struct archive *ar, const void *buf, size_t len)
 {
         const char *p = buf;
@@ -98,7 +86,7 @@ static int stream(int in_fd, uint64_t size, const struct sink *s, const char *wh
                         if (r < 0) {
                                 char what[300];
                                 snprintf(what, sizeof(what), "cannot write member '%s'", where);
-                                r = ar_fail(s->ar, e, s->name, what);
+                                r = ovf_tar_error(s->ar, e, s->name, what);
                                 break;
                         }
                 } else if (s && s->fd >= 0) {
@@ -124,33 +112,6 @@ static int stream(int in_fd, uint64_t size, const struct sink *s, const char *wh
         return r;
 }
 
-int ovf_tar_member_header(struct archive *ar, const char *name, uint64_t size, uint64_t epoch,
-                          const char *target, struct xerr *e)
-{
-        struct archive_entry *en = archive_entry_new();
-        int r;
-
-        if (!en)
-                return xerr_set(e, -ENOMEM, target, "out of memory");
-        archive_entry_set_pathname(en, name);
-        archive_entry_set_size(en, (la_int64_t) size);
-        archive_entry_set_filetype(en, AE_IFREG);
-        archive_entry_set_perm(en, 0644);
-        archive_entry_set_uid(en, 0);
-        archive_entry_set_gid(en, 0);
-        archive_entry_set_uname(en, "root");
-        archive_entry_set_gname(en, "root");
-        archive_entry_set_mtime(en, (time_t) epoch, 0);
-        r = archive_write_header(ar, en);
-        archive_entry_free(en);
-        if (r != ARCHIVE_OK) {
-                char what[300];
-                snprintf(what, sizeof(what), "cannot write the header of member '%s'", name);
-                return ar_fail(ar, e, target, what);
-        }
-        return 0;
-}
-
 static int add_member_buf(struct archive *ar, const char *name, const void *buf, size_t len, uint64_t epoch,
                           const char *target, struct xerr *e)
 {
@@ -161,7 +122,7 @@ static int add_member_buf(struct archive *ar, const char *name, const void *buf,
         if (archive_write_all(ar, buf, len) < 0) {
                 char what[300];
                 snprintf(what, sizeof(what), "cannot write member '%s'", name);
-                return ar_fail(ar, e, target, what);
+                return ovf_tar_error(ar, e, target, what);
         }
         return 0;
 }
@@ -303,7 +264,7 @@ static int write_ova(struct export_state *s, struct xerr *e)
         /* ustar unless a member needs pax (> 8 GiB); no compression filter */
         if (archive_write_set_format_pax_restricted(ar) != ARCHIVE_OK ||
             archive_write_open_fd(ar, xova_atomic_fd(s->out)) != ARCHIVE_OK) {
-                r = ar_fail(ar, e, s->target, "cannot start the archive");
+                r = ovf_tar_error(ar, e, s->target, "cannot start the archive");
                 archive_write_free(ar);
                 return r;
         }
@@ -331,7 +292,7 @@ static int write_ova(struct export_state *s, struct xerr *e)
                                      "disk '%s' changed while it was being exported", k->id);
         }
         if (r == 0 && archive_write_close(ar) != ARCHIVE_OK)
-                r = ar_fail(ar, e, s->target, "cannot finish the archive");
+                r = ovf_tar_error(ar, e, s->target, "cannot finish the archive");
         archive_write_free(ar);
         return r;
 }

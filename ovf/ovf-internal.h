@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ovf/ovf.h"
 
@@ -39,12 +40,74 @@ const char *ovf_member_name_problem(const char *name);
  * [A-Za-z0-9_.-], starting with a letter or digit, <= 64 bytes. */
 const char *ovf_id_problem(const char *id);
 
+/* ---- tar (ovf/tar.c) ---------------------------------------------------- */
+
+#define TAR_BLOCK 512
+#define OVF_TAR_MAX_TRAILER (1024 * 1024)       /* zero padding after the end-of-archive blocks */
+#define OVF_TAR_NOT_REGULAR "is not a regular file"
+
+/* A ustar header block (POSIX.1-1988 plus the GNU base-256 numbers), as
+ * libarchive's struct archive_entry_header_ustar: all char arrays, so the
+ * struct is the block byte for byte (checked in tar.c). Numbers are octal
+ * text, or base-256 when the first byte has its top bit set. */
+struct tar_ustar_header {
+        char name[100];
+        char mode[8];
+        char uid[8];
+        char gid[8];
+        char size[12];
+        char mtime[12];
+        char checksum[8];
+        char typeflag[1];
+        char linkname[100];
+        char magic[6];                  /* "ustar\0" (POSIX) or "ustar " (GNU) */
+        char version[2];
+        char uname[32];
+        char gname[32];
+        char rdevmajor[8];
+        char rdevminor[8];
+        char prefix[155];               /* POSIX only; GNU keeps times and sparse data here */
+        char padding[12];
+};
+
+static inline bool ovf_has_suffix(const char *s, const char *suffix)
+{
+        size_t a = strlen(s), b = strlen(suffix);
+        return a > b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Checks of a member as libarchive reports it: NULL, or why it cannot be
+ * an OVA member (its name; its type: OVF_TAR_NOT_REGULAR for a type
+ * libarchive does not name). */
+struct archive_entry;
+const char *ovf_tar_name_problem(const char *name);
+const char *ovf_tar_type_problem(struct archive_entry *en);
+/* Checks of a member's own header h (the block at hdr_off) against what
+ * libarchive reported: a regular file, the name, the size. */
+int ovf_tar_check_own_type(const struct tar_ustar_header *h, uint64_t hdr_off, const char *where, struct xerr *e);
+int ovf_tar_check_name(const struct tar_ustar_header *h, uint64_t hdr_off, const char *name, const char *where,
+                       struct xerr *e);
+int ovf_tar_check_size(const struct tar_ustar_header *h, uint64_t hdr_off, int64_t size, const char *where,
+                       struct xerr *e);
+/* The header blocks of fd between from (where the previous member's data
+ * ends) and the member's own header at hdr_off: at most one pax header of
+ * allowed records, or one GNU long name, agreeing with name and size. */
+int ovf_tar_check_ext_headers(int fd, uint64_t from, uint64_t hdr_off, const char *name, int64_t size,
+                              const char *where, struct xerr *e);
+/* After the last member (ending at end): the end-of-archive marker, then
+ * only zero padding, up to file_size. Errors name path and last. */
+int ovf_tar_check_end(int fd, const char *path, uint64_t end, uint64_t file_size, const char *last,
+                      struct xerr *e);
+/* libarchive's error for what failed on ar, with its errno when it has one
+ * (ENOSPC, EFBIG, ...), so the message says "No space left on device". */
+struct archive;
+int ovf_tar_error(struct archive *ar, struct xerr *e, const char *where, const char *what);
+
 /* The tar header the exporter writes for a member (on an archive set up
  * with archive_write_set_format_pax_restricted): regular file, 0644,
  * root:root, mtime = epoch; a pax header too when the member needs one.
  * Shared with the tests, so that "what we write is accepted" is checked on
  * the exporter's own headers. */
-struct archive;
 int ovf_tar_member_header(struct archive *ar, const char *name, uint64_t size, uint64_t epoch,
                           const char *target, struct xerr *e);
 

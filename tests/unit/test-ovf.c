@@ -1532,8 +1532,8 @@ static void test_ovf_hostile_tar_pax_size(void **state)
         }
 
         /*
-         * Members of 8 GiB or more (the rule is in ovf/bundle.c,
-         * check_header_size()): the field must hold the true size, in 12
+         * Members of 8 GiB or more (the rule is in ovf/tar.c,
+         * ovf_tar_check_size()): the field must hold the true size, in 12
          * octal digits or base-256. The descriptor says the big size, so a
          * header that passes every check is refused only for claiming more
          * bytes than the file holds, right before its data would be read.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for ovf/vmdk.c: streamOptimized VMDK writer and strict reader.
+ * Unit tests for ovf/vmdk-write.c and ovf/vmdk-read.c: streamOptimized VMDK writer and strict reader.
  *
  * Round trips go through our reader and through qemu-img (the reference
  * consumer; tests needing it are skipped when it is missing). Hostile inputs
