@@ -19,7 +19,8 @@ finish() {
 need_fixtures() {
     local f
     for f in x86_64/vmlinuz x86_64/initrd.img aarch64/vmlinuz aarch64/initrd.img \
-             grub/x86_64-efi/moddep.lst grub/arm64-efi/moddep.lst; do
+             grub/x86_64-efi/moddep.lst grub/arm64-efi/moddep.lst \
+             x86_64/root/sbin/init aarch64/root/sbin/init; do
         if [ ! -e "$XOVA_FIXTURES/$f" ]; then
             echo "FAIL - fixture $XOVA_FIXTURES/$f missing: run tests/fixtures/fetch.sh and mkinitrd.sh" >&2
             exit 1

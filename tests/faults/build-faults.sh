@@ -102,16 +102,19 @@ ns_build "ENOSPC 4 MiB tmpfs, ova" 4m ova "hello-boot|/a\.ova"
 ns_build "ENOSPC 4 MiB tmpfs, raw" 4m raw "hello-boot|/a\.raw"
 # enough for the raw disks but not for the VMDKs and the tar: fails mid-way
 ns_build "ENOSPC 50 MiB tmpfs (during VMDK conversion), ova" 50m ova "hello-|/a\.ova|disk '"
-ns_build "ENOSPC 70 MiB tmpfs (during the final tar), ova" 70m ova "hello-|/a\.ova"
-# raw: 2 MiB short of what a finished raw build takes on tmpfs (measured),
-# so that ENOSPC hits late, after most of the data is written
+# (measured with the busybox root disks: 74 MiB still fails converting, 78 in the tar)
+ns_build "ENOSPC 80 MiB tmpfs (during the final tar), ova" 80m ova "hello-|/a\.ova"
+# raw: 512 KiB short of what a finished raw build takes on tmpfs (measured),
+# so that ENOSPC hits late, after most of the data is written. Not more: the
+# staged copy of a root tree (2 MiB of busybox) sits beside the output while
+# its mke2fs runs, and 768 KiB short already fails while staging
 mkdir -p "$T/ns"
 RAW_KB=$(unshare -rm bash -c 'D=$1; shift; mount -t tmpfs -o size=400m t "$D" &&
     "$@" >/dev/null 2>&1 && df -k --output=used "$D" | tail -1' probe "$T/ns" \
     "$XOVA" build "$SPEC" -o "$T/ns/a.raw" --format raw "${B[@]}")
 RAW_KB=${RAW_KB// /}
 if check "raw build in a 400 MiB tmpfs takes ${RAW_KB:-?} KiB" test "${RAW_KB:-0}" -gt 4096; then
-    ns_build "ENOSPC $(((RAW_KB - 2048) / 1024)) MiB tmpfs (late), raw" "$((RAW_KB - 2048))k" raw "hello-|/a\.raw"
+    ns_build "ENOSPC $(((RAW_KB - 512) / 1024)) MiB tmpfs (late), raw" "$((RAW_KB - 512))k" raw "hello-|/a\.raw"
 fi
 
 # ---------------------------------------------------------------- 2. EFBIG
@@ -573,7 +576,7 @@ lie_case "mke2fs exits 0 and makes half the filesystem" \
 fake_tool mke2fs "args=(); while [ \$# -gt 0 ]; do [ \"\$1\" = -d ] && { shift 2; continue; }; args+=(\"\$1\"); shift; done
 exec '$REAL_MKE2FS' \"\${args[@]}\""
 lie_case "mke2fs exits 0 but ignores -d" \
-    "mke2fs: .*exited 0 but the ext4 filesystem at offset 1048576 has 11 inodes in use, want at least 14 \\(3 staged entries\\)"
+    "mke2fs: .*exited 0 but the ext4 filesystem at offset 1048576 has 11 inodes in use, want at least [0-9]+ \\([0-9]+ staged entries\\)"
 
 # debugfs exits 0 even when its commands fail (a real debugfs does that):
 # the owners and ctimes it was to fix are checked in the inode tables

@@ -1,7 +1,47 @@
 # boot-lib.sh - boot raw disk images with plain QEMU (no xova involved) and
-# wait for the marker the test initramfs prints on the serial console.
+# wait for the marker the hello root disk's /sbin/init prints on the serial
+# console; helpers to know which line to expect and to write root and data
+# filesystems into hand-made test images.
 # Sourced by the integration tests. TCG always: KVM is not used here, the
 # point is to boot the same images under both architectures' firmware.
+#
+# The marker (examples/hello/init, on the root disk only):
+#   XOVA-BOOT-OK arch=<uname -m> root=<PARTUUID of the mounted /> shared=<sha256 of README on the data disk>
+
+# hello_shared_sha: the sha256 the guest must report for the shared disk
+hello_shared_sha() {
+    sha256sum < "$XOVA_SRCDIR/examples/hello/data/README" | cut -d' ' -f1
+}
+
+# hello_marker ARCH ROOT_PARTUUID: the exact line that guest must print
+hello_marker() {
+    echo "XOVA-BOOT-OK arch=$1 root=$2 shared=$(hello_shared_sha)"
+}
+
+# initrd_no_marker INITRD: 0 when the gzip'd cpio INITRD unpacks, has an /init
+# that hands over with switch_root, and no file in it holds the marker text
+# (so a marker on the console can only come from the root disk)
+initrd_no_marker() {
+    local d
+    d=$(mktemp -d "${TMPDIR:-/tmp}/xova-initrd.XXXXXX") || return 1
+    if ! (cd "$d" && zcat "$1" | cpio -i -d --quiet --no-absolute-filenames 2>/dev/null); then
+        echo "  $1: not a gzip'd cpio" >&2; rm -rf "$d"; return 1
+    fi
+    local rc=0
+    [ -f "$d/init" ] && grep -q 'switch_root' "$d/init" || { echo "  $1: no /init that runs switch_root" >&2; rc=1; }
+    if grep -rlaq 'XOVA-BOOT-OK' "$d"; then
+        echo "  $1: holds the marker text in: $(cd "$d" && grep -rla 'XOVA-BOOT-OK' . | tr '\n' ' ')" >&2; rc=1
+    fi
+    rm -rf "$d"
+    return $rc
+}
+
+# mkext4_at IMG OFFSET SIZE DIR LABEL: an ext4 with DIR's content and LABEL,
+# written into IMG at byte OFFSET (a partition of SIZE bytes), as xova's
+# hello disks are: how hand-made test images get a root and a data disk
+mkext4_at() {
+    PATH=$PATH:/usr/sbin:/sbin mke2fs -q -F -t ext4 -L "$5" -d "$4" -E "offset=$2" "$1" "$(( $3 / 1024 ))k" </dev/null
+}
 
 # boot_raw ARCH LOG DISK... : boots the disks (first = boot disk), returns 0
 # when "XOVA-BOOT-OK arch=ARCH" is on the console within BOOT_TIMEOUT seconds.

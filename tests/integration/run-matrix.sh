@@ -5,6 +5,10 @@
 # TCG on this host and says why), the OVA is byte-identical afterwards, no
 # qemu process survives (also after SIGINT mid-boot), and a bundle with one
 # flipped byte exits 3 without starting QEMU. Missing fixtures are a failure.
+# The marker is the whole line the root disk's /sbin/init prints, read from
+# the real serial console: root= is that arch's root partition in
+# summary.json (a raw build of the same spec and layout), shared= the sha256
+# of the data disk's source file; the initrds hold no marker.
 set -u
 FIX=${XOVA_FIXTURES:-}
 T=$(mktemp -d /tmp/xova-run-matrix.XXXXXX)
@@ -12,28 +16,44 @@ trap 'rm -rf "$T"' EXIT
 export TMPDIR=$T/tmp
 mkdir -p "$TMPDIR"
 fail() { echo "FAIL: $*"; exit 1; }
-[ -d "$FIX/grub/x86_64-efi" ] && [ -e "$FIX/aarch64/initrd.img" ] ||
+[ -d "$FIX/grub/x86_64-efi" ] && [ -e "$FIX/aarch64/initrd.img" ] && [ -x "$FIX/aarch64/root/sbin/init" ] ||
     fail "fixtures missing in '$FIX': run tests/fixtures/fetch.sh and mkinitrd.sh"
+. "$XOVA_SRCDIR/tests/integration/boot-lib.sh"
+for arch in x86_64 aarch64; do
+    initrd_no_marker "$FIX/$arch/initrd.img" || fail "$arch initrd: must hold no marker-printing init"
+done
+echo "PASS: the initrds hold no marker; it can only come from a root disk"
 qemu_left() { pgrep -f -- "$TMPDIR" >/dev/null; }
 # QEMU itself is up (not just the short-lived qemu-img that makes the overlays)
 qemu_started() { pgrep -f -- "qemu-system-.*$TMPDIR" >/dev/null; }
 
+# root_uuid LAYOUT ARCH: that arch's root partition uuid in the raw build's summary.json
+root_uuid() {
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["architectures"][sys.argv[2]]["root_partuuid"])' \
+        "$T/raw-$1/summary.json" "$2"
+}
 for layout in split single; do
     "$XOVA" build "$XOVA_SRCDIR/examples/hello/xova.json" -o "$T/hello-$layout.ova" --layout $layout \
         --grub-dir "$FIX/grub" >/dev/null || fail "build $layout"
+    "$XOVA" build "$XOVA_SRCDIR/examples/hello/xova.json" -o "$T/raw-$layout" --format raw --layout $layout \
+        --grub-dir "$FIX/grub" >/dev/null || fail "build $layout (raw)"
 done
 for layout in split single; do
     ova=$T/hello-$layout.ova
     sum=$(sha256sum < "$ova")
     for arch in x86_64 aarch64; do
+        uuid=$(root_uuid $layout $arch) || fail "$layout: no root_partuuid for $arch in summary.json"
+        want=$(hello_marker $arch "$uuid")
         t0=$(date +%s.%N)
-        "$XOVA" run "$ova" --arch $arch --accel auto --expect XOVA-BOOT-OK --timeout 300 2> "$T/err"
+        "$XOVA" run "$ova" --arch $arch --accel auto --expect "$want" --timeout 300 --console \
+            > "$T/console" 2> "$T/err"
         rc=$?
         t1=$(date +%s.%N)
-        [ $rc = 0 ] || { cat "$T/err"; fail "$layout/$arch: exit $rc"; }
-        grep -Eq "using TCG|emulating $arch with TCG" "$T/err" || { cat "$T/err"; fail "$layout/$arch: no TCG note"; }
+        [ $rc = 0 ] || { cat "$T/err"; tail -5 "$T/console"; fail "$layout/$arch: exit $rc, want the line '$want'"; }
+        grep -aq -- "$want" "$T/console" || fail "$layout/$arch: '$want' not in the console copy"
+        grep -Eq "using TCG|emulating $arch with TCG|KVM failed .*retrying once with TCG" "$T/err" || { cat "$T/err"; fail "$layout/$arch: no TCG note"; }
         qemu_left && fail "$layout/$arch: qemu left running"
-        echo "PASS: run $layout $arch ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s)"
+        echo "PASS: run $layout $arch ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s): $want"
     done
     [ "$(sha256sum < "$ova")" = "$sum" ] || fail "$layout: OVA changed by running it"
     echo "PASS: $layout OVA unchanged"

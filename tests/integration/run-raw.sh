@@ -1,7 +1,8 @@
 #!/bin/bash
 # run-raw.sh - hv/ boots raw images without any bundle: one raw GPT disk
 # with a universal ESP (GRUB for x86_64 and arm64, one grub.cfg branching on
-# $grub_cpu, kernels + test initrds from the fixtures), booted through
+# $grub_cpu, kernels + test initrds from the fixtures), a root partition per
+# arch (the fixtures' hello root trees) and a shared data partition, booted through
 # hv_run_vm() (tests/unit/test-hv boot ...) on both architectures under TCG:
 # firmware from the descriptors, pflash vars copy, qcow2 overlay over the
 # read-only image, serial console marker. Also: the image is unchanged,
@@ -18,14 +19,19 @@ mkdir -p "$TMPDIR"
 
 skip() { echo "FAIL: $*"; exit 1; }   # never a skip: say why, loudly
 fail() { echo "FAIL: $*"; exit 1; }
-for f in x86_64/vmlinuz x86_64/initrd.img aarch64/vmlinuz aarch64/initrd.img grub/x86_64-efi/moddep.lst grub/arm64-efi/moddep.lst; do
+for f in x86_64/vmlinuz x86_64/initrd.img aarch64/vmlinuz aarch64/initrd.img grub/x86_64-efi/moddep.lst grub/arm64-efi/moddep.lst \
+         x86_64/root/sbin/init aarch64/root/sbin/init; do
     [ -e "$FIX/$f" ] || skip "fixture $f missing (tests/fixtures/fetch.sh + mkinitrd.sh)"
 done
-for t in grub-mkimage sgdisk mkfs.vfat mcopy qemu-system-x86_64 qemu-system-aarch64 qemu-img; do
+for t in grub-mkimage sgdisk mkfs.vfat mke2fs mcopy qemu-system-x86_64 qemu-system-aarch64 qemu-img; do
     command -v "$t" >/dev/null || PATH=$PATH:/usr/sbin:/sbin command -v "$t" >/dev/null || skip "$t missing"
 done
 export PATH=$PATH:/usr/sbin:/sbin
 [ -x "$HV" ] || fail "$HV not built"
+. "${XOVA_SRCDIR:?run through make check}/tests/integration/boot-lib.sh"
+# each arch's root partition, by PARTUUID (the marker reports it back)
+ROOT_x86_64=5f6b3c1e-2a4d-4c8e-9b7a-1d2e3f405060
+ROOT_aarch64=6a7b8c9d-1e2f-4a3b-8c4d-5e6f70819203
 
 # ---- the disk: a raw GPT image with an ESP and a root partition ----
 cat > "$T/early.cfg" <<'EOF'
@@ -33,23 +39,30 @@ search --no-floppy --set=root --hint="$root" --file /EFI/BOOT/grub.cfg
 set prefix=($root)/EFI/BOOT
 configfile ($root)/EFI/BOOT/grub.cfg
 EOF
-cat > "$T/grub.cfg" <<'EOF'
+cat > "$T/grub.cfg" <<EOF
 set timeout=0
-if [ "$grub_cpu" = "x86_64" ]; then set a=x86_64; set c=ttyS0
-else set a=aarch64; set c=ttyAMA0; fi
-export a c
+if [ "\$grub_cpu" = "x86_64" ]; then set a=x86_64; set c=ttyS0; set r=$ROOT_x86_64
+else set a=aarch64; set c=ttyAMA0; set r=$ROOT_aarch64; fi
+export a c r
 menuentry "test" {
-    linux /$a/vmlinuz console=$c panic=-1 root=PARTUUID=raw-test
-    initrd /$a/initrd.img
+    linux /\$a/vmlinuz console=\$c panic=-1 root=PARTUUID=\$r
+    initrd /\$a/initrd.img
 }
 EOF
 MODS="part_gpt fat search search_fs_file normal configfile linux boot echo test minicmd gzio"
 grub-mkimage -O x86_64-efi -d "$FIX/grub/x86_64-efi" -p /EFI/BOOT -c "$T/early.cfg" -o "$T/BOOTX64.EFI" $MODS || fail "grub-mkimage x86_64"
 grub-mkimage -O arm64-efi -d "$FIX/grub/arm64-efi" -p /EFI/BOOT -c "$T/early.cfg" -o "$T/BOOTAA64.EFI" $MODS || fail "grub-mkimage arm64"
 IMG="$T/disk,with \"odd\" name.img"     # a comma and quotes must stay one file name
-truncate -s 66M "$IMG"
-sgdisk -o -n 1:2048:+63M -t 1:EF00 "$IMG" >/dev/null || fail sgdisk
+truncate -s 90M "$IMG"
+# ESP 63 MiB at 1 MiB; roots and data 8 MiB each from 64 MiB on
+sgdisk -o -n 1:2048:+63M -t 1:EF00 \
+    -n 2:131072:+8M -t 2:8304 -c 2:root-x86_64 -u 2:$ROOT_x86_64 \
+    -n 3:147456:+8M -t 3:B921B045-1DF0-41C3-AF44-4C6F280D3FAE -c 3:root-aarch64 -u 3:$ROOT_aarch64 \
+    -n 4:163840:+8M -t 4:8300 -c 4:data "$IMG" >/dev/null || fail sgdisk
 mkfs.vfat -F 32 --offset=2048 "$IMG" $((63 * 1024)) >/dev/null 2>&1
+mkext4_at "$IMG" $((131072 * 512)) $((8 << 20)) "$FIX/x86_64/root" root || fail "mke2fs root-x86_64"
+mkext4_at "$IMG" $((147456 * 512)) $((8 << 20)) "$FIX/aarch64/root" root || fail "mke2fs root-aarch64"
+mkext4_at "$IMG" $((163840 * 512)) $((8 << 20)) "$XOVA_SRCDIR/examples/hello/data" data || fail "mke2fs data"
 M="$IMG@@$((2048 * 512))"
 mmd -i "$M" ::/EFI ::/EFI/BOOT ::/x86_64 ::/aarch64 || fail mmd
 mcopy -i "$M" "$T/BOOTX64.EFI" "$T/BOOTAA64.EFI" "$T/grub.cfg" ::/EFI/BOOT/ || fail mcopy
@@ -66,7 +79,8 @@ qemu_started() { pgrep -f -- "qemu-system-.*$TMPDIR" >/dev/null; }
 # ---- boot both arches ----
 for a in x86_64 aarch64; do
     t0=$(date +%s.%N)
-    XOVA_ACCEL=auto "$HV" boot $a "XOVA-BOOT-OK arch=$a" 300 "$IMG" 2> "$T/err.$a"
+    r=ROOT_$a
+    XOVA_ACCEL=auto "$HV" boot $a "$(hello_marker $a ${!r})" 300 "$IMG" 2> "$T/err.$a"
     rc=$?
     t1=$(date +%s.%N)
     cat "$T/err.$a"

@@ -1,6 +1,8 @@
 #!/bin/bash
 # usp-boot.sh - boot ONE GPT image with a universal system partition (USP)
-# under both QEMUs and check each guest reaches its initrd with its own root:
+# under both QEMUs and check each guest boots its own root partition (from the
+# fixtures' hello root trees, written into the image here) and reads a shared
+# data disk: the marker line comes from that root's /sbin/init:
 #   qemu-system-x86_64  -M q35  + OVMF (pflash: code read-only, private vars)
 #   qemu-system-aarch64 -M virt -cpu max + -bios QEMU_EFI.fd
 # The image comes from tests/tools/mkusp (bootpart/ library). KVM is
@@ -12,7 +14,8 @@ set -uo pipefail
 export LC_ALL=C
 
 BUILDDIR=${XOVA_BUILDDIR:-$(pwd)}
-FIX=${XOVA_FIXTURES:-$(cd "$(dirname "$0")/../fixtures" && pwd)/cache}
+XOVA_SRCDIR=${XOVA_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+FIX=${XOVA_FIXTURES:-$XOVA_SRCDIR/tests/fixtures/cache}
 TIMEOUT=${BOOT_TIMEOUT:-300}
 MKUSP=$BUILDDIR/tests/tools/mkusp
 OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
@@ -24,11 +27,14 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # Missing fixtures or tools are a failure, never a silent pass: this test is
 # the only proof that the USP boots.
 for f in x86_64/vmlinuz x86_64/initrd.img aarch64/vmlinuz aarch64/initrd.img \
-         grub/x86_64-efi/moddep.lst grub/arm64-efi/moddep.lst; do
+         grub/x86_64-efi/moddep.lst grub/arm64-efi/moddep.lst x86_64/root/sbin/init aarch64/root/sbin/init; do
     [ -e "$FIX/$f" ] || fail "fixture $FIX/$f missing: run tests/fixtures/fetch.sh && tests/fixtures/mkinitrd.sh"
 done
 [ -x "$MKUSP" ] || fail "$MKUSP not built (make check builds it)"
-for t in qemu-system-x86_64:qemu-system-x86 qemu-system-aarch64:qemu-system-arm timeout:coreutils; do
+. "$XOVA_SRCDIR/tests/integration/boot-lib.sh"
+export PATH=$PATH:/usr/sbin:/sbin
+for t in qemu-system-x86_64:qemu-system-x86 qemu-system-aarch64:qemu-system-arm timeout:coreutils \
+         mke2fs:e2fsprogs sfdisk:fdisk python3:python3; do
     command -v "${t%%:*}" >/dev/null || fail "'${t%%:*}' not found (apt-get install ${t#*:})"
 done
 for f in "$OVMF_CODE" "$OVMF_VARS"; do [ -e "$f" ] || fail "$f missing (apt-get install ovmf)"; done
@@ -43,14 +49,29 @@ secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 T=$(now)
 XOVA_FIXTURES=$FIX "$MKUSP" "$IMG" > "$TMP/roots" || fail "mkusp could not build the image"
+# each arch's root filesystem into its partition (found in the GPT by its PARTUUID)
+sfdisk --json "$IMG" > "$TMP/gpt.json" || fail "sfdisk cannot read the image"
+while read -r arch uuid; do
+    read -r start size < <(python3 -c 'import json,sys
+for p in json.load(open(sys.argv[1]))["partitiontable"]["partitions"]:
+    if p["uuid"].lower() == sys.argv[2]: print(p["start"] * 512, p["size"] * 512)' "$TMP/gpt.json" "$uuid")
+    [ -n "${size:-}" ] || fail "no partition $uuid for $arch in the image"
+    mkext4_at "$IMG" "$start" "$size" "$FIX/$arch/root" root || fail "cannot write the $arch root"
+done < "$TMP/roots"
+# the shared data disk: one GPT partition, ext4 labelled "data" (the guest contract)
+DATA=$TMP/data.img
+truncate -s 10M "$DATA" && echo 'label: gpt
+start=2048, size=16384, type=L' | sfdisk -q "$DATA" || fail "cannot partition the data disk"
+mkext4_at "$DATA" $((2048 * 512)) $((16384 * 512)) "$XOVA_SRCDIR/examples/hello/data" data ||
+    fail "cannot write the data disk"
 echo "built $(stat -c %s "$IMG") byte image in $(secs "$T") s"
 sum_before=$(sha256sum < "$IMG")
 
-# $1 arch, $2 log: 0 if the marker with the expected root is in the log
+# $1 arch, $2 log: 0 if the marker with the expected root and shared hash is in the log
 check_log() {
     local root
     root=$(awk -v a="$1" '$1 == a { print $2 }' "$TMP/roots")
-    grep -aq "XOVA-BOOT-OK arch=$1 root=PARTUUID=$root" "$2"
+    grep -aq "$(hello_marker "$1" "$root")" "$2"
 }
 
 # $1 arch, then the qemu command line
@@ -62,13 +83,15 @@ boot() {
         -m 512 -smp 1 \
         -drive if=none,id=hd0,format=raw,readonly=on,file="$IMG" \
         -device virtio-blk-pci,drive=hd0 \
+        -drive if=none,id=hd1,format=raw,readonly=on,file="$DATA" \
+        -device virtio-blk-pci,drive=hd1 \
         -nodefaults -display none -monitor none -serial file:"$log" -no-reboot </dev/null
     rc=$?
     if check_log "$arch" "$log"; then
         echo "PASS: $arch booted to the marker in $(secs "$t") s: $(grep -a XOVA-BOOT-OK "$log" | tr -d '\r' | head -1)"
         return 0
     fi
-    echo "FAIL: $arch: no 'XOVA-BOOT-OK arch=$arch root=PARTUUID=...' after $(secs "$t") s (qemu exit $rc$([ $rc = 124 ] && echo ", timeout ${TIMEOUT}s")); console tail:" >&2
+    echo "FAIL: $arch: no '$(hello_marker "$arch" "<its root>")' after $(secs "$t") s (qemu exit $rc$([ $rc = 124 ] && echo ", timeout ${TIMEOUT}s")); console tail:" >&2
     tail -n 30 "$log" 2>/dev/null | tr -d '\r' | sed 's/^/    /' >&2
     return 1
 }

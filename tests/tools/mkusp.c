@@ -2,9 +2,10 @@
 /*
  * mkusp - test helper for tests/integration/usp-boot.sh: builds one raw GPT
  * image holding a USP for every arch in the table (kernel and initrd from
- * the fixtures, GRUB modules from the fixtures) and an empty 1 MiB root
+ * the fixtures, GRUB modules from the fixtures) and an empty 8 MiB root
  * partition per arch (DPS type), whose PARTUUID goes on that arch's kernel
- * cmdline. Prints "<arch> <root partuuid>" per arch on stdout.
+ * cmdline (usp-boot.sh writes the root filesystems into them). Prints
+ * "<arch> <root partuuid>" per arch on stdout.
  *
  * Usage: mkusp OUT.img [SEED]   (XOVA_FIXTURES names the fixture cache)
  */
@@ -60,7 +61,7 @@ int main(int argc, char **argv)
                 snprintf(token, sizeof(token), "part-root-%s", a->name);
                 parts[1 + i] = (struct bootpart_gpt_part) { .name = names[i],
                                                             .type = a->dps_root_type,
-                                                            .size = UINT64_C(1) << 20 };
+                                                            .size = UINT64_C(8) << 20 };
                 xova_derive_uuid(seed, token, parts[1 + i].uuid);
                 pl[i] = (struct bootpart_payload) { .arch = a, .kernel = kern[i],
                                                     .initrd = initrd[i], .cmdline = "quiet" };
