@@ -699,6 +699,36 @@ static int get_path(struct ctx *c, struct json_object *o, const char *jpath, con
         return r < 0 ? r : 1;
 }
 
+/* A payload: a host path (a string, resolved like every path), or
+ * {"from-root": "PATH"}: a file inside the architecture's own root content,
+ * kept as given and looked up at build time (appliance_root_extract). */
+static int get_payload(struct ctx *c, struct json_object *o, const char *jpath, const char *key,
+                       bool required, char **ret, bool *ret_from_root)
+{
+        static const char *const keys[] = { "from-root", NULL };
+        static const struct str_rule rule = {
+                1, SPEC_PATH_MAX, ch_path, "a path inside the root content, like '/vmlinuz'", false };
+        struct json_object *v;
+        char kpath[256];
+        const char *s = NULL;
+        int r;
+
+        r = get_member(c, o, jpath, key, required, &v);
+        if (r <= 0 || !json_object_is_type(v, json_type_object)) {
+                *ret_from_root = false;
+                return r <= 0 ? r : get_path(c, o, jpath, key, required, ret);
+        }
+        jpath_key(kpath, sizeof(kpath), jpath, key);
+        if ((r = check_keys(c, v, kpath, keys)) < 0 ||
+            (r = get_string(c, v, kpath, "from-root", true, &rule, &s)) < 0)
+                return r;
+        *ret = strdup(s);
+        if (!*ret)
+                return fail(c, -ENOMEM, kpath, "out of memory");
+        *ret_from_root = true;
+        return 1;
+}
+
 static int dup_opt(struct ctx *c, const char *jpath, const char *s, char **ret)
 {
         if (!s)
@@ -765,8 +795,8 @@ static int parse_arch(struct ctx *c, struct json_object *o, const char *jpath,
                 return r;
         if ((r = lookup_arch(c, kpath, name, &ret->arch)) < 0)
                 return r;
-        if ((r = get_path(c, o, jpath, "kernel", true, &ret->kernel)) < 0 ||
-            (r = get_path(c, o, jpath, "initrd", false, &ret->initrd)) < 0 ||
+        if ((r = get_payload(c, o, jpath, "kernel", true, &ret->kernel, &ret->kernel_from_root)) < 0 ||
+            (r = get_payload(c, o, jpath, "initrd", false, &ret->initrd, &ret->initrd_from_root)) < 0 ||
             (r = get_string(c, o, jpath, "cmdline", false, &cmdline_rule, &cmdline)) < 0 ||
             (r = get_uint(c, o, jpath, "vcpus", false, 1, VCPUS_MAX, &vcpus)) < 0 ||
             (r = get_size(c, o, jpath, "memory", false, MEMORY_MIN, MEMORY_MAX, &memory)) < 0 ||
@@ -954,6 +984,18 @@ static int parse_top(struct ctx *c, struct json_object *root, struct appliance *
                 if (!appliance_root_disk(a, a->archs[i].arch))
                         return fail(c, -EINVAL, "disks", "no root disk for architecture '%s' (architectures[%zu]): add a disk with \"role\": \"root\", \"arch\": \"%s\"",
                                     a->archs[i].arch->name, i, a->archs[i].arch->name);
+        for (size_t i = 0; i < a->n_archs; i++) {
+                const struct appliance_arch *aa = &a->archs[i];
+                const struct appliance_disk *d = appliance_root_disk(a, aa->arch);
+                char kpath[96];
+                if (!aa->kernel_from_root && !aa->initrd_from_root)
+                        continue;
+                snprintf(kpath, sizeof(kpath), "architectures[%zu].%s", i,
+                         aa->kernel_from_root ? "kernel" : "initrd");
+                if (d->content != APPLIANCE_CONTENT_DIRECTORY && d->content != APPLIANCE_CONTENT_TARBALL)
+                        return fail(c, -EINVAL, kpath, "\"from-root\" needs the root disk of '%s' to "
+                                    "have a \"directory\" or \"tarball\"", aa->arch->name);
+        }
         return 0;
 }
 
@@ -1137,9 +1179,10 @@ int appliance_check_sources(const struct appliance *a, struct xerr *e)
 
         for (size_t i = 0; i < a->n_archs; i++) {
                 snprintf(jpath, sizeof(jpath), "architectures[%zu].kernel", i);
-                if ((r = check_file(a->spec_path, jpath, a->archs[i].kernel, payload_max, e)) < 0)
+                if (!a->archs[i].kernel_from_root &&
+                    (r = check_file(a->spec_path, jpath, a->archs[i].kernel, payload_max, e)) < 0)
                         return r;
-                if (!a->archs[i].initrd)
+                if (!a->archs[i].initrd || a->archs[i].initrd_from_root)
                         continue;
                 snprintf(jpath, sizeof(jpath), "architectures[%zu].initrd", i);
                 if ((r = check_file(a->spec_path, jpath, a->archs[i].initrd, payload_max, e)) < 0)

@@ -271,6 +271,15 @@ static const struct bad bad_specs[] = {
         { HEAD "\"architectures\":[{\"name\":\"x86_64\",\"kernel\":\"k\",\"vcpus\":1,\"vcpus\":2}]," GOOD_DISKS "}",
           "architectures[0].vcpus", -EINVAL },                                     /* duplicate */
         { HEAD "\"n\\u0061me\":\"b\"," GOOD_ARCHS "," GOOD_DISKS "}", "name", -EINVAL }, /* escaped dup */
+        /* kernel/initrd from the root: an object with exactly "from-root", and a root with content */
+        { HEAD "\"architectures\":[{\"name\":\"x86_64\",\"kernel\":{\"from-root\":\"/vmlinuz\"}}]," GOOD_DISKS "}",
+          "architectures[0].kernel", -EINVAL },
+        { HEAD "\"architectures\":[{\"name\":\"x86_64\",\"kernel\":{\"from_root\":\"/vmlinuz\"}}]," GOOD_DISKS "}",
+          "architectures[0].kernel.from_root", -EINVAL },
+        { HEAD "\"architectures\":[{\"name\":\"x86_64\",\"kernel\":{}}]," GOOD_DISKS "}",
+          "architectures[0].kernel.from-root", -EINVAL },
+        { HEAD "\"architectures\":[{\"name\":\"x86_64\",\"kernel\":\"k\",\"initrd\":{\"from-root\":1}}]," GOOD_DISKS "}",
+          "architectures[0].initrd.from-root", -EINVAL },
         { "[1,2]", NULL, -EINVAL },
         { "", NULL, -EINVAL },
         { "   \n", NULL, -EINVAL },
@@ -904,6 +913,59 @@ static void test_appliance_fs_directory_special(void **state)
                              img), 0);
 }
 
+/* {"from-root": PATH}: symlinks followed inside the content, never on the host. */
+static void test_appliance_root_extract(void **state)
+{
+        const char *dir = *state;
+        _cleanup_free_ char *t = pathf("%s/root", dir), *tar = pathf("%s/root.tar", dir);
+        _cleanup_free_ char *p = NULL, *out = NULL;
+        static const struct member m[] = {
+                { "./boot/vmlinuz-6.1.0-57-cloud-amd64", AE_IFREG, "KERNEL" },
+                { "./vmlinuz", AE_IFLNK, "boot/vmlinuz-6.1.0-57-cloud-amd64" },
+                { "./abs", AE_IFLNK, "/boot/../vmlinuz" },              /* absolute, via the root */
+                { "./up", AE_IFLNK, "../../../../boot/vmlinuz-6.1.0-57-cloud-amd64" }, /* ".." stops at / */
+                { "./host", AE_IFLNK, "/etc/hostname" },                /* on the host, not in here */
+                { "./loop", AE_IFLNK, "loop" },
+                { "./hard", 0, "boot/vmlinuz-6.1.0-57-cloud-amd64" },
+                { "./boot/dirlink", AE_IFLNK, "/boot" },
+        };
+        static const struct { const char *path; int code; } cases[] = {
+                { "/vmlinuz", 0 }, { "vmlinuz", 0 }, { "/abs", 0 }, { "/up", 0 }, { "/hard", 0 },
+                { "/boot/dirlink/dirlink/vmlinuz-6.1.0-57-cloud-amd64", 0 },
+                { "/host", -ENOENT }, { "/loop", -ELOOP }, { "/boot", -EISDIR }, { "/", -EISDIR },
+                { "/vmlinuz/x", -ENOTDIR }, { "/missing", -ENOENT },
+        };
+        struct appliance_disk d = { .name = (char *) "root", .role = APPLIANCE_DISK_ROOT,
+                                    .arch = xova_arch_by_name("x86_64") };
+
+        make_tarball(tar, m, ELEMENTSOF(m), false);
+        assert_int_equal(mkdir(t, 0755), 0);
+        assert_int_equal(run("cd '%s' && bsdtar -xf '%s'", t, tar), 0);
+        for (int src = 0; src < 2; src++) {
+                d.content = src ? APPLIANCE_CONTENT_DIRECTORY : APPLIANCE_CONTENT_TARBALL;
+                d.source = src ? t : tar;
+                for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                        struct xerr e = { 0 };
+                        free(out);
+                        out = pathf("%s/out-%d-%zu", dir, src, i);
+                        if (appliance_root_extract(&d, cases[i].path, out, 1 << 20, &e) != cases[i].code)
+                                print_error("%s %s: %d %s: %s\n", d.source, cases[i].path, e.code, e.where, e.msg);
+                        assert_int_equal(e.code, cases[i].code);
+                        if (cases[i].code == 0)
+                                assert_int_equal(run("printf KERNEL | cmp -s - '%s'", out), 0);
+                        else
+                                assert_non_null(strstr(e.where, d.source));
+                }
+                /* too large */
+                {
+                        struct xerr e = { 0 };
+                        free(out);
+                        out = pathf("%s/big-%d", dir, src);
+                        assert_int_equal(appliance_root_extract(&d, "/vmlinuz", out, 3, &e), -EFBIG);
+                }
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -923,6 +985,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_appliance_fs_tarball_implied_dirs, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_fs_tarball_hostile, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_fs_directory_special, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_appliance_root_extract, setup_tmpdir, teardown_tmpdir),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
