@@ -39,7 +39,9 @@ check "the tarball is under 1 MiB" test "$(stat -c %s "$T/ones.tar.gz")" -lt 104
 # the bound: the boot disk (kernel + grub, in one ESP) and the 8 MiB root,
 # plus 16 MiB of slack for buffers and the summary
 timeout 120 "$XOVA" build "$T/zeros.json" --format raw -o "$T/out/zeros" -q >"$T/zeros.log" 2>&1
-check "256 MiB of zeros fits an 8 MiB disk (sparse)" test $? -eq 0 || cat "$T/zeros.log"
+rc=$?
+check "256 MiB of zeros fits an 8 MiB disk (sparse)" test $rc -eq 0
+[ $rc -eq 0 ] || cat "$T/zeros.log"
 disks_kib=$(du -sk --apparent-size "$T/out/zeros" | cut -f1)
 check "the zeros file is in the image at its full size, in 1 block or none" bash -c \
     "debugfs -R 'stat /big' '$T/out/zeros/big-root-x86_64.raw?offset=1048576' 2>/dev/null |
@@ -61,7 +63,8 @@ rc=$?
 echo "# peak ${peak} KiB in the output directory, bound ${bound} KiB"
 check "the oversized tarball fails (exit 1, got $rc)" test "$rc" -eq 1
 check "the error names the tarball, the member and that it does not fit" \
-    grep -q "ones.tar.gz: 'big'.*does not fit: the 8 MiB filesystem is full" "$T/ones.log" || cat "$T/ones.log"
+    grep -q "ones.tar.gz: 'big'.*does not fit: the 8 MiB filesystem is full" "$T/ones.log"
+cat "$T/ones.log"
 check "the output directory never held more than the disks plus 16 MiB" test "$peak" -le "$bound"
 check "nothing is left in the output directory" test -z "$(ls -A "$T/out")"
 finish
