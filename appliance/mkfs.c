@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fs.c - a disk's filesystem: the tool runner. Runs mke2fs to make the
+ * mkfs.c - a disk's filesystem, the tool runner: Runs mke2fs to make the
  * empty ext4 in the disk's region (or copies a raw image there), checks
  * what mke2fs made, then hands the region to the content writer
  * (content.c, libext2fs, in-process) to fill it.
