@@ -5,7 +5,7 @@
 
 #include "appliance/appliance.h"
 
-/* What ext4.c reads from an ext4 superblock to check mke2fs and debugfs. */
+/* What ext4.c reads from an ext4 superblock to check mke2fs. */
 struct appliance_ext4_super {
         uint64_t blocks;                /* s_blocks_count (lo, and hi with 64bit) */
         uint32_t block_size;
@@ -25,7 +25,9 @@ struct appliance_ext4_super {
 int appliance_ext4_read_super(int fd, uint64_t offset, struct appliance_ext4_super *ret,
                               struct xerr *e);
 
-/* The time mke2fs and debugfs are given (E2FSPROGS_FAKE_TIME) for a build
+struct archive;
+
+/* The time mke2fs and libext2fs are given (E2FSPROGS_FAKE_TIME) for a build
  * at `epoch`: e2fsprogs reads 0 as "not set" and stamps the wall clock, so
  * epoch 0 is passed as 1 (1970-01-01T00:00:01Z): reproducible, and one
  * second off only in the superblock and in the inodes mke2fs makes itself. */
@@ -34,13 +36,16 @@ static inline uint64_t appliance_e2fs_time(uint64_t epoch)
         return epoch ? epoch : 1;
 }
 
-/* Checks that the superblock was made at appliance_e2fs_time(epoch) and that
- * every inode in use, the root and those from first_ino on, has owner 0:0
- * and the ctime `epoch` or that time (mke2fs stamps its own inodes, root and
- * lost+found, with it; low 32 bits). Reads only the used part of each
- * group's inode table (bg_itable_unused, kept by mke2fs with
- * metadata_csum). -EBADMSG naming the first inode that is not so. */
-int appliance_ext4_check_inodes(int fd, uint64_t offset, const struct appliance_ext4_super *sb,
-                                uint64_t epoch, struct xerr *e);
+/* The content writer (content.c): fills the empty ext4 mke2fs made at
+ * byte `offset` of `image` with the disk's directory or tarball, in-process
+ * with libext2fs. Times are clamped to `epoch`. Errors name the member. */
+int appliance_content_write(const struct appliance_disk *d, const char *image, uint64_t offset,
+                            uint64_t epoch, struct xerr *e);
+/* A member name made relative and canonical ("./a//b/" -> "a/b", "" for
+ * the root); absolute names, ".." and control characters are refused. */
+int appliance_member_normalize(const char *src, const char *name, char **ret, struct xerr *e);
+/* A libarchive reader for the tarballs a disk may hold: tar, pax, GNU;
+ * none, gzip, xz or zstd. NULL when out of memory. */
+struct archive *appliance_tar_reader(void);
 
 #endif

@@ -43,8 +43,10 @@ struct appliance_disk {
 
 struct appliance_arch {
         const struct xova_arch *arch;
-        char *kernel;                   /* resolved host path */
-        char *initrd;                   /* resolved host path, or NULL */
+        char *kernel;                   /* resolved host path, or a path in the root content */
+        char *initrd;                   /* the same, or NULL */
+        bool kernel_from_root;          /* {"from-root": PATH}: kernel is PATH inside the */
+        bool initrd_from_root;          /*   arch's root directory/tarball, not a host path */
         char *cmdline;                  /* extra kernel args, or NULL (checked: no grub.cfg injection) */
         unsigned vcpus;                 /* default 1 */
         uint64_t memory_mib;            /* default 512 */
@@ -95,6 +97,13 @@ struct appliance_fs_opts {
 };
 int appliance_fs_make(const struct appliance_disk *d, const char *image, uint64_t offset,
                       uint64_t size, const struct appliance_fs_opts *o, struct xerr *e);
+/* Copies the regular file at `path` inside the disk's content (a directory
+ * or tarball) to the new file `dest` (created, mode 0644, at most `max`
+ * bytes). Symlinks on the way are followed inside the content only, never
+ * on the host: "/vmlinuz -> boot/vmlinuz-6.1.0-NN-cloud-amd64" resolves in
+ * the root's own /boot. -ENOENT, -ELOOP, -EISDIR... naming the path. */
+int appliance_root_extract(const struct appliance_disk *d, const char *path, const char *dest,
+                           uint64_t max, struct xerr *e);
 /* Bytes the content needs (tree/tarball size + ext4 overhead, MiB-aligned),
  * used when a disk gives no size. */
 int appliance_fs_estimate(const struct appliance_disk *d, uint64_t *ret, struct xerr *e);

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,6 +26,7 @@
 #include "ovf/ovf.h"
 
 #define MIB (1024ull * 1024ull)
+#define PAYLOAD_MAX (UINT64_C(1) << 32)      /* a kernel or initrd: the file limit of the FAT USP */
 
 /* One partition of a planned disk. */
 struct plan_part {
@@ -57,6 +59,7 @@ struct plan {
         const struct appliance_arch *archs[8];
         size_t n_archs;
         struct bootpart_payload payloads[8];
+        char root_files[8][2][PATH_MAX];        /* kernel, initrd copied out of a root */
         struct plan_disk disks[24];
         size_t n_disks;
 };
@@ -417,6 +420,32 @@ static int fill_descriptor(const struct plan *p, struct ovf_descriptor *d, struc
         return 0;
 }
 
+/* Kernel and initrd given as {"from-root": PATH}: copied out of the arch's
+ * root content into the work directory, and the payload points there. */
+static int payloads_from_root(const struct appliance *a, const struct appliance_arch *aa,
+                              struct bootpart_payload *pl, const char *workdir,
+                              char paths[2][PATH_MAX], struct xerr *e)
+{
+        const struct appliance_disk *d = appliance_root_disk(a, aa->arch);
+        const struct { bool on; const char *src, *kind; const char **dst; } want[2] = {
+                { aa->kernel_from_root, aa->kernel, "kernel", &pl->kernel },
+                { aa->initrd_from_root, aa->initrd, "initrd", &pl->initrd },
+        };
+        int r;
+
+        for (size_t k = 0; k < 2; k++) {
+                if (!want[k].on)
+                        continue;
+                snprintf(paths[k], PATH_MAX, "%s/%s-%s", workdir, want[k].kind, aa->arch->name);
+                r = appliance_root_extract(d, want[k].src, paths[k], PAYLOAD_MAX, e);
+                if (r < 0)
+                        return xerr_prefix(e, "architecture %s, %s from the root", aa->arch->name,
+                                           want[k].kind);
+                *want[k].dst = paths[k];
+        }
+        return 0;
+}
+
 int appliance_build(const struct appliance *a, const struct appliance_build_opts *o,
                     struct xerr *e)
 {
@@ -463,14 +492,6 @@ int appliance_build(const struct appliance *a, const struct appliance_build_opts
         if (r < 0)
                 return r;
 
-        for (size_t i = 0; i < p->n_archs; i++)
-                p->payloads[i] = (struct bootpart_payload) {
-                        .arch = p->archs[i]->arch,
-                        .kernel = p->archs[i]->kernel,
-                        .initrd = p->archs[i]->initrd,
-                        .cmdline = p->archs[i]->cmdline,
-                };
-
         /* scratch space beside the output: same filesystem, removed on any exit */
         parent = xova_dirname(o->output);
         if (!parent)
@@ -478,6 +499,17 @@ int appliance_build(const struct appliance *a, const struct appliance_build_opts
         r = xova_workdir_new(parent, &workdir, e);
         if (r < 0)
                 return r;
+        for (size_t i = 0; i < p->n_archs; i++) {
+                p->payloads[i] = (struct bootpart_payload) {
+                        .arch = p->archs[i]->arch,
+                        .kernel = p->archs[i]->kernel,
+                        .initrd = p->archs[i]->initrd,
+                        .cmdline = p->archs[i]->cmdline,
+                };
+                r = payloads_from_root(a, p->archs[i], &p->payloads[i], workdir, p->root_files[i], e);
+                if (r < 0)
+                        goto out;
+        }
         usp = (struct bootpart_usp) {
                 .payloads = p->payloads,
                 .n_payloads = p->n_archs,

@@ -7,6 +7,7 @@ set -euo pipefail
 # build
 PKGS=(build-essential autoconf automake libtool pkg-config
       libjson-c-dev libarchive-dev libxml2-dev libssl-dev libfdisk-dev zlib1g-dev libdeflate-dev
+      libext2fs-dev
       libcmocka-dev libguestfs-dev
 # fuzzing: clang with the libFuzzer and sanitizer runtimes
       clang libclang-rt-14-dev
@@ -21,6 +22,8 @@ PKGS=(build-essential autoconf automake libtool pkg-config
       qemu-system-x86 qemu-system-arm qemu-utils ovmf qemu-efi-aarch64 libvirt-clients
 # tests: GPT/XML readers that are not our writers, fixture tools, man page lint
       gdisk fdisk libxml2-utils cpio file mandoc groff-base openssl python3 procps util-linux
+# tests: tarballs with devices/xattrs/ACLs (bsdtar), ACLs on a directory, a Debian root
+      libarchive-tools acl mmdebstrap time
       ca-certificates)
 
 missing=()
