@@ -19,6 +19,7 @@ int verb_inspect(int argc, char **argv);
 int verb_verify(int argc, char **argv);
 int verb_run(int argc, char **argv);
 int verb_deploy(int argc, char **argv);
+int verb_loaders(int argc, char **argv);
 
 /* "xova: error: WHERE: MSG" on stderr; returns the exit code for e->code. */
 int cli_error(const struct xerr *e);

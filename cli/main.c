@@ -19,6 +19,7 @@ static const struct verb verbs[] = {
         { "verify",  verb_verify,  "check a bundle's structure, digests and signature" },
         { "run",     verb_run,     "boot a bundle under QEMU with the host's VM definition" },
         { "deploy",  verb_deploy,  "emit a libvirt domain for a bundle" },
+        { "loaders", verb_loaders, "fetch and list each architecture's boot-loader files" },
 };
 
 static void usage(FILE *f)
