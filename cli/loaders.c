@@ -16,6 +16,7 @@ static void help(void)
 {
         printf("Usage: xova loaders fetch [OPTIONS]\n"
                "       xova loaders list [OPTIONS]\n"
+               "       xova loaders arches\n"
                "\n"
                "fetch downloads each architecture's boot-loader files from the Debian\n"
                "archive named in the host's apt sources (apt checks the Release signatures\n"
@@ -24,6 +25,7 @@ static void help(void)
                "and a SHA-256 of every file. A set already cached and unchanged is not\n"
                "downloaded again; a changed one is. xova build finds the GRUB modules there.\n"
                "list shows what the cache holds and whether it is unchanged.\n"
+               "arches prints the architectures xova knows, one per line.\n"
                "\n"
                "Options:\n"
                "  -a, --arch LIST         only these architectures (comma-separated;\n"
@@ -137,12 +139,18 @@ int verb_loaders(int argc, char **argv)
                 }
         }
         if (optind >= argc)
-                return cli_usage_error("loaders", "missing action (fetch or list)");
+                return cli_usage_error("loaders", "missing action (fetch, list or arches)");
         action = argv[optind];
         if (argc - optind > 1)
                 return cli_usage_error("loaders", "unexpected argument '%s'", XOVA_ESC(argv[optind + 1]));
+        if (strcmp(action, "arches") == 0) {
+                /* for shell completion and scripts: the one arch table, not a copy */
+                for (size_t i = 0; i < xova_arch_count; i++)
+                        printf("%s\n", xova_arch_table[i].name);
+                return 0;
+        }
         if (strcmp(action, "fetch") != 0 && strcmp(action, "list") != 0)
-                return cli_usage_error("loaders", "unknown action '%s' (expected fetch or list)",
+                return cli_usage_error("loaders", "unknown action '%s' (expected fetch, list or arches)",
                                        XOVA_ESC(action));
 
         /* Policy: the per-user cache unless --system, root included, so that
