@@ -21,7 +21,9 @@ PKGS=(build-essential autoconf automake libtool pkg-config
       qemu-system-x86 qemu-system-arm qemu-utils ovmf qemu-efi-aarch64 libvirt-clients
 # tests: GPT/XML readers that are not our writers, fixture tools, man page lint
       gdisk fdisk libxml2-utils cpio file mandoc groff-base openssl python3 procps util-linux
-      ca-certificates)
+      ca-certificates
+# the Debian package (debian/, tests/integration/deb.sh) and shell completion
+      dpkg-dev debhelper fakeroot lintian binutils bash-completion)
 
 missing=()
 for p in "${PKGS[@]}"; do
