@@ -12,9 +12,9 @@
 #include <json-c/json.h>
 
 #include "cli/cli.h"
-#include "ovf/ovf.h"
+#include "hv/hv.h"
 
-static void help(void)
+void verb_inspect_help(void)
 {
         printf("Usage: xova inspect [OPTIONS] BUNDLE\n"
                "\n"
@@ -37,25 +37,49 @@ static void help(void)
 }
 
 enum {
-        OPT_JSON = 0x100,
-        OPT_CA,
-        OPT_REQUIRE_SIGNATURE,
-        OPT_DEEP,
+        ARG_JSON = CLI_ARG_VERB,
+        ARG_DEEP,
 };
 
-/* Strings come from the bundle: no control characters reach the terminal. */
+const struct option verb_inspect_options[] = {
+        { "json", no_argument, NULL, ARG_JSON },
+        CLI_CA_LONGOPT,
+        CLI_REQUIRE_SIGNATURE_LONGOPT,
+        { "deep", no_argument, NULL, ARG_DEEP },
+        CLI_COMMON_LONGOPTS,
+        {}
+};
+
+/*
+ * Strings come from the bundle: they pass the one escaping rule
+ * (common/escape.c) on their way to the terminal or into JSON. Text output
+ * escapes C0, DEL, C1, bidi controls and invalid UTF-8; JSON output the
+ * same (backslashes left to json-c): json-c itself escapes only C0, as
+ * \u001b, which a consumer such as "jq -r" turns back into a raw ESC.
+ */
+static char *escaped(const char *s)
+{
+        size_t len = s ? strlen(s) : 0, size = 8 * len + 4;
+        char *c = malloc(size);
+
+        return c ? (char *) xova_escape(c, size, s ? s : "", len, 0) : NULL;
+}
+
 static void put_safe(const char *s)
 {
-        for (const unsigned char *p = (const unsigned char *) (s ? s : ""); *p; p++)
-                putchar(*p < 0x20 || *p == 0x7f ? '?' : *p);
+        _cleanup_free_ char *c = escaped(s);
+
+        fputs(c ? c : "?", stdout);
 }
 
 static json_object *str_or_null(const char *s)
 {
-        return s ? json_object_new_string(s) : NULL;
+        _cleanup_free_ char *c = s ? escaped(s) : NULL;
+
+        return c ? json_object_new_string(c) : NULL;
 }
 
-static json_object *deep_json(const struct ovf_descriptor *d, const struct ovf_deep_report *rep)
+static json_object *deep_json(const struct ovf_descriptor *d, const struct hv_deep_report *rep)
 {
         json_object *o = json_object_new_object(), *disks = json_object_new_array();
 
@@ -63,17 +87,17 @@ static json_object *deep_json(const struct ovf_descriptor *d, const struct ovf_d
         json_object_object_add(o, "launch_ms", json_object_new_int64((int64_t) rep->launch_ms));
         json_object_object_add(o, "total_ms", json_object_new_int64((int64_t) rep->total_ms));
         for (size_t i = 0; i < rep->n_disks; i++) {
-                const struct ovf_deep_disk *dd = &rep->disks[i];
+                const struct hv_deep_disk *dd = &rep->disks[i];
                 const struct ovf_disk *k = &d->disks[dd->disk];
                 json_object *j = json_object_new_object(), *parts = json_object_new_array(),
                             *fss = json_object_new_array();
-                json_object_object_add(j, "id", json_object_new_string(k->id));
+                json_object_object_add(j, "id", str_or_null(k->id));
                 json_object_object_add(j, "role", str_or_null(k->role));
                 json_object_object_add(j, "arch", k->arch ? json_object_new_string(k->arch->name) : NULL);
                 json_object_object_add(j, "device", str_or_null(dd->device));
                 json_object_object_add(j, "partition_table", str_or_null(dd->partition_table));
                 for (size_t p = 0; p < dd->n_partitions; p++) {
-                        const struct ovf_deep_partition *pp = &dd->partitions[p];
+                        const struct hv_deep_partition *pp = &dd->partitions[p];
                         json_object *x = json_object_new_object();
                         json_object_object_add(x, "device", str_or_null(pp->device));
                         json_object_object_add(x, "number", json_object_new_int(pp->number));
@@ -84,7 +108,7 @@ static json_object *deep_json(const struct ovf_descriptor *d, const struct ovf_d
                 }
                 json_object_object_add(j, "partitions", parts);
                 for (size_t f = 0; f < dd->n_filesystems; f++) {
-                        const struct ovf_deep_fs *fs = &dd->filesystems[f];
+                        const struct hv_deep_fs *fs = &dd->filesystems[f];
                         json_object *x = json_object_new_object();
                         json_object_object_add(x, "device", str_or_null(fs->device));
                         json_object_object_add(x, "type", str_or_null(fs->type));
@@ -115,17 +139,17 @@ static json_object *deep_json(const struct ovf_descriptor *d, const struct ovf_d
         return o;
 }
 
-static int inspect_json(const char *path, const struct ovf_bundle *b, const struct ovf_deep_report *deep)
+static int inspect_json(const char *path, const struct ovf_bundle *b, const struct hv_deep_report *deep)
 {
         const struct ovf_descriptor *d = ovf_bundle_descriptor(b);
         json_object *o = json_object_new_object(), *archs = json_object_new_array(),
                     *disks = json_object_new_array(), *members = json_object_new_array();
         int r;
 
-        json_object_object_add(o, "bundle", json_object_new_string(path));
+        json_object_object_add(o, "bundle", str_or_null(path));
         json_object_object_add(o, "verified", json_object_new_boolean(1));
-        json_object_object_add(o, "name", json_object_new_string(d->name));
-        json_object_object_add(o, "version", json_object_new_string(d->version));
+        json_object_object_add(o, "name", str_or_null(d->name));
+        json_object_object_add(o, "version", str_or_null(d->version));
         json_object_object_add(o, "vendor", str_or_null(d->vendor));
         json_object_object_add(o, "description", str_or_null(d->description));
         json_object_object_add(o, "signer", str_or_null(ovf_bundle_signer(b)));
@@ -143,7 +167,7 @@ static int inspect_json(const char *path, const struct ovf_bundle *b, const stru
                 json_object_object_add(a, "nic_model", str_or_null(v->nic_model));
                 json_object_object_add(a, "console", str_or_null(v->console));
                 for (size_t j = 0; j < v->n_disks; j++)
-                        json_object_array_add(ad, json_object_new_string(d->disks[v->disks[j]].id));
+                        json_object_array_add(ad, str_or_null(d->disks[v->disks[j]].id));
                 json_object_object_add(a, "disks", ad);
                 json_object_array_add(archs, a);
         }
@@ -154,14 +178,14 @@ static int inspect_json(const char *path, const struct ovf_bundle *b, const stru
                 const char *file;
                 uint64_t off = 0, size = 0;
                 ovf_bundle_disk_location(b, i, &file, &off, &size, NULL);
-                json_object_object_add(j, "id", json_object_new_string(k->id));
+                json_object_object_add(j, "id", str_or_null(k->id));
                 json_object_object_add(j, "role", str_or_null(k->role));
                 json_object_object_add(j, "arch", k->arch ? json_object_new_string(k->arch->name) : NULL);
                 json_object_object_add(j, "capacity", json_object_new_int64((int64_t) k->capacity));
                 json_object_object_add(j, "populated", json_object_new_int64((int64_t) k->populated));
                 json_object_object_add(j, "file_size", json_object_new_int64((int64_t) k->file_size));
                 json_object_object_add(j, "format", json_object_new_string(ovf_disk_format_to_string(k->format)));
-                json_object_object_add(j, "file", json_object_new_string(k->href));
+                json_object_object_add(j, "file", str_or_null(k->href));
                 json_object_object_add(j, "offset", json_object_new_int64((int64_t) off));
                 json_object_array_add(disks, j);
         }
@@ -171,7 +195,7 @@ static int inspect_json(const char *path, const struct ovf_bundle *b, const stru
                 uint64_t off, size;
                 json_object *m = json_object_new_object();
                 ovf_bundle_member(b, i, &name, &off, &size);
-                json_object_object_add(m, "name", json_object_new_string(name));
+                json_object_object_add(m, "name", str_or_null(name));
                 json_object_object_add(m, "offset", json_object_new_int64((int64_t) off));
                 json_object_object_add(m, "size", json_object_new_int64((int64_t) size));
                 json_object_array_add(members, m);
@@ -184,7 +208,7 @@ static int inspect_json(const char *path, const struct ovf_bundle *b, const stru
         return r < 0 ? XOVA_EXIT_FAILURE : 0;
 }
 
-static void deep_text(const struct ovf_descriptor *d, const struct ovf_deep_report *rep)
+static void deep_text(const struct ovf_descriptor *d, const struct hv_deep_report *rep)
 {
         char s1[32];
 
@@ -192,12 +216,12 @@ static void deep_text(const struct ovf_descriptor *d, const struct ovf_deep_repo
                ".%01" PRIu64 " s):\n", rep->backend, rep->launch_ms / 1000, rep->launch_ms % 1000 / 100,
                rep->total_ms / 1000, rep->total_ms % 1000 / 100);
         for (size_t i = 0; i < rep->n_disks; i++) {
-                const struct ovf_deep_disk *dd = &rep->disks[i];
+                const struct hv_deep_disk *dd = &rep->disks[i];
                 printf("  %s (", d->disks[dd->disk].id);
                 put_safe(dd->device);
                 printf("), partition table %s\n", dd->partition_table ? dd->partition_table : "none");
                 for (size_t p = 0; p < dd->n_partitions; p++) {
-                        const struct ovf_deep_partition *pp = &dd->partitions[p];
+                        const struct hv_deep_partition *pp = &dd->partitions[p];
                         printf("    partition %d ", pp->number);
                         put_safe(pp->device);
                         printf(" %s", xova_format_size(pp->size, s1, sizeof(s1)));
@@ -213,7 +237,7 @@ static void deep_text(const struct ovf_descriptor *d, const struct ovf_deep_repo
                         putchar('\n');
                 }
                 for (size_t f = 0; f < dd->n_filesystems; f++) {
-                        const struct ovf_deep_fs *fs = &dd->filesystems[f];
+                        const struct hv_deep_fs *fs = &dd->filesystems[f];
                         printf("    filesystem ");
                         put_safe(fs->device);
                         putchar(' ');
@@ -298,71 +322,48 @@ static void inspect_text(const char *path, const struct ovf_bundle *b)
                 put_safe(v->console ? v->console : "none");
                 printf("\n    disks:");
                 for (size_t j = 0; j < v->n_disks; j++)
-                        printf(" %s", d->disks[v->disks[j]].id);
+                        printf(" %s", XOVA_ESC(d->disks[v->disks[j]].id));
                 putchar('\n');
         }
         printf("\ndisks:\n");
         for (size_t i = 0; i < d->n_disks; i++) {
                 const struct ovf_disk *k = &d->disks[i];
-                printf("  %-16s role %-5s arch %-8s capacity %s, populated %s, file %s (%s, %s)\n", k->id, k->role,
+                printf("  %-16s role %-5s arch %-8s capacity %s, populated %s, file %s (%s, %s)\n", XOVA_ESC(k->id),
+                       XOVA_ESC(k->role),
                        k->arch ? k->arch->name : "shared", xova_format_size(k->capacity, s1, sizeof(s1)),
                        xova_format_size(k->populated, s2, sizeof(s2)), xova_format_size(k->file_size, s3, sizeof(s3)),
-                       ovf_disk_format_to_string(k->format), k->href);
+                       ovf_disk_format_to_string(k->format), XOVA_ESC(k->href));
         }
 }
 
-int verb_inspect(int argc, char **argv)
+int verb_inspect(int argc, char **argv, const struct cli_bundle_opts *bo)
 {
-        static const struct option opts[] = {
-                { "json", no_argument, NULL, OPT_JSON },
-                { "ca", required_argument, NULL, OPT_CA },
-                { "require-signature", no_argument, NULL, OPT_REQUIRE_SIGNATURE },
-                { "deep", no_argument, NULL, OPT_DEEP },
-                CLI_COMMON_LONGOPTS,
-                {}
-        };
         _cleanup_(ovf_bundle_freep) struct ovf_bundle *b = NULL;
-        _cleanup_(ovf_deep_report_freep) struct ovf_deep_report *rep = NULL;
-        struct ovf_open_opts oo = { 0 };
+        _cleanup_(hv_deep_report_freep) struct hv_deep_report *rep = NULL;
+        struct ovf_open_opts oo = { .ca_file = bo->ca_file, .require_signature = bo->require_signature };
         bool json = false, deep = false;
         struct xerr e = { 0 };
         int c, r;
 
-        optind = 0;
-        opterr = 1;
-        while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+        while ((c = cli_getopt(argc, argv)) != -1) {
                 switch (c) {
-                case OPT_JSON:
+                case ARG_JSON:
                         json = true;
                         break;
-                case OPT_CA:
-                        oo.ca_file = optarg;
-                        break;
-                case OPT_REQUIRE_SIGNATURE:
-                        oo.require_signature = true;
-                        break;
-                case OPT_DEEP:
+                case ARG_DEEP:
                         deep = true;
                         break;
-                case 'h':
-                        help();
-                        return 0;
-                case 'V':
-                        return cli_version();
+                CLI_HANDLED_OPTIONS:
                 default:
-                        return cli_try_help("inspect");
+                        break;
                 }
         }
-        if (optind >= argc)
-                return cli_usage_error("inspect", "missing BUNDLE");
-        if (argc - optind > 1)
-                return cli_usage_error("inspect", "unexpected argument '%s'", argv[optind + 1]);
         r = ovf_bundle_open(argv[optind], &oo, &b, &e);
         if (r < 0)
                 return cli_error(&e);
         /* only a verified bundle is looked into */
         if (deep) {
-                r = ovf_bundle_inspect_deep(b, &rep, &e);
+                r = hv_inspect_deep(b, &rep, &e);
                 if (r < 0)
                         return cli_error(&e);
         }

@@ -12,7 +12,7 @@
 #define XOVA_PKGLIBEXECDIR "/usr/libexec/xova"
 #endif
 
-static void help(void)
+void verb_loaders_help(void)
 {
         printf("Usage: xova loaders fetch [OPTIONS]\n"
                "       xova loaders list [OPTIONS]\n"
@@ -71,18 +71,19 @@ static void print_info(void *userdata, const struct bootpart_loaders_info *i)
                 printf("  why      %s\n", xerr_format(&i->why, buf, sizeof(buf)));
 }
 
-int verb_loaders(int argc, char **argv)
+enum { OPT_SECURE_BOOT = CLI_ARG_VERB, OPT_SYSTEM, OPT_REFRESH };
+const struct option verb_loaders_options[] = {
+        { "arch", required_argument, NULL, 'a' },
+        { "secure-boot", no_argument, NULL, OPT_SECURE_BOOT },
+        { "system", no_argument, NULL, OPT_SYSTEM },
+        { "refresh", no_argument, NULL, OPT_REFRESH },
+        { "quiet", no_argument, NULL, 'q' },
+        CLI_COMMON_LONGOPTS,
+        {}
+};
+
+int verb_loaders(int argc, char **argv, const struct cli_bundle_opts *bo)
 {
-        enum { OPT_SECURE_BOOT = 0x100, OPT_SYSTEM, OPT_REFRESH };
-        static const struct option opts[] = {
-                { "arch", required_argument, NULL, 'a' },
-                { "secure-boot", no_argument, NULL, OPT_SECURE_BOOT },
-                { "system", no_argument, NULL, OPT_SYSTEM },
-                { "refresh", no_argument, NULL, OPT_REFRESH },
-                { "quiet", no_argument, NULL, 'q' },
-                CLI_COMMON_LONGOPTS,
-                {}
-        };
         _cleanup_free_ char *cache = NULL, *arch_copy = NULL, *helper = NULL;
         struct bootpart_loaders_fetch_opts fo = { .note = print_note };
         const struct xova_arch *archs[16];
@@ -91,9 +92,8 @@ int verb_loaders(int argc, char **argv)
         struct xerr e = { 0 };
         int c, r;
 
-        optind = 0;
-        opterr = 1;
-        while ((c = getopt_long(argc, argv, "a:qhV", opts, NULL)) != -1) {
+        (void) bo;
+        while ((c = cli_getopt(argc, argv)) >= 0) {
                 switch (c) {
                 case 'a': {
                         size_t n = 0;
@@ -129,20 +129,12 @@ int verb_loaders(int argc, char **argv)
                 case 'q':
                         quiet = true;
                         break;
-                case 'h':
-                        help();
-                        return 0;
-                case 'V':
-                        return cli_version();
+                CLI_HANDLED_OPTIONS:
                 default:
-                        return cli_try_help("loaders");
+                        break;
                 }
         }
-        if (optind >= argc)
-                return cli_usage_error("loaders", "missing action (fetch, list or arches)");
-        action = argv[optind];
-        if (argc - optind > 1)
-                return cli_usage_error("loaders", "unexpected argument '%s'", XOVA_ESC(argv[optind + 1]));
+        action = argv[optind];        /* main.c checked there is exactly one */
         if (strcmp(action, "arches") == 0) {
                 /* for shell completion and scripts: the one arch table, not a copy */
                 for (size_t i = 0; i < xova_arch_count; i++)

@@ -9,7 +9,7 @@
 #include "cli/cli.h"
 #include "ovf/ovf.h"
 
-static void help(void)
+void verb_verify_help(void)
 {
         printf("Usage: xova verify [OPTIONS] BUNDLE\n"
                "\n"
@@ -31,20 +31,35 @@ static void help(void)
 }
 
 enum {
-        OPT_CA = 0x100,
-        OPT_REQUIRE_SIGNATURE,
-        OPT_JSON,
+        ARG_JSON = CLI_ARG_VERB,
 };
 
-/* Certificate subjects come from the bundle: never print their control characters. */
-static char *printable(const char *s)
-{
-        char *c = strdup(s ? s : "");
+const struct option verb_verify_options[] = {
+        CLI_CA_LONGOPT,
+        CLI_REQUIRE_SIGNATURE_LONGOPT,
+        { "json", no_argument, NULL, ARG_JSON },
+        CLI_COMMON_LONGOPTS,
+        {}
+};
 
-        for (char *p = c; p && *p; p++)
-                if ((unsigned char) *p < 0x20 || *p == 0x7f)
-                        *p = '?';
-        return c;
+/* Outside text (a certificate subject, a path, an error quoting a
+ * bundle) for a terminal or a JSON value: one escaping rule
+ * (common/escape.c). JSON keeps backslashes as they are (json-c escapes
+ * them), but C0, C1, bidi and invalid UTF-8 are escaped there too: json-c
+ * would write C0 as \u001b, which "jq -r" turns back into a raw ESC. */
+static char *escaped(const char *s, unsigned flags)
+{
+        size_t len = s ? strlen(s) : 0, size = 8 * len + 4;
+        char *c = malloc(size);
+
+        return c ? (char *) xova_escape(c, size, s ? s : "", len, flags) : NULL;
+}
+
+static json_object *json_escaped(const char *s)
+{
+        _cleanup_free_ char *c = s ? escaped(s, 0) : NULL;
+
+        return c ? json_object_new_string(c) : NULL;
 }
 
 static int print_json(json_object *o)
@@ -54,49 +69,26 @@ static int print_json(json_object *o)
         return r < 0 ? -EIO : 0;
 }
 
-int verb_verify(int argc, char **argv)
+int verb_verify(int argc, char **argv, const struct cli_bundle_opts *bo)
 {
-        static const struct option opts[] = {
-                { "ca", required_argument, NULL, OPT_CA },
-                { "require-signature", no_argument, NULL, OPT_REQUIRE_SIGNATURE },
-                { "json", no_argument, NULL, OPT_JSON },
-                CLI_COMMON_LONGOPTS,
-                {}
-        };
         _cleanup_(ovf_bundle_freep) struct ovf_bundle *b = NULL;
-        struct ovf_open_opts oo = { 0 };
-        _cleanup_free_ char *signer = NULL;
+        struct ovf_open_opts oo = { .ca_file = bo->ca_file, .require_signature = bo->require_signature };
+        _cleanup_free_ char *signer = NULL, *shown_path = NULL, *shown_ca = NULL;
         bool json = false;
         struct xerr e = { 0 };
         const char *path;
         int c, r;
 
-        optind = 0;
-        opterr = 1;
-        while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+        while ((c = cli_getopt(argc, argv)) != -1) {
                 switch (c) {
-                case OPT_CA:
-                        oo.ca_file = optarg;
-                        break;
-                case OPT_REQUIRE_SIGNATURE:
-                        oo.require_signature = true;
-                        break;
-                case OPT_JSON:
+                case ARG_JSON:
                         json = true;
                         break;
-                case 'h':
-                        help();
-                        return 0;
-                case 'V':
-                        return cli_version();
+                CLI_HANDLED_OPTIONS:
                 default:
-                        return cli_try_help("verify");
+                        break;
                 }
         }
-        if (optind >= argc)
-                return cli_usage_error("verify", "missing BUNDLE");
-        if (argc - optind > 1)
-                return cli_usage_error("verify", "unexpected argument '%s'", argv[optind + 1]);
         path = argv[optind];
 
         r = ovf_bundle_open(path, &oo, &b, &e);
@@ -104,33 +96,36 @@ int verb_verify(int argc, char **argv)
                 if (json) {
                         char buf[1024];
                         json_object *o = json_object_new_object();
-                        json_object_object_add(o, "bundle", json_object_new_string(path));
+                        json_object_object_add(o, "bundle", json_escaped(path));
                         json_object_object_add(o, "verified", json_object_new_boolean(0));
-                        json_object_object_add(o, "error", json_object_new_string(xerr_format(&e, buf, sizeof(buf))));
+                        json_object_object_add(o, "error", json_escaped(xerr_format(&e, buf, sizeof(buf))));
                         print_json(o);
                 }
                 return cli_error(&e);
         }
-        signer = printable(ovf_bundle_signer(b));
+        signer = escaped(ovf_bundle_signer(b), 0);
+        shown_path = escaped(path, 0);
+        shown_ca = escaped(oo.ca_file, 0);
+        if (!signer || !shown_path || !shown_ca)
+                return cli_error(&(struct xerr){ .code = -ENOMEM, .msg = "out of memory" });
         if (json) {
                 json_object *o = json_object_new_object();
-                json_object_object_add(o, "bundle", json_object_new_string(path));
+                json_object_object_add(o, "bundle", json_escaped(path));
                 json_object_object_add(o, "verified", json_object_new_boolean(1));
                 json_object_object_add(o, "members", json_object_new_int64((int64_t) ovf_bundle_n_members(b)));
                 json_object_object_add(o, "signed", json_object_new_boolean(ovf_bundle_signer(b) != NULL));
-                json_object_object_add(o, "signer", ovf_bundle_signer(b) ? json_object_new_string(ovf_bundle_signer(b))
-                                                                         : NULL);
+                json_object_object_add(o, "signer", json_escaped(ovf_bundle_signer(b)));
                 json_object_object_add(o, "signer_trusted", json_object_new_boolean(ovf_bundle_signer_trusted(b)));
                 print_json(o);
                 return 0;
         }
         if (!ovf_bundle_signer(b))
-                printf("%s: OK (%zu members, not signed)\n", path, ovf_bundle_n_members(b));
+                printf("%s: OK (%zu members, not signed)\n", shown_path, ovf_bundle_n_members(b));
         else if (ovf_bundle_signer_trusted(b))
-                printf("%s: OK (%zu members, signed by %s, trusted by %s)\n", path, ovf_bundle_n_members(b), signer,
-                       oo.ca_file);
+                printf("%s: OK (%zu members, signed by %s, trusted by %s)\n", shown_path,
+                       ovf_bundle_n_members(b), signer, shown_ca);
         else
                 printf("%s: OK (%zu members, signed by %s; certificate not checked against a CA, see --ca)\n",
-                       path, ovf_bundle_n_members(b), signer);
+                       shown_path, ovf_bundle_n_members(b), signer);
         return 0;
 }

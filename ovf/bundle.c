@@ -139,31 +139,26 @@ int ovf_bundle_disk_fd(const struct ovf_bundle *b, size_t disk)
 
 /* ---- shared checks ------------------------------------------------------ */
 
-/* "<bundle>: member '<name>'" for error locations */
+/* "<bundle>: member '<name>'" for error locations; names come from the
+ * bundle, so they are escaped (common/escape.c) */
 static const char *member_where(const struct ovf_bundle *b, const char *name, char *buf, size_t size)
 {
-        int n = snprintf(buf, size, "%s: member '", b->path);
+        char shown[XOVA_ESC_MAX];
 
-        /* names come from the bundle: no control characters into messages */
-        for (const unsigned char *p = (const unsigned char *) name; *p && n >= 0 && (size_t) n + 2 < size; p++)
-                buf[n++] = *p < 0x20 || *p == 0x7f ? '?' : (char) *p;
-        if (n >= 0 && (size_t) n + 2 <= size) {
-                buf[n++] = '\'';
-                buf[n] = '\0';
-        }
+        snprintf(buf, size, "%s: member '%s'", b->path, xova_escape_str(shown, sizeof(shown), name));
         return buf;
 }
 
-/* The first len bytes of s (stopping at a NUL) with control characters
- * replaced, for messages. */
-static const char *printable(const char *s, size_t len, char *buf, size_t size)
+/* The first len bytes of a header field, escaped for a message: up to the
+ * first NUL, or with the NULs shown (\x00) when with_nuls, trailing NULs
+ * cut either way. */
+static const char *field_shown(const char *s, size_t len, bool with_nuls, char *buf, size_t size)
 {
-        size_t n = 0;
+        size_t n = with_nuls ? len : strnlen(s, len);
 
-        for (const unsigned char *p = (const unsigned char *) s; len-- > 0 && *p && n + 1 < size; p++)
-                buf[n++] = *p < 0x20 || *p >= 0x7f ? '?' : (char) *p;
-        buf[n] = '\0';
-        return buf;
+        while (n > 0 && s[n - 1] == '\0')
+                n--;
+        return xova_escape(buf, size, s, n, XOVA_ESC_BACKSLASH);
 }
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -223,11 +218,20 @@ static int check_contents(struct ovf_bundle *b, const char *ovf_name, const char
          * manifest and the cert) is in the manifest with the same digest */
         for (size_t i = 0; i < mf->n; i++) {
                 bool found = false;
+                /* a manifest cannot hold its own digest, and the .cert is
+                 * made after it: such a line is never checked, and a
+                 * reader that checks it sees a mismatch */
+                if (strcmp(mf->entries[i].name, mf_name) == 0 || strcmp(mf->entries[i].name, cert_name) == 0)
+                        return xerr_set(e, -XOVA_EVERIFY, member_where(b, mf_name, where, sizeof(where)),
+                                        "line %zu: names the %s itself ('%s'), which no manifest can hold",
+                                        i + 1, strcmp(mf->entries[i].name, mf_name) == 0 ? "manifest" :
+                                        "certificate", XOVA_ESC(mf->entries[i].name));
                 for (size_t j = 0; j < b->n_members; j++)
                         found = found || strcmp(b->members[j].name, mf->entries[i].name) == 0;
                 if (!found)
                         return xerr_set(e, -XOVA_EVERIFY, member_where(b, mf_name, where, sizeof(where)),
-                                        "line %zu: names '%s', which is not in the bundle", i + 1, mf->entries[i].name);
+                                        "line %zu: names '%s', which is not in the bundle", i + 1,
+                                        XOVA_ESC(mf->entries[i].name));
         }
         for (size_t j = 0; j < b->n_members; j++) {
                 const struct member *m = &b->members[j];
@@ -302,6 +306,8 @@ static const char *name_problem(const char *name)
         return ovf_member_name_problem(name);
 }
 
+#define TYPE_NOT_REGULAR "is not a regular file"
+
 static const char *type_problem(struct archive_entry *en)
 {
         if (archive_entry_hardlink(en))
@@ -322,7 +328,7 @@ static const char *type_problem(struct archive_entry *en)
         case AE_IFSOCK:
                 return "is a socket";
         default:
-                return "is not a regular file";
+                return TYPE_NOT_REGULAR;
         }
         if (archive_entry_symlink(en))
                 return "is a symbolic link";
@@ -467,18 +473,18 @@ static int read_own_header(const struct ova_reader *rd, uint64_t data_off, const
  */
 static int check_header_name(const char *h, uint64_t hdr_off, const char *name, const char *where, struct xerr *e)
 {
-        char shown[160];
+        char shown[XOVA_ESC_MAX];
         size_t len = strlen(name), n;
 
         if (memcmp(h + 257, "ustar", 6) == 0 && h[345])
                 return xerr_set(e, -XOVA_EVERIFY, where, "the tar header's prefix field says '%s' (members have "
-                                "bare names)", printable(h + 345, 155, shown, sizeof(shown)));
+                                "bare names)", field_shown(h + 345, 155, false, shown, sizeof(shown)));
         n = strnlen(h, 100);
         if ((n == len || (len >= 100 && n >= 98)) && memcmp(h, name, n) == 0)
                 return 0;
         return xerr_set(e, -XOVA_EVERIFY, where, "the tar header's name field says '%s' (at offset %" PRIu64
                         "; a pax path or GNU long name must not differ from it)",
-                        printable(h, n, shown, sizeof(shown)), hdr_off);
+                        field_shown(h, n, false, shown, sizeof(shown)), hdr_off);
 }
 
 #define TAR_SIZE_OFF 124
@@ -558,9 +564,8 @@ static bool tar_size_field(const unsigned char *p, uint64_t *ret)
 static int check_header_size(const char *h, uint64_t hdr_off, int64_t size, const char *where, struct xerr *e)
 {
         const unsigned char *p = (const unsigned char *) h + TAR_SIZE_OFF;
-        char shown[TAR_SIZE_LEN + 1];
+        char shown[XOVA_ESC_MAX];
         uint64_t v;
-        size_t n = TAR_SIZE_LEN;
 
         if (tar_size_field(p, &v)) {
                 if (size >= 0 && v == (uint64_t) size)
@@ -570,14 +575,220 @@ static int check_header_size(const char *h, uint64_t hdr_off, int64_t size, cons
                                 size > (int64_t) TAR_OCTAL_MAX ? "; from 8 GiB on the field must still hold the "
                                 "size, in 12 octal digits or base-256" : "");
         }
-        /* the field as text, NULs and control bytes shown as '?', trailing NULs cut */
-        while (n > 0 && p[n - 1] == '\0')
-                n--;
-        for (size_t i = 0; i < n; i++)
-                shown[i] = p[i] < 0x20 || p[i] >= 0x7f ? '?' : (char) p[i];
-        shown[n] = '\0';
+        /* the field as text, inner NULs and control bytes escaped, trailing NULs cut */
         return xerr_set(e, -XOVA_EVERIFY, where, "the tar header's size field '%s' is not a plain number (at "
-                        "offset %" PRIu64 "; tar readers disagree on what it says)", shown, hdr_off);
+                        "offset %" PRIu64 "; tar readers disagree on what it says)",
+                        field_shown((const char *) p, TAR_SIZE_LEN, true, shown, sizeof(shown)), hdr_off);
+}
+
+/*
+ * One bundle for every tar reader (docs/SECURITY.md). libarchive skips or
+ * folds in some headers before a member that other readers honour: a pax
+ * global header ('g', whose path= and size= GNU tar and Python's tarfile
+ * apply to the members after it), a GNU volume header ('V'), multi-volume
+ * and old long-name entries ('M', 'N'), pax keywords it reads its own way
+ * (GNU.sparse.*, SCHILY.*, LIBARCHIVE.*, hdrcharset, linkpath). So the
+ * blocks between the previous member's data and this member's own header
+ * are walked here by hand (libarchive has no API listing them), and only
+ * what every reader reads alike and what an OVA can mean is accepted:
+ *   - at most one extension entry: a pax 'x' header or a GNU 'L' long name;
+ *   - a pax header holds only well-formed records ("LEN key=value\n", LEN
+ *     exact, no duplicate key, nothing after the last record) with keys of
+ *     PAX_KEYS: path and size must say what libarchive reported (so every
+ *     reader sees the same name and size), the times and owner are
+ *     meaningless in an OVA but written by GNU tar --format=posix, Python
+ *     and Go, and their syntax is checked;
+ *   - a GNU long name holds the member's name and at most NULs after it;
+ *   - the member's own header is a regular file ('0' or the old '\0'):
+ *     not '7' (contiguous), 'S' (old GNU sparse) or any other type.
+ * Everything else is refused with the offset of the header that has it.
+ */
+#define TAR_TYPE_OFF 156
+#define TAR_MAX_EXT (64 * 1024)         /* an extension entry's data: names are <= 255 bytes */
+
+static const char *const PAX_KEYS[] = { "path", "size", "mtime", "atime", "ctime", "uid", "gid", "uname", "gname" };
+
+static bool all_digits(const char *p, size_t n)
+{
+        if (n == 0 || n > 20)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (p[i] < '0' || p[i] > '9')
+                        return false;
+        return true;
+}
+
+/* "-?digits(.digits)?": the pax time syntax */
+static bool pax_time(const char *p, size_t n)
+{
+        const char *dot;
+
+        if (n > 0 && p[0] == '-')
+                p++, n--;
+        dot = memchr(p, '.', n);
+        if (!dot)
+                return all_digits(p, n);
+        return all_digits(p, (size_t) (dot - p)) && all_digits(dot + 1, n - (size_t) (dot - p) - 1);
+}
+
+static int check_pax_value(const char *key, const char *v, size_t n, const char *name, int64_t size,
+                           uint64_t rec_off, const char *where, struct xerr *e)
+{
+        char shown[XOVA_ESC_MAX];
+        bool ok;
+
+        if (strcmp(key, "path") == 0) {
+                ok = n == strlen(name) && memcmp(v, name, n) == 0;
+        } else if (strcmp(key, "size") == 0) {
+                char num[32];
+                ok = size >= 0 && n < sizeof(num) && all_digits(v, n) &&
+                     (size_t) snprintf(num, sizeof(num), "%" PRId64, size) == n && memcmp(num, v, n) == 0;
+        } else if (strcmp(key, "uid") == 0 || strcmp(key, "gid") == 0) {
+                ok = all_digits(v, n);
+        } else if (strcmp(key, "uname") == 0 || strcmp(key, "gname") == 0) {
+                ok = n <= 32;
+                for (size_t i = 0; ok && i < n; i++)
+                        ok = v[i] > 0x20 && v[i] < 0x7f;
+        } else {
+                ok = pax_time(v, n);
+        }
+        if (ok)
+                return 0;
+        return xerr_set(e, -XOVA_EVERIFY, where, "pax record '%s=%s' at offset %" PRIu64 ": %s", key,
+                        xova_escape(shown, sizeof(shown), v, n, XOVA_ESC_BACKSLASH), rec_off,
+                        strcmp(key, "path") == 0 ? "differs from the member's name" :
+                        strcmp(key, "size") == 0 ? "differs from the member's size" : "malformed value");
+}
+
+/* The records of a pax 'x' entry whose data p[len] starts at offset off. */
+static int check_pax_records(const char *p, size_t len, uint64_t off, const char *name, int64_t size,
+                             const char *where, struct xerr *e)
+{
+        unsigned seen = 0;
+        char shown[XOVA_ESC_MAX];
+
+        for (size_t at = 0; at < len;) {
+                const char *rec = p + at, *sp, *eq;
+                size_t n = 0, i = 0, k;
+                uint64_t rec_off = off + at;
+                int r;
+
+                /* LEN: decimal, no leading zero, then one space */
+                while (i < len - at && i < 8 && rec[i] >= '0' && rec[i] <= '9')
+                        n = n * 10 + (size_t) (rec[i++] - '0');
+                sp = rec + i;
+                if (i == 0 || rec[0] == '0' || i >= len - at || *sp != ' ' || n < i + 4 || n > len - at ||
+                    rec[n - 1] != '\n')
+                        return xerr_set(e, -XOVA_EVERIFY, where, "malformed pax record at offset %" PRIu64
+                                        " (tar readers disagree on what it says)", rec_off);
+                eq = memchr(sp + 1, '=', (size_t) (rec + n - 1 - (sp + 1)));
+                if (!eq || eq == sp + 1 || memchr(sp + 1, '\0', (size_t) (rec + n - 1 - (sp + 1))))
+                        return xerr_set(e, -XOVA_EVERIFY, where, "malformed pax record at offset %" PRIu64
+                                        " (tar readers disagree on what it says)", rec_off);
+                for (k = 0; k < ELEMENTSOF(PAX_KEYS); k++)
+                        if (strlen(PAX_KEYS[k]) == (size_t) (eq - sp - 1) &&
+                            memcmp(PAX_KEYS[k], sp + 1, (size_t) (eq - sp - 1)) == 0)
+                                break;
+                if (k == ELEMENTSOF(PAX_KEYS))
+                        return xerr_set(e, -XOVA_EVERIFY, where, "pax record '%s' at offset %" PRIu64 ": not "
+                                        "a keyword an OVA may use (path, size, mtime, atime, ctime, uid, gid, "
+                                        "uname, gname; tar readers differ on the others)",
+                                        xova_escape(shown, sizeof(shown), sp + 1, (size_t) (eq - sp - 1),
+                                                    XOVA_ESC_BACKSLASH), rec_off);
+                if (seen & (1u << k))
+                        return xerr_set(e, -XOVA_EVERIFY, where, "pax record '%s' at offset %" PRIu64 ": a "
+                                        "second '%s' for one member (tar readers differ on which one wins)",
+                                        PAX_KEYS[k], rec_off, PAX_KEYS[k]);
+                seen |= 1u << k;
+                r = check_pax_value(PAX_KEYS[k], eq + 1, (size_t) (rec + n - 1 - (eq + 1)), name, size, rec_off,
+                                    where, e);
+                if (r < 0)
+                        return r;
+                at += n;
+        }
+        return 0;
+}
+
+static const char *tar_type_name(char t)
+{
+        switch (t) {
+        case 'g': return "a pax global header";
+        case 'x': return "a pax header";
+        case 'X': return "a Solaris extended header";
+        case 'L': return "a GNU long name";
+        case 'K': return "a GNU long link name";
+        case 'V': return "a GNU volume header";
+        case 'M': return "a GNU multi-volume continuation";
+        case 'N': return "an old GNU long name";
+        case 'S': return "a GNU sparse member";
+        case 'D': return "a GNU directory dump";
+        case 'A': return "a Solaris ACL";
+        case 'E': return "a Solaris extended attribute";
+        case 'I': return "an inode-only member";
+        case '1': return "a hard link";
+        case '2': return "a symbolic link";
+        case '3': return "a character device";
+        case '4': return "a block device";
+        case '5': return "a directory";
+        case '6': return "a FIFO";
+        case '7': return "a contiguous file";
+        default: return "an unknown header type";
+        }
+}
+
+/* The member's own header h at hdr_off is a regular file */
+static int check_own_type(const char *h, uint64_t hdr_off, const char *where, struct xerr *e)
+{
+        char type = h[TAR_TYPE_OFF], t[16];
+
+        if (type == '0' || type == '\0')
+                return 0;
+        return xerr_set(e, -XOVA_EVERIFY, where, "the tar header at offset %" PRIu64 " has type '%s', %s (only "
+                        "regular files, type '0', are allowed)", hdr_off,
+                        xova_escape(t, sizeof(t), &type, 1, XOVA_ESC_BACKSLASH), tar_type_name(type));
+}
+
+/* The headers from `from` (after the previous member) up to the member's
+ * own header at hdr_off. */
+static int check_header_chain(const struct ova_reader *rd, uint64_t from, uint64_t hdr_off,
+                              const char *name, int64_t size, const char *where, struct xerr *e)
+{
+        _cleanup_free_ char *data = NULL;
+        char ext[TAR_BLOCK], type;
+        uint64_t ext_size;
+        int r;
+
+        if (from == hdr_off)
+                return 0;
+        if (xova_pread_all(rd->b->fd, ext, TAR_BLOCK, (off_t) from) < 0)
+                return xerr_set(e, -EIO, where, "cannot read the tar header at offset %" PRIu64, from);
+        type = ext[TAR_TYPE_OFF];
+        if (type != 'x' && type != 'L') {
+                char t[16];
+                return xerr_set(e, -XOVA_EVERIFY, where, "the tar header at offset %" PRIu64 " has type '%s', "
+                                "%s (tar readers disagree on it, or it has no meaning in an OVA)", from,
+                                xova_escape(t, sizeof(t), &type, 1, XOVA_ESC_BACKSLASH), tar_type_name(type));
+        }
+        if (!tar_size_field((const unsigned char *) ext + TAR_SIZE_OFF, &ext_size) || ext_size > TAR_MAX_EXT)
+                return xerr_set(e, -XOVA_EVERIFY, where, "%s at offset %" PRIu64 " has a size field that is not a "
+                                "plain number up to %d", tar_type_name(type), from, TAR_MAX_EXT);
+        if (from + TAR_BLOCK + (ext_size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK != hdr_off)
+                return xerr_set(e, -XOVA_EVERIFY, where, "more than one extension header before the member (at "
+                                "offset %" PRIu64 " and after; tar readers differ on which one wins)", from);
+        if (!(data = malloc(ext_size + 1)))
+                return xerr_set(e, -ENOMEM, where, "out of memory");
+        if (xova_pread_all(rd->b->fd, data, (size_t) ext_size, (off_t) (from + TAR_BLOCK)) < 0)
+                return xerr_set(e, -EIO, where, "cannot read at offset %" PRIu64, from + TAR_BLOCK);
+        if (type == 'x')
+                return check_pax_records(data, (size_t) ext_size, from + TAR_BLOCK, name, size, where, e);
+        /* 'L': the name, then NULs (GNU tar writes one) */
+        r = ext_size >= strlen(name) && memcmp(data, name, strlen(name)) == 0 ? 0 : -1;
+        for (size_t i = strlen(name); r == 0 && i < ext_size; i++)
+                r = data[i] ? -1 : 0;
+        if (r < 0)
+                return xerr_set(e, -XOVA_EVERIFY, where, "the GNU long name at offset %" PRIu64 " differs from "
+                                "the member's name", from);
+        return 0;
 }
 
 static int ova_member(struct ova_reader *rd, struct archive_entry *en, struct xerr *e)
@@ -604,11 +815,19 @@ static int ova_member(struct ova_reader *rd, struct archive_entry *en, struct xe
                 return xerr_set(e, -XOVA_EVERIFY, where, "%s", why);
         }
         member_where(b, name, where, sizeof(where));
-        if ((why = type_problem(en)))
+        why = type_problem(en);
+        /* a type libarchive knows is named as such; the others (and the
+         * ones it takes for regular files) by their typeflag and offset */
+        if (!why || strcmp(why, TYPE_NOT_REGULAR) == 0) {
+                r = read_own_header(rd, data_off, where, h, e);
+                if (r < 0)
+                        return r;
+                r = check_own_type(h, data_off - TAR_BLOCK, where, e);
+                if (r < 0)
+                        return r;
+        }
+        if (why)
                 return xerr_set(e, -XOVA_EVERIFY, where, "%s (only regular files are allowed)", why);
-        r = read_own_header(rd, data_off, where, h, e);
-        if (r < 0)
-                return r;
         r = check_header_name(h, data_off - TAR_BLOCK, name, where, e);
         if (r < 0)
                 return r;
@@ -623,6 +842,9 @@ static int ova_member(struct ova_reader *rd, struct archive_entry *en, struct xe
         r = check_header_size(h, data_off - TAR_BLOCK, size, where, e);
         if (r < 0)
                 return r;
+        r = check_header_chain(rd, next_header_offset(b), data_off - TAR_BLOCK, name, size, where, e);
+        if (r < 0)
+                return r;
 
         if (idx == 0) {
                 if (!has_suffix(name, ".ovf"))
@@ -634,7 +856,8 @@ static int ova_member(struct ova_reader *rd, struct archive_entry *en, struct xe
                                         "the limit of %d", size, OVF_MAX_DESCRIPTOR);
                 slot = 0;
         } else if (has_suffix(name, ".ovf")) {
-                return xerr_set(e, -XOVA_EVERIFY, where, "a second descriptor (the first is '%s')", rd->ovf_name);
+                return xerr_set(e, -XOVA_EVERIFY, where, "a second descriptor (the first is '%s')",
+                                XOVA_ESC(rd->ovf_name));
         } else {
                 size_t stem = strlen(rd->ovf_name) - 4;
                 if (strncmp(name, rd->ovf_name, stem) == 0 && strcmp(name + stem, ".mf") == 0)
@@ -714,7 +937,7 @@ static int open_ova(struct ovf_bundle *b, uint64_t file_size, const struct ovf_o
                         else
                                 r = xerr_set(e, -XOVA_EVERIFY, b->path, "member %zu (after '%s'): tar header at "
                                              "offset %" PRIu64 ": %s", b->n_members + 1,
-                                             b->members[b->n_members - 1].name, next_header_offset(b), why);
+                                             XOVA_ESC(b->members[b->n_members - 1].name), next_header_offset(b), why);
                         goto out;
                 }
                 r = ova_member(&rd, en, e);
@@ -906,8 +1129,8 @@ static int open_dir(struct ovf_bundle *b, const struct ovf_open_opts *o, struct 
                 if (!has_suffix(de->d_name, ".ovf"))
                         continue;
                 if (ovf_name) {
-                        r = xerr_set(e, -XOVA_EVERIFY, b->path, "more than one descriptor ('%s' and '%s')", ovf_name,
-                                     de->d_name);
+                        r = xerr_set(e, -XOVA_EVERIFY, b->path, "more than one descriptor ('%s' and '%s')",
+                                     XOVA_ESC(ovf_name), XOVA_ESC(de->d_name));
                         closedir(dir);
                         return r;
                 }
@@ -920,7 +1143,7 @@ static int open_dir(struct ovf_bundle *b, const struct ovf_open_opts *o, struct 
         if (!ovf_name)
                 return xerr_set(e, -XOVA_EVERIFY, b->path, "no descriptor (*.ovf) in the directory");
         if (ovf_member_name_problem(ovf_name))
-                return xerr_set(e, -XOVA_EVERIFY, b->path, "descriptor name '%s': %s", ovf_name,
+                return xerr_set(e, -XOVA_EVERIFY, b->path, "descriptor name '%s': %s", XOVA_ESC(ovf_name),
                                 ovf_member_name_problem(ovf_name));
         r = dir_member(b, ovf_name, OVF_MAX_DESCRIPTOR, false, true, NULL, &xml, &xml_len, e);
         if (r < 0)

@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +24,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "ovf/ovf-internal.h"
 
@@ -49,6 +51,41 @@ static const char *ssl_error(char *buf, size_t size)
 static int load_pem_file(const char *path, char **ret, size_t *ret_len, struct xerr *e)
 {
         return xova_read_file(path, 1024 * 1024, ret, ret_len, e);
+}
+
+/*
+ * Why the certificate may not sign an OVF manifest, or NULL. A manifest
+ * signature is a code or document signature: a keyUsage extension, when
+ * present, must allow digitalSignature, and an extendedKeyUsage, when
+ * present, must allow code signing, e-mail protection (S/MIME, what
+ * document-signing CAs issue), document signing (RFC 9336, or Microsoft's
+ * 1.3.6.1.4.1.311.10.3.12) or any usage. A TLS server certificate, say,
+ * must not sign appliances. No extension at all is accepted (the usual
+ * self-signed test certificate), as vCenter and ovftool accept it.
+ */
+static const char *signing_usage_problem(X509 *cert)
+{
+        EXTENDED_KEY_USAGE *eku;
+        uint32_t ku, xku;
+        bool doc = false;
+
+        if (X509_get_extension_flags(cert) & EXFLAG_INVALID)
+                return "its extensions cannot be parsed";
+        ku = X509_get_key_usage(cert);
+        if (ku != UINT32_MAX && !(ku & KU_DIGITAL_SIGNATURE))
+                return "its key usage does not allow digitalSignature";
+        xku = X509_get_extended_key_usage(cert);
+        if (xku == UINT32_MAX || (xku & (XKU_CODE_SIGN | XKU_SMIME | XKU_ANYEKU)))
+                return NULL;
+        eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
+        for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku); i++) {
+                char oid[80];
+                if (OBJ_obj2txt(oid, sizeof(oid), sk_ASN1_OBJECT_value(eku, i), 1) > 0 &&
+                    (strcmp(oid, "1.3.6.1.5.5.7.3.36") == 0 || strcmp(oid, "1.3.6.1.4.1.311.10.3.12") == 0))
+                        doc = true;
+        }
+        EXTENDED_KEY_USAGE_free(eku);
+        return doc ? NULL : "its extended key usage allows neither code nor document signing";
 }
 
 int ovf_cert_sign(const char *mf_name, const void *mf, size_t mf_len, const char *key_path,
@@ -84,9 +121,12 @@ int ovf_cert_sign(const char *mf_name, const void *mf, size_t mf_len, const char
         BIO_free(bio);
         if (!cert)
                 return xerr_set(e, -EINVAL, cert_path, "cannot read a PEM certificate: %s", ssl_error(ebuf, sizeof(ebuf)));
+        if (signing_usage_problem(cert))
+                return xerr_set(e, -EINVAL, cert_path, "not a signing certificate: %s", signing_usage_problem(cert));
         if (X509_check_private_key(cert, key) != 1) {
                 ERR_clear_error();
-                return xerr_set(e, -EINVAL, cert_path, "certificate does not match the key '%s'", key_path);
+                return xerr_set(e, -EINVAL, cert_path, "certificate does not match the key '%s'",
+                                XOVA_ESC(key_path));
         }
 
         md = EVP_MD_CTX_new();
@@ -133,11 +173,64 @@ static const char *cert_time(const ASN1_TIME *t, char *buf, size_t size)
         return buf;
 }
 
+#define OVF_MAX_CA_FILE (16 * 1024 * 1024)     /* a system bundle is ~200 KiB */
+
+static inline void x509_info_stack_freep(STACK_OF(X509_INFO) **p)
+{
+        sk_X509_INFO_pop_free(*p, X509_INFO_free);
+}
+
+static inline void bio_freep(BIO **p)
+{
+        BIO_free(*p);
+}
+
+/*
+ * The CA file goes through the one careful open (xova_read_file: non-
+ * blocking, regular files only, capped), then is parsed from memory:
+ * X509_STORE_load_file() opens the path itself with a blocking fopen(), so
+ * "--ca FIFO" hung verify and run with nothing on stderr. Certificates and
+ * CRLs are added, as X509_STORE_load_file() would.
+ */
+static int load_ca_file(X509_STORE *store, const char *ca_file, struct xerr *e)
+{
+        _cleanup_free_ char *pem = NULL;
+        _cleanup_(bio_freep) BIO *bio = NULL;
+        _cleanup_(x509_info_stack_freep) STACK_OF(X509_INFO) *infos = NULL;
+        char ebuf[256];
+        size_t len, n_certs = 0;
+        int r;
+
+        r = xova_read_file(ca_file, OVF_MAX_CA_FILE, &pem, &len, e);
+        if (r < 0)
+                return r;
+        if (len > INT_MAX || !(bio = BIO_new_mem_buf(pem, (int) len)))
+                return xerr_set(e, -ENOMEM, ca_file, "out of memory");
+        infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
+        if (!infos)
+                return xerr_set(e, -EINVAL, ca_file, "cannot load CA certificates: %s", ssl_error(ebuf, sizeof(ebuf)));
+        for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
+                X509_INFO *info = sk_X509_INFO_value(infos, i);
+                if (info->x509) {
+                        if (X509_STORE_add_cert(store, info->x509) != 1)
+                                return xerr_set(e, -EINVAL, ca_file, "cannot load CA certificates: %s",
+                                                ssl_error(ebuf, sizeof(ebuf)));
+                        n_certs++;
+                }
+                if (info->crl && X509_STORE_add_crl(store, info->crl) != 1)
+                        return xerr_set(e, -EINVAL, ca_file, "cannot load a CRL: %s", ssl_error(ebuf, sizeof(ebuf)));
+        }
+        ERR_clear_error();
+        if (n_certs == 0)
+                return xerr_set(e, -EINVAL, ca_file, "cannot load CA certificates: no PEM certificate in the file");
+        return 0;
+}
+
 static int verify_chain(X509 *cert, const char *cert_name, const char *ca_file, struct xerr *e)
 {
         X509_STORE *store = X509_STORE_new();
         X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-        char ebuf[256], subject[256], when[64];
+        char subject[256], when[64];
         X509 *bad;
         int r = 0, err, depth;
 
@@ -145,10 +238,9 @@ static int verify_chain(X509 *cert, const char *cert_name, const char *ca_file, 
                 r = xerr_set(e, -ENOMEM, cert_name, "out of memory");
                 goto out;
         }
-        if (X509_STORE_load_file(store, ca_file) != 1) {
-                r = xerr_set(e, -EINVAL, ca_file, "cannot load CA certificates: %s", ssl_error(ebuf, sizeof(ebuf)));
+        r = load_ca_file(store, ca_file, e);
+        if (r < 0)
                 goto out;
-        }
         if (X509_STORE_CTX_init(ctx, store, cert, NULL) != 1) {
                 r = xerr_set(e, -ENOMEM, cert_name, "cannot check the certificate chain");
                 goto out;
@@ -165,31 +257,33 @@ static int verify_chain(X509 *cert, const char *cert_name, const char *ca_file, 
                 snprintf(subject, sizeof(subject), "(unknown subject)");
         switch (err) {
         case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-                r = xerr_set(e, -XOVA_EVERIFY, cert_name, "self-signed certificate not trusted by '%s'", ca_file);
+                r = xerr_set(e, -XOVA_EVERIFY, cert_name, "self-signed certificate not trusted by '%s'",
+                             XOVA_ESC(ca_file));
                 break;
         case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
         case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-                r = xerr_set(e, -XOVA_EVERIFY, cert_name, "untrusted certificate: its issuer is not in '%s'", ca_file);
+                r = xerr_set(e, -XOVA_EVERIFY, cert_name, "untrusted certificate: its issuer is not in '%s'",
+                             XOVA_ESC(ca_file));
                 break;
         case X509_V_ERR_CERT_HAS_EXPIRED:
                 cert_time(bad ? X509_get0_notAfter(bad) : NULL, when, sizeof(when));
                 if (depth == 0)
                         r = xerr_set(e, -XOVA_EVERIFY, cert_name, "expired certificate: '%s' was valid until %s",
-                                     subject, when);
+                                     XOVA_ESC(subject), when);
                 else
                         r = xerr_set(e, -XOVA_EVERIFY, cert_name, "expired CA certificate: '%s' in '%s' was valid "
-                                     "until %s", subject, ca_file, when);
+                                     "until %s", XOVA_ESC(subject), XOVA_ESC(ca_file), when);
                 break;
         case X509_V_ERR_CERT_NOT_YET_VALID:
                 cert_time(bad ? X509_get0_notBefore(bad) : NULL, when, sizeof(when));
                 if (depth == 0)
                         r = xerr_set(e, -XOVA_EVERIFY, cert_name, "certificate not yet valid: '%s' is valid from %s",
-                                     subject, when);
+                                     XOVA_ESC(subject), when);
                 else
                         r = xerr_set(e, -XOVA_EVERIFY, cert_name, "CA certificate not yet valid: '%s' in '%s' is "
-                                     "valid from %s", subject, ca_file, when);
+                                     "valid from %s", XOVA_ESC(subject), XOVA_ESC(ca_file), when);
                 break;
         default:
                 r = xerr_set(e, -XOVA_EVERIFY, cert_name, "certificate not trusted: %s",
@@ -227,7 +321,8 @@ int ovf_cert_verify(const char *cert_name, const char *buf, size_t len, const ch
         if (asprintf(&expect, "SHA256(%s)= ", mf_name) < 0)
                 return xerr_set(e, -ENOMEM, cert_name, "out of memory");
         if ((size_t) (nl - buf) < strlen(expect) || memcmp(buf, expect, strlen(expect)) != 0)
-                return xerr_set(e, -XOVA_EVERIFY, cert_name, "line 1: not of the form 'SHA256(%s)= hex'", mf_name);
+                return xerr_set(e, -XOVA_EVERIFY, cert_name, "line 1: not of the form 'SHA256(%s)= hex'",
+                                XOVA_ESC(mf_name));
         hex = buf + strlen(expect);
         hex_len = (size_t) (nl - hex);
         if (hex_len > 0 && hex[hex_len - 1] == '\r')
@@ -244,6 +339,9 @@ int ovf_cert_verify(const char *cert_name, const char *buf, size_t len, const ch
                 ERR_clear_error();
                 return xerr_set(e, -XOVA_EVERIFY, cert_name, "no PEM certificate after the signature line");
         }
+        if (signing_usage_problem(cert))
+                return xerr_set(e, -XOVA_EVERIFY, cert_name, "not a signing certificate: %s",
+                                signing_usage_problem(cert));
         key = X509_get_pubkey(cert);
         if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
                 return xerr_set(e, -XOVA_EVERIFY, cert_name, "certificate key is not RSA");
@@ -252,7 +350,8 @@ int ovf_cert_verify(const char *cert_name, const char *buf, size_t len, const ch
                 return xerr_set(e, -ENOMEM, cert_name, "cannot set up signature verification");
         if (EVP_DigestVerify(md, sig, sig_len, mf, mf_len) != 1) {
                 ERR_clear_error();
-                return xerr_set(e, -XOVA_EVERIFY, cert_name, "signature does not match the manifest '%s'", mf_name);
+                return xerr_set(e, -XOVA_EVERIFY, cert_name, "signature does not match the manifest '%s'",
+                                XOVA_ESC(mf_name));
         }
         if (ca_file) {
                 r = verify_chain(cert, cert_name, ca_file, e);

@@ -91,7 +91,7 @@ int ovf_descriptor_validate(const struct ovf_descriptor *d, const char *where, s
         const char *why = NULL;
 
         if (!d->name || (why = ovf_id_problem(d->name)))
-                return xerr_set(e, -EINVAL, where, "name '%s': %s", d->name ? d->name : "",
+                return xerr_set(e, -EINVAL, where, "name '%s': %s", XOVA_ESC(d->name),
                                 d->name ? why : "missing");
         if (!d->version || !*d->version || (why = text_problem(d->version, false, 256)))
                 return xerr_set(e, -EINVAL, where, "version: %s", d->version && *d->version ? why : "missing");
@@ -107,9 +107,10 @@ int ovf_descriptor_validate(const struct ovf_descriptor *d, const char *where, s
                 const struct ovf_disk *k = &d->disks[i];
                 if (!k->id || (why = ovf_id_problem(k->id)))
                         return xerr_set(e, -EINVAL, where, "disks[%zu].id '%s': %s", i,
-                                        k->id ? k->id : "", k->id ? why : "missing");
+                                        XOVA_ESC(k->id), k->id ? why : "missing");
                 if (k->href && (why = ovf_member_name_problem(k->href)))
-                        return xerr_set(e, -EINVAL, where, "disk '%s': href '%s': %s", k->id, k->href, why);
+                        return xerr_set(e, -EINVAL, where, "disk '%s': href '%s': %s", XOVA_ESC(k->id),
+                                        XOVA_ESC(k->href), why);
                 if (!k->role || (why = ovf_id_problem(k->role)))
                         return xerr_set(e, -EINVAL, where, "disk '%s': role: %s", k->id,
                                         k->role ? why : "missing");
@@ -121,10 +122,10 @@ int ovf_descriptor_validate(const struct ovf_descriptor *d, const char *where, s
                                         " exceeds capacity %" PRIu64, k->id, k->populated, k->capacity);
                 for (size_t j = 0; j < i; j++) {
                         if (strcmp(d->disks[j].id, k->id) == 0)
-                                return xerr_set(e, -EINVAL, where, "duplicate disk id '%s'", k->id);
+                                return xerr_set(e, -EINVAL, where, "duplicate disk id '%s'", XOVA_ESC(k->id));
                         if (k->href && d->disks[j].href && strcmp(d->disks[j].href, k->href) == 0)
                                 return xerr_set(e, -EINVAL, where, "disks '%s' and '%s' share the file '%s'",
-                                                d->disks[j].id, k->id, k->href);
+                                                XOVA_ESC(d->disks[j].id), XOVA_ESC(k->id), XOVA_ESC(k->href));
                 }
         }
         for (size_t i = 0; i < d->n_vms; i++) {
@@ -153,7 +154,7 @@ int ovf_descriptor_validate(const struct ovf_descriptor *d, const char *where, s
                         return xerr_set(e, -EINVAL, where, "%s: NIC model: %s", v->arch->name, why);
                 if (v->console && strcmp(v->console, "serial") != 0)
                         return xerr_set(e, -EINVAL, where, "%s: console '%s' (only 'serial' is supported)",
-                                        v->arch->name, v->console);
+                                        v->arch->name, XOVA_ESC(v->console));
                 if (v->n_disks == 0 || v->n_disks > OVF_MAX_DISKS)
                         return xerr_set(e, -EINVAL, where, "%s: %zu disks attached (want 1 to %d)",
                                         v->arch->name, v->n_disks, OVF_MAX_DISKS);
@@ -503,8 +504,32 @@ static int bad(struct reader *rd, xmlNodePtr n, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
+        /* element names and values come from the bundle: callers quote
+         * values with XOVA_ESC, the element name is escaped here */
         return xerr_set(rd->e, -EBADMSG, rd->where, "line %ld: <%s>: %s", n ? xmlGetLineNo(n) : 0L,
-                        n ? (const char *) n->name : "?", msg);
+                        n ? XOVA_ESC((const char *) n->name) : "?", msg);
+}
+
+/*
+ * The one child ns:name of parent in *ret (NULL if none; an error if
+ * required). A second one is refused: each reader keeps the first or the
+ * last, and a second References or DiskSection, whose hrefs nothing would
+ * check, or a second xova:Architecture marker, would mean one thing to us
+ * and another to the next consumer.
+ */
+static int only_child(struct reader *rd, xmlNodePtr parent, const char *ns, const char *name, bool required,
+                      xmlNodePtr *ret)
+{
+        xmlNodePtr c = first_child(parent, ns, name);
+
+        *ret = c;
+        if (!c)
+                return required ? bad(rd, parent, "element <%s> missing", name) : 0;
+        for (xmlNodePtr n = c->next; n; n = n->next)
+                if (is(n, ns, name))
+                        return bad(rd, n, "a second <%s> (the first is on line %ld; readers differ on which "
+                                   "one counts)", name, xmlGetLineNo(c));
+        return 0;
 }
 
 /* Attribute in the OVF (or another) namespace, borrowed-free copy in *ret. */
@@ -533,7 +558,7 @@ static int parse_u64(struct reader *rd, xmlNodePtr n, const char *what, const ch
         uint64_t v;
 
         if (!s || xova_parse_u64(s, &v) < 0)
-                return bad(rd, n, "%s '%s' is not a decimal number", what, s ? s : "");
+                return bad(rd, n, "%s '%s' is not a decimal number", what, XOVA_ESC(s));
         if (v > max)
                 return bad(rd, n, "%s %" PRIu64 " exceeds the limit of %" PRIu64, what, v, max);
         *ret = v;
@@ -570,16 +595,15 @@ static char *text_of(xmlNodePtr n)
 static int child_text(struct reader *rd, xmlNodePtr parent, const char *ns, const char *name, bool required,
                       char **ret)
 {
-        xmlNodePtr c = first_child(parent, ns, name);
+        xmlNodePtr c;
         char *s, *p;
         size_t len;
+        int r;
 
         *ret = NULL;
-        if (!c) {
-                if (required)
-                        return bad(rd, parent, "element <%s> missing", name);
-                return 0;
-        }
+        r = only_child(rd, parent, ns, name, required, &c);
+        if (r < 0 || !c)
+                return r;
         s = text_of(c);
         if (!s)
                 return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
@@ -614,9 +638,9 @@ static int read_references(struct reader *rd, xmlNodePtr refs)
                 if (r < 0)
                         return r;
                 if ((why = ovf_id_problem(fi->id)))
-                        return bad(rd, f, "ovf:id '%s': %s", fi->id, why);
+                        return bad(rd, f, "ovf:id '%s': %s", XOVA_ESC(fi->id), why);
                 if ((why = ovf_member_name_problem(fi->href)))
-                        return bad(rd, f, "ovf:href '%s': %s", fi->href, why);
+                        return bad(rd, f, "ovf:href '%s': %s", XOVA_ESC(fi->href), why);
                 r = get_attr_u64(rd, f, "size", true, OVF_MAX_MEMBER, &fi->size);
                 if (r < 0)
                         return r;
@@ -625,9 +649,9 @@ static int read_references(struct reader *rd, xmlNodePtr refs)
                         return bad(rd, f, "ovf:compression and ovf:chunkSize are not supported");
                 for (size_t i = 0; i + 1 < rd->n_files; i++) {
                         if (strcmp(rd->files[i].id, fi->id) == 0)
-                                return bad(rd, f, "duplicate ovf:id '%s'", fi->id);
+                                return bad(rd, f, "duplicate ovf:id '%s'", XOVA_ESC(fi->id));
                         if (strcmp(rd->files[i].href, fi->href) == 0)
-                                return bad(rd, f, "duplicate ovf:href '%s'", fi->href);
+                                return bad(rd, f, "duplicate ovf:href '%s'", XOVA_ESC(fi->href));
                 }
         }
         return 0;
@@ -662,10 +686,10 @@ static int read_disks(struct reader *rd, xmlNodePtr sec)
                 if (r < 0)
                         return r;
                 if ((why = ovf_id_problem(k->id)))
-                        return bad(rd, c, "ovf:diskId '%s': %s", k->id, why);
+                        return bad(rd, c, "ovf:diskId '%s': %s", XOVA_ESC(k->id), why);
                 for (size_t i = 0; i + 1 < d->n_disks; i++)
                         if (strcmp(d->disks[i].id, k->id) == 0)
-                                return bad(rd, c, "duplicate ovf:diskId '%s'", k->id);
+                                return bad(rd, c, "duplicate ovf:diskId '%s'", XOVA_ESC(k->id));
                 r = get_attr(rd, c, OVF_NS, "fileRef", true, &fileref);
                 if (r < 0)
                         return r;
@@ -673,9 +697,9 @@ static int read_disks(struct reader *rd, xmlNodePtr sec)
                         if (strcmp(rd->files[i].id, fileref) == 0)
                                 fi = &rd->files[i];
                 if (!fi)
-                        return bad(rd, c, "ovf:fileRef '%s' names no File in References", fileref);
+                        return bad(rd, c, "ovf:fileRef '%s' names no File in References", XOVA_ESC(fileref));
                 if (fi->used)
-                        return bad(rd, c, "ovf:fileRef '%s' is used by another disk", fileref);
+                        return bad(rd, c, "ovf:fileRef '%s' is used by another disk", XOVA_ESC(fileref));
                 fi->used = true;
                 k->href = strdup(fi->href);
                 if (!k->href)
@@ -685,7 +709,7 @@ static int read_disks(struct reader *rd, xmlNodePtr sec)
                 if (r < 0)
                         return r;
                 if (units && strcmp(units, "byte") != 0)
-                        return bad(rd, c, "ovf:capacityAllocationUnits '%s' (only 'byte' is supported)", units);
+                        return bad(rd, c, "ovf:capacityAllocationUnits '%s' (only 'byte' is supported)", XOVA_ESC(units));
                 r = get_attr_u64(rd, c, "capacity", true, OVF_MAX_CAPACITY, &k->capacity);
                 if (r < 0)
                         return r;
@@ -700,24 +724,24 @@ static int read_disks(struct reader *rd, xmlNodePtr sec)
                 else if (strcmp(format, OVF_FORMAT_RAW) == 0)
                         k->format = OVF_DISK_RAW;
                 else
-                        return bad(rd, c, "ovf:format '%s' is not supported (want streamOptimized VMDK)", format);
+                        return bad(rd, c, "ovf:format '%s' is not supported (want streamOptimized VMDK)", XOVA_ESC(format));
                 r = get_attr(rd, c, OVF_XOVA_NS, "role", false, &k->role);
                 if (r < 0)
                         return r;
                 if (!k->role && !(k->role = strdup("disk")))
                         return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
                 if ((why = ovf_id_problem(k->role)))
-                        return bad(rd, c, "xova:role '%s': %s", k->role, why);
+                        return bad(rd, c, "xova:role '%s': %s", XOVA_ESC(k->role), why);
                 r = get_attr(rd, c, OVF_XOVA_NS, "architecture", false, &arch);
                 if (r < 0)
                         return r;
                 if (arch && !(k->arch = xova_arch_by_name(arch)))
-                        return bad(rd, c, "xova:architecture '%s' is not a known architecture", arch);
+                        return bad(rd, c, "xova:architecture '%s' is not a known architecture", XOVA_ESC(arch));
         }
         for (size_t i = 0; i < rd->n_files; i++)
                 if (!rd->files[i].used)
-                        return bad(rd, sec, "File '%s' ('%s') is used by no Disk", rd->files[i].id,
-                                   rd->files[i].href);
+                        return bad(rd, sec, "File '%s' ('%s') is used by no Disk", XOVA_ESC(rd->files[i].id),
+                                   XOVA_ESC(rd->files[i].href));
         return 0;
 }
 
@@ -731,7 +755,7 @@ static int marker_text(struct reader *rd, xmlNodePtr conf, const char *name, cha
         if (r < 0)
                 return r;
         if ((why = ovf_id_problem(*ret)))
-                return bad(rd, first_child(conf, OVF_XOVA_NS, name), "'%s': %s", *ret, why);
+                return bad(rd, first_child(conf, OVF_XOVA_NS, name), "'%s': %s", XOVA_ESC(*ret), why);
         return 0;
 }
 
@@ -765,13 +789,14 @@ static int read_configurations(struct reader *rd, xmlNodePtr sec)
                 v->arch = xova_arch_by_name(arch);
                 if (!v->arch)
                         return bad(rd, first_child(c, OVF_XOVA_NS, "Architecture"),
-                                   "'%s' is not a known architecture", arch);
+                                   "'%s' is not a known architecture", XOVA_ESC(arch));
                 /* configuration ids are what Items refer to; we name them by arch */
                 if (strcmp(id, arch) != 0)
-                        return bad(rd, c, "ovf:id '%s' differs from its xova:Architecture '%s'", id, arch);
+                        return bad(rd, c, "ovf:id '%s' differs from its xova:Architecture '%s'", XOVA_ESC(id),
+                                   XOVA_ESC(arch));
                 for (size_t i = 0; i + 1 < d->n_vms; i++)
                         if (d->vms[i].arch == v->arch)
-                                return bad(rd, c, "duplicate configuration '%s'", id);
+                                return bad(rd, c, "duplicate configuration '%s'", XOVA_ESC(id));
                 r = marker_text(rd, c, "Machine", &v->machine);
                 if (r < 0)
                         return r;
@@ -818,6 +843,13 @@ static int attach_disk(struct reader *rd, xmlNodePtr item, size_t vm, size_t dis
         return 0;
 }
 
+/* The model holds one of each per configuration: with two, the first or
+ * the last would win, and readers differ on which. */
+static int second_item(struct reader *rd, xmlNodePtr item, const char *what, const struct ovf_vm *vm)
+{
+        return bad(rd, item, "a second %s item for configuration '%s'", what, vm->arch->name);
+}
+
 static int read_item(struct reader *rd, xmlNodePtr item)
 {
         struct ovf_descriptor *d = rd->d;
@@ -840,7 +872,7 @@ static int read_item(struct reader *rd, xmlNodePtr item)
                                         break;
                         if (i == d->n_vms)
                                 return bad(rd, item, "ovf:configuration '%s' is not in DeploymentOptionSection",
-                                           tok);
+                                           XOVA_ESC(tok));
                         applies[i] = true;
                 }
         } else {
@@ -865,33 +897,40 @@ static int read_item(struct reader *rd, xmlNodePtr item)
                         continue;
                 switch (rt) {
                 case 3: /* processor */
+                        if (vm->vcpus)
+                                return second_item(rd, item, "processor", vm);
                         r = parse_u64(rd, item, "rasd:VirtualQuantity", qty, OVF_MAX_VCPUS, &v);
                         if (r < 0)
                                 return r;
                         vm->vcpus = (unsigned) v;
                         break;
                 case 4: /* memory */
+                        if (vm->memory_mib)
+                                return second_item(rd, item, "memory", vm);
                         if (!units || (strcmp(units, "byte * 2^20") != 0 && strcmp(units, "MegaBytes") != 0))
                                 return bad(rd, item, "memory rasd:AllocationUnits '%s' (want 'byte * 2^20')",
-                                           units ? units : "");
+                                           XOVA_ESC(units));
                         r = parse_u64(rd, item, "rasd:VirtualQuantity", qty, OVF_MAX_MEMORY_MIB, &vm->memory_mib);
                         if (r < 0)
                                 return r;
                         break;
                 case 5: case 6: case 20: /* IDE, SCSI, other storage controller */
-                        free(vm->disk_bus);
+                        if (vm->disk_bus)
+                                return second_item(rd, item, "disk controller", vm);
                         vm->disk_bus = strdup(subtype ? subtype : "virtio");
                         if (!vm->disk_bus)
                                 return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
                         break;
                 case 10: /* ethernet */
-                        free(vm->nic_model);
+                        if (vm->nic_model)
+                                return second_item(rd, item, "network adapter", vm);
                         vm->nic_model = strdup(subtype ? subtype : "virtio");
                         if (!vm->nic_model)
                                 return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
                         break;
                 case 21: /* serial port */
-                        free(vm->console);
+                        if (vm->console)
+                                return second_item(rd, item, "serial port", vm);
                         vm->console = strdup("serial");
                         if (!vm->console)
                                 return xerr_set(rd->e, -ENOMEM, rd->where, "out of memory");
@@ -900,12 +939,12 @@ static int read_item(struct reader *rd, xmlNodePtr item)
                         size_t k;
                         if (!host || strncmp(host, "ovf:/disk/", 10) != 0)
                                 return bad(rd, item, "rasd:HostResource '%s' (want 'ovf:/disk/ID')",
-                                           host ? host : "");
+                                           XOVA_ESC(host));
                         for (k = 0; k < d->n_disks; k++)
                                 if (strcmp(d->disks[k].id, host + 10) == 0)
                                         break;
                         if (k == d->n_disks)
-                                return bad(rd, item, "rasd:HostResource '%s' names no Disk", host);
+                                return bad(rd, item, "rasd:HostResource '%s' names no Disk", XOVA_ESC(host));
                         a = 0;
                         if (addr) {
                                 r = parse_u64(rd, item, "rasd:AddressOnParent", addr, 1024, &a);
@@ -986,7 +1025,8 @@ int ovf_descriptor_parse(const char *xml, size_t len, const char *where, struct 
                 char msg[256];
                 snprintf(msg, sizeof(msg), "%s", xe && xe->message ? xe->message : "not well-formed");
                 msg[strcspn(msg, "\n")] = '\0';
-                r = xerr_set(e, -EBADMSG, where, "line %d: not well-formed XML: %s", xe ? xe->line : 0, msg);
+                r = xerr_set(e, -EBADMSG, where, "line %d: not well-formed XML: %s", xe ? xe->line : 0,
+                             XOVA_ESC(msg));
                 xmlFreeParserCtxt(ctxt);
                 free(d);
                 return r;
@@ -1003,11 +1043,13 @@ int ovf_descriptor_parse(const char *xml, size_t len, const char *where, struct 
         }
         if (!root->ns || strcmp((const char *) root->ns->href, OVF_NS) != 0) {
                 r = bad(&rd, root, "namespace '%s' is not the OVF envelope namespace '%s'",
-                        root->ns ? (const char *) root->ns->href : "", OVF_NS);
+                        XOVA_ESC(root->ns ? (const char *) root->ns->href : ""), OVF_NS);
                 goto out;
         }
 
-        sec = first_child(root, OVF_NS, "References");
+        r = only_child(&rd, root, OVF_NS, "References", false, &sec);
+        if (r < 0)
+                goto out;
         if (!sec) {
                 r = bad(&rd, root, "no References");
                 goto out;
@@ -1015,7 +1057,9 @@ int ovf_descriptor_parse(const char *xml, size_t len, const char *where, struct 
         r = read_references(&rd, sec);
         if (r < 0)
                 goto out;
-        sec = first_child(root, OVF_NS, "DiskSection");
+        r = only_child(&rd, root, OVF_NS, "DiskSection", false, &sec);
+        if (r < 0)
+                goto out;
         if (!sec) {
                 r = bad(&rd, root, "no DiskSection");
                 goto out;
@@ -1023,7 +1067,9 @@ int ovf_descriptor_parse(const char *xml, size_t len, const char *where, struct 
         r = read_disks(&rd, sec);
         if (r < 0)
                 goto out;
-        sec = first_child(root, OVF_NS, "DeploymentOptionSection");
+        r = only_child(&rd, root, OVF_NS, "DeploymentOptionSection", false, &sec);
+        if (r < 0)
+                goto out;
         if (!sec) {
                 r = bad(&rd, root, "no DeploymentOptionSection (xova descriptors have one configuration per architecture)");
                 goto out;
@@ -1050,7 +1096,9 @@ int ovf_descriptor_parse(const char *xml, size_t len, const char *where, struct 
         r = get_attr(&rd, vs, OVF_NS, "id", true, &d->name);
         if (r < 0)
                 goto out;
-        sec = first_child(vs, OVF_NS, "ProductSection");
+        r = only_child(&rd, vs, OVF_NS, "ProductSection", false, &sec);
+        if (r < 0)
+                goto out;
         if (!sec) {
                 r = bad(&rd, vs, "no ProductSection");
                 goto out;
@@ -1058,9 +1106,14 @@ int ovf_descriptor_parse(const char *xml, size_t len, const char *where, struct 
         if ((r = child_text(&rd, sec, OVF_NS, "Version", true, &d->version)) < 0 ||
             (r = child_text(&rd, sec, OVF_NS, "Vendor", false, &d->vendor)) < 0)
                 goto out;
-        sec = first_child(vs, OVF_NS, "AnnotationSection");
+        r = only_child(&rd, vs, OVF_NS, "AnnotationSection", false, &sec);
+        if (r < 0)
+                goto out;
         if (sec) {
-                xmlNodePtr a = first_child(sec, OVF_NS, "Annotation");
+                xmlNodePtr a;
+                r = only_child(&rd, sec, OVF_NS, "Annotation", false, &a);
+                if (r < 0)
+                        goto out;
                 /* free text: kept as written, only what the writer put in */
                 if (a && !(d->description = text_of(a))) {
                         r = xerr_set(e, -ENOMEM, where, "out of memory");

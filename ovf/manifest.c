@@ -189,8 +189,10 @@ int ovf_manifest_parse(const char *buf, size_t len, const char *where, struct ov
                 if (!open)
                         return xerr_set(e, -EBADMSG, where, "line %u: not of the form 'SHA256(name)= hex'", line);
                 if ((size_t) (open - l) != 6 || memcmp(l, "SHA256", 6) != 0)
-                        return xerr_set(e, -EBADMSG, where, "line %u: digest '%.*s' is not supported (want SHA256)",
-                                        line, (int) ((open - l) > 16 ? 16 : (open - l)), l);
+                        return xerr_set(e, -EBADMSG, where, "line %u: digest '%s' is not supported (want SHA256)",
+                                        line, xova_escape((char[XOVA_ESC_MAX]){ 0 }, XOVA_ESC_MAX, l,
+                                                          (size_t) ((open - l) > 16 ? 16 : (open - l)),
+                                                          XOVA_ESC_BACKSLASH));
                 /* the name ends at the last ")= " so names may hold ')' */
                 close = NULL;
                 for (const char *p = l + ll - 1; p > open; p--)
@@ -204,14 +206,17 @@ int ovf_manifest_parse(const char *buf, size_t len, const char *where, struct ov
                 name = strndup(open + 1, (size_t) (close - open - 1));
                 if (!name)
                         return xerr_set(e, -ENOMEM, where, "out of memory");
+                /* names and values from the manifest are escaped in every
+                 * message (common/escape.c): ESC, CR, C1 and bidi controls
+                 * must not reach a terminal */
                 if ((why = ovf_member_name_problem(name)))
-                        return xerr_set(e, -EBADMSG, where, "line %u: name '%s': %s", line, name, why);
+                        return xerr_set(e, -EBADMSG, where, "line %u: name '%s': %s", line, XOVA_ESC(name), why);
                 hex = close + 3;
                 if (ovf_unhex(hex, (size_t) (l + ll - hex), digest, 32) < 0)
                         return xerr_set(e, -EBADMSG, where, "line %u: digest of '%s' is not 64 hex digits (%zu characters)",
-                                        line, name, (size_t) (l + ll - hex));
+                                        line, XOVA_ESC(name), (size_t) (l + ll - hex));
                 if (ovf_manifest_find(m, name, NULL))
-                        return xerr_set(e, -EBADMSG, where, "line %u: second entry for '%s'", line, name);
+                        return xerr_set(e, -EBADMSG, where, "line %u: second entry for '%s'", line, XOVA_ESC(name));
                 if (m->n == cap) {
                         struct ovf_manifest_entry *n;
                         if (cap >= 1024)

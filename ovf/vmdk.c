@@ -880,8 +880,9 @@ static int descriptor_check(struct vmdk_reader *rd)
                                               lineno);
                         if (!val_is(v, vl, "streamOptimized"))
                                 return rd_err(rd, loff,
-                                              "descriptor line %u: createType %.*s, only streamOptimized is accepted",
-                                              lineno, (int) (vl > 64 ? 64 : vl), v);
+                                              "descriptor line %u: createType %s, only streamOptimized is "
+                                              "accepted", lineno, xova_escape((char[XOVA_ESC_MAX]){ 0 },
+                                              XOVA_ESC_MAX, v, vl > 64 ? 64 : vl, XOVA_ESC_BACKSLASH));
                         continue;
                 }
                 if (desc_key(line, ll, "parentCID", &v, &vl)) {
@@ -890,8 +891,9 @@ static int descriptor_check(struct vmdk_reader *rd)
                                               lineno);
                         if (!val_is_ci(v, vl, "ffffffff"))
                                 return rd_err(rd, loff,
-                                              "descriptor line %u: parentCID %.*s: disks with a parent are refused",
-                                              lineno, (int) (vl > 16 ? 16 : vl), v);
+                                              "descriptor line %u: parentCID %s: disks with a parent are "
+                                              "refused", lineno, xova_escape((char[XOVA_ESC_MAX]){ 0 },
+                                              XOVA_ESC_MAX, v, vl > 16 ? 16 : vl, XOVA_ESC_BACKSLASH));
                         continue;
                 }
                 /* parentFileNameHint and anything else naming a parent is a

@@ -98,6 +98,60 @@ else
         not_ok "cert position: $(tar tf signed.ova | tr '\n' ' ')"
 fi
 
+# Every file xova reads goes through one non-blocking, regular-files-only
+# open: a FIFO named by --ca is refused at once, naming the file (before,
+# X509_STORE_load_file's blocking open hung verify and run silently).
+mkfifo ca.fifo
+for verb in verify run; do
+        out=$(timeout 20 "$XOVA" "$verb" --ca ca.fifo signed.ova 2>&1 </dev/null)
+        rc=$?
+        if [ "$rc" -eq 124 ] || [ "$rc" -gt 125 ]; then
+                not_ok "$verb --ca FIFO hung or crashed (exit $rc): $out"
+        elif [ "$rc" -eq 0 ] || ! grep -qF "ca.fifo: not a regular file" <<<"$out"; then
+                not_ok "$verb --ca FIFO: exit $rc, want a failure naming ca.fifo: $out"
+        else
+                ok "$verb --ca FIFO fails at once naming the file (exit $rc)"
+        fi
+done
+: >empty.pem
+expect 1 "empty.pem: cannot load CA certificates: no PEM certificate in the file" "$XOVA" verify --ca empty.pem signed.ova
+printf 'junk\n' >junk.pem
+expect 1 "junk.pem: cannot load CA certificates" "$XOVA" verify --ca junk.pem signed.ova
+cat cb.pem ca.pem >both.pem
+expect 0 "trusted by both.pem" "$XOVA" verify --ca both.pem signed.ova
+
+# Terminal-safe messages: a manifest line whose name holds ESC, CR, BEL, a
+# raw 0x9B (8-bit CSI) and U+202E (bidi override). No raw control byte may
+# reach stderr, nor the --json output (json-c alone would write \u001b,
+# which "jq -r" turns back into ESC); the name is shown escaped.
+# raw_controls FILE: true if FILE holds a C0 control (but tab and
+# newline), DEL, a C1 byte or U+202E. (Our output here is ASCII, so any
+# 0x80-0x9f byte is a C1 control or part of one.)
+raw_controls() {
+        LC_ALL=C grep -qaP '[\x00-\x08\x0b-\x1f\x7f-\x9f]|\xe2\x80\xae' "$1"
+}
+cp -r dir dir-esc
+printf 'SHA256(a\033[2J\r\aOK\x9b\xe2\x80\xae.img)= %064d\n' 0 >> dir-esc/hello.mf
+"$XOVA" verify dir-esc >esc.out 2>esc.err
+rc=$?
+if [ "$rc" -ne 3 ]; then
+        not_ok "verify dir-esc exited $rc, want 3"
+elif raw_controls esc.err; then
+        not_ok "verify dir-esc: raw control bytes on stderr: $(od -c esc.err | head -5)"
+elif ! grep -qF "line 6: name 'a\\e[2J\\r\\x07OK\\x9b\\u{202e}.img'" esc.err; then
+        not_ok "verify dir-esc: the name is not shown escaped: $(od -c esc.err | head -5)"
+else
+        ok "verify: a manifest name with ESC/CR/BEL/0x9B/U+202E is shown escaped on stderr"
+fi
+"$XOVA" verify --json dir-esc >esc.json 2>/dev/null
+if raw_controls esc.json || grep -q 'u001b\|u009b\|u202e' esc.json; then
+        not_ok "verify --json dir-esc: control characters in the JSON: $(od -c esc.json | head -8)"
+elif ! python3 -c 'import json,sys; e=json.load(open("esc.json"))["error"]; assert "a\\e[2J\\r\\x07OK" in e, e'; then
+        not_ok "verify --json dir-esc: the error does not hold the escaped name: $(cat esc.json)"
+else
+        ok "verify --json: the same name is escaped in the JSON error"
+fi
+
 # streamOptimized VMDK disks
 if "$MK" --vmdk vmdk.ova 2>mk.err; then
         expect 0 "vmdk.ova: OK" "$XOVA" verify vmdk.ova
