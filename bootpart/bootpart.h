@@ -43,7 +43,7 @@ struct bootpart_usp {
         const struct bootpart_payload *payloads;
         size_t n_payloads;
         /* Roots searched for GRUB module dirs: ROOT/<grub_target>/moddep.lst,
-         * NULL-terminated; NULL means { "/usr/lib/grub", NULL }. */
+         * NULL-terminated; NULL means bootpart_grub_search_path(NULL). */
         const char *const *grub_dirs;
         const char *seed;               /* FAT serial derives from it */
         uint64_t epoch;                 /* every FAT timestamp (SOURCE_DATE_EPOCH); FAT
@@ -53,9 +53,62 @@ struct bootpart_usp {
         const char *workdir;            /* private scratch directory */
 };
 
-/* The GRUB module dir for arch (first root holding <target>/moddep.lst). */
+/* The roots `xova build` searches for GRUB module dirs, in order: `dirs`
+ * (--grub-dir; NULL or empty: the colon-separated $XOVA_GRUB_PATH), then the
+ * loaders caches (per user, then BOOTPART_LOADERS_SYSTEM_DIR: their
+ * loaders/grub), then /usr/lib/grub. A NULL-terminated list, freed with
+ * bootpart_strv_free. */
+int bootpart_grub_search_path(const char *const *dirs, char ***ret, struct xerr *e);
+void bootpart_strv_free(char **v);
+/* The GRUB module dir for arch: the first root holding <target>/moddep.lst.
+ * A module dir with a loaders manifest (<dir>.manifest, see below) must
+ * match it (else -EBADMSG naming the changed file and `xova loaders fetch`);
+ * inside a loaders cache (a root whose parent holds CACHEDIR.TAG) a dir
+ * without one is an unfinished fetch and is skipped. */
 int bootpart_grub_dir(const struct bootpart_usp *u, const struct xova_arch *arch, char **ret,
                       struct xerr *e);
+/* ------------------------------------------------------------------ */
+/* The boot-loader cache (`xova loaders`, bootpart/loaders.c)          */
+
+#define BOOTPART_LOADERS_SYSTEM_DIR "/var/cache/xova"
+
+/* The per-user cache: $XDG_CACHE_HOME/xova, else $HOME/.cache/xova. */
+int bootpart_loaders_user_dir(char **ret, struct xerr *e);
+/* CACHE/loaders/grub of the user cache (NULL when there is no HOME) and of
+ * the system cache. Returns 0 or -ENOMEM. */
+int bootpart_loaders_grub_roots(char **ret_user, char **ret_system);
+/* A cached set `dir` against `dir`.manifest: 0 same, -ENOENT not fetched,
+ * -EBADMSG changed (e names the first changed file). */
+int bootpart_loaders_verify(const char *dir, struct xerr *e);
+
+struct bootpart_loaders_fetch_opts {
+        const char *cache_dir;          /* CACHE: holds loaders/ and apt/ */
+        const char *helper;             /* path of xova-fetch-debs */
+        const struct xova_arch *const *archs;   /* NULL-terminated; NULL = every arch */
+        bool secure_boot;               /* also shim-signed, shim-helpers, grub-efi-*-signed */
+        bool refresh;                   /* fetch even sets that verify */
+        void (*note)(void *userdata, const char *line);    /* one line per event, or NULL */
+        void *userdata;
+};
+/* Fetches every wanted set that is missing or changed (one fetch per cache at
+ * a time: CACHE/loaders/.lock). Sets that verify are not downloaded again. */
+int bootpart_loaders_fetch(const struct bootpart_loaders_fetch_opts *o, struct xerr *e);
+
+struct bootpart_loaders_info {
+        const char *set;                /* "grub", "secure-boot" */
+        const struct xova_arch *arch;
+        const char *dir;
+        int status;                     /* 0 ok, -ENOENT not fetched, -EBADMSG changed, ... */
+        struct xerr why;                /* when status < 0 */
+        const char *packages;           /* "PKG:ARCH VERSION\n" lines ("" if unknown) */
+        char sha256[65];                /* the set's content hash ("" if unknown) */
+};
+typedef void (*bootpart_loaders_list_fn)(void *userdata, const struct bootpart_loaders_info *info);
+/* Calls fn for every set of every arch in cache_dir (secure-boot sets that
+ * were never fetched only when secure_boot). */
+int bootpart_loaders_list(const char *cache_dir, bool secure_boot, bootpart_loaders_list_fn fn,
+                          void *userdata, struct xerr *e);
+
 /* The shared grub.cfg text (exposed for tests and for the summary). */
 int bootpart_grub_cfg(const struct bootpart_payload *p, size_t n, char **ret, struct xerr *e);
 /* Smallest FAT size in bytes (MiB-aligned) that holds the payloads, the

@@ -55,38 +55,139 @@ bool bootpart_uuid_string_valid(const char *s)
         return true;
 }
 
+void bootpart_strv_free(char **v)
+{
+        if (!v)
+                return;
+        for (size_t i = 0; v[i]; i++)
+                free(v[i]);
+        free(v);
+}
+
+static int strv_push(char ***v, size_t *n, const char *s)
+{
+        char **t;
+
+        if (!s)
+                return 0;
+        t = realloc(*v, (*n + 2) * sizeof(**v));
+        if (!t)
+                return -ENOMEM;
+        *v = t;
+        t[*n] = strdup(s);
+        if (!t[*n])
+                return -ENOMEM;
+        t[++*n] = NULL;
+        return 0;
+}
+
+int bootpart_grub_search_path(const char *const *dirs, char ***ret, struct xerr *e)
+{
+        _cleanup_free_ char *env = NULL, *user = NULL, *sys = NULL;
+        char **v = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        if (dirs && dirs[0]) {
+                for (size_t i = 0; dirs[i] && r == 0; i++)
+                        r = strv_push(&v, &n, dirs[i]);
+        } else if (getenv("XOVA_GRUB_PATH")) {
+                env = strdup(getenv("XOVA_GRUB_PATH"));
+                if (!env)
+                        r = -ENOMEM;
+                for (char *save = NULL, *t = env ? strtok_r(env, ":", &save) : NULL; t && r == 0;
+                     t = strtok_r(NULL, ":", &save))
+                        r = strv_push(&v, &n, t);
+        }
+        if (r == 0)
+                r = bootpart_loaders_grub_roots(&user, &sys);
+        if (r == 0)
+                r = strv_push(&v, &n, user);
+        if (r == 0)
+                r = strv_push(&v, &n, sys);
+        if (r == 0)
+                r = strv_push(&v, &n, "/usr/lib/grub");
+        if (r < 0) {
+                bootpart_strv_free(v);
+                return xerr_set(e, r, "grub", "out of memory");
+        }
+        *ret = v;
+        return 0;
+}
+
+/* A root inside a loaders cache: its parent (CACHE/loaders) holds CACHEDIR.TAG. */
+static bool in_loaders_cache(const char *root)
+{
+        _cleanup_free_ char *parent = xova_dirname(root), *tag = NULL;
+        struct stat st;
+
+        if (!parent || !(tag = xova_path_join(parent, "CACHEDIR.TAG")))
+                return false;
+        return lstat(tag, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int bootpart_grub_dir(const struct bootpart_usp *u, const struct xova_arch *arch, char **ret,
                       struct xerr *e)
 {
-        static const char *const default_dirs[] = { "/usr/lib/grub", NULL };
-        const char *const *roots = u && u->grub_dirs ? u->grub_dirs : default_dirs;
-        char tried[200] = "";
+        char **owned = NULL;
+        const char *const *roots;
+        char tried[400] = "";
         size_t o = 0;
+        int r;
 
         if (!arch)
                 return xerr_set(e, -EINVAL, "grub", "no architecture given");
-        for (size_t i = 0; roots[i]; i++) {
-                _cleanup_free_ char *dir = NULL, *dep = NULL;
+        if (u && u->grub_dirs) {
+                roots = u->grub_dirs;
+        } else {
+                r = bootpart_grub_search_path(NULL, &owned, e);
+                if (r < 0)
+                        return r;
+                roots = (const char *const *) owned;
+        }
+        r = -ENOENT;
+        for (size_t i = 0; roots[i] && r == -ENOENT; i++) {
+                _cleanup_free_ char *dir = NULL, *dep = NULL, *manifest = NULL;
                 struct stat st;
 
-                if (asprintf(&dir, "%s/%s", roots[i], arch->grub_target) < 0)
-                        return xerr_oom(e, arch->grub_target);
-                dep = xova_path_join(dir, "moddep.lst");
-                if (!dep)
-                        return xerr_oom(e, arch->grub_target);
+                if (asprintf(&dir, "%s/%s", roots[i], arch->grub_target) < 0 ||
+                    asprintf(&manifest, "%s.manifest", dir) < 0 ||
+                    !(dep = xova_path_join(dir, "moddep.lst"))) {
+                        r = xerr_oom(e, arch->grub_target);
+                        break;
+                }
                 if (stat(dep, &st) == 0 && S_ISREG(st.st_mode)) {
-                        *ret = TAKE_PTR(dir);
-                        return 0;
+                        bool has_manifest = lstat(manifest, &st) == 0;
+                        if (has_manifest) {
+                                /* fetched by xova loaders: must still be what was fetched */
+                                struct xerr sub = { 0 };
+                                int v = bootpart_loaders_verify(dir, &sub);
+                                if (v < 0) {
+                                        r = xerr_set(e, v, arch->grub_target,
+                                                     "%s (run 'xova loaders fetch --arch %s' to fetch it again)",
+                                                     xerr_format(&sub, (char[400]){ 0 }, 400), arch->name);
+                                        break;
+                                }
+                        }
+                        if (has_manifest || !in_loaders_cache(roots[i])) {
+                                *ret = TAKE_PTR(dir);
+                                r = 0;
+                                break;
+                        }
                 }
                 if (o < sizeof(tried)) {
-                        int n = snprintf(tried + o, sizeof(tried) - o, "%s'%s'", o ? ", " : "", dir);
-                        if (n > 0)
-                                o += (size_t) n;
+                        int k = snprintf(tried + o, sizeof(tried) - o, "%s'%s'", o ? ", " : "", dir);
+                        if (k > 0)
+                                o += (size_t) k;
                 }
         }
+        bootpart_strv_free(owned);
+        if (r != -ENOENT)
+                return r;
         return xerr_set(e, -ENOENT, arch->grub_target,
-                        "no GRUB modules (moddep.lst) in %s (install or fetch the Debian package "
-                        "'grub-efi-%s-bin')", tried[0] ? tried : "any directory", arch->deb_arch);
+                        "no GRUB modules (moddep.lst) in %s (run 'xova loaders fetch --arch %s', or "
+                        "install the Debian package 'grub-efi-%s-bin')",
+                        tried[0] ? tried : "any directory", arch->name, arch->deb_arch);
 }
 
 /* Characters that could end a quoted word, start an expansion or a new

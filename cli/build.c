@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "appliance/appliance.h"
+#include "bootpart/bootpart.h"
 #include "cli/cli.h"
 
 void verb_build_help(void)
@@ -25,8 +26,8 @@ void verb_build_help(void)
                "  -a, --arch LIST         build only these architectures (comma-separated)\n"
                "      --seed STRING       seed for GUIDs and serials (default: the name)\n"
                "      --grub-dir DIR      where GRUB module dirs (DIR/x86_64-efi, DIR/arm64-efi)\n"
-               "                          are found; repeatable; default $XOVA_GRUB_PATH, then\n"
-               "                          /usr/lib/grub\n"
+               "                          are found; repeatable; default $XOVA_GRUB_PATH; then\n"
+               "                          the loaders cache (xova loaders fetch), /usr/lib/grub\n"
                "      --sign-key PEM      sign the manifest with this RSA private key\n"
                "      --sign-cert PEM     ... and ship this certificate in the .cert member\n"
                "      --force             replace an existing output (still atomically)\n"
@@ -67,6 +68,11 @@ const struct option verb_build_options[] = {
         {}
 };
 
+static void strv_freep(char ***v)
+{
+        bootpart_strv_free(*v);
+}
+
 static void note_reclaimed(void *userdata, const char *dir, const char *name)
 {
         (void) userdata;
@@ -90,7 +96,8 @@ static int split_list(char *s, const char **out, size_t max)
 int verb_build(int argc, char **argv, const struct cli_bundle_opts *unused)
 {
         _cleanup_(appliance_freep) struct appliance *a = NULL;
-        _cleanup_free_ char *output = NULL, *arch_copy = NULL, *grub_env = NULL;
+        _cleanup_free_ char *output = NULL, *arch_copy = NULL;
+        _cleanup_(strv_freep) char **grub_path = NULL;
         struct appliance_build_opts bo = { .format = APPLIANCE_FORMAT_OVA };
         const char *archs[16], *grub_dirs[17];
         size_t n_grub = 0;
@@ -157,21 +164,12 @@ int verb_build(int argc, char **argv, const struct cli_bundle_opts *unused)
         if (bo.sign_key && bo.format == APPLIANCE_FORMAT_RAW)
                 return cli_usage_error("build", "--sign-key needs --format ova or dir");
 
-        if (n_grub == 0 && getenv("XOVA_GRUB_PATH")) {
-                grub_env = strdup(getenv("XOVA_GRUB_PATH"));
-                if (!grub_env) {
-                        xerr_oom(&e, NULL);
-                        return cli_error(&e);
-                }
-                for (char *save = NULL, *t = strtok_r(grub_env, ":", &save); t && n_grub + 1 < ELEMENTSOF(grub_dirs);
-                     t = strtok_r(NULL, ":", &save))
-                        grub_dirs[n_grub++] = t;
-        }
-        if (n_grub > 0) {
-                grub_dirs[n_grub++] = "/usr/lib/grub";
-                grub_dirs[n_grub] = NULL;
-                bo.grub_dirs = grub_dirs;
-        }
+        /* --grub-dir, else $XOVA_GRUB_PATH, then the loaders caches, then /usr/lib/grub */
+        grub_dirs[n_grub] = NULL;
+        r = bootpart_grub_search_path(grub_dirs, &grub_path, &e);
+        if (r < 0)
+                return cli_error(&e);
+        bo.grub_dirs = (const char *const *) grub_path;
 
         r = appliance_load(argv[optind], &a, &e);
         if (r < 0)

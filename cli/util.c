@@ -102,5 +102,16 @@ void cli_progress_init(struct xova_progress *p, int mode)
 int cli_version(void)
 {
         printf("xova %s\n", PACKAGE_VERSION);
+        /* the optional parts this binary was built with (configure decides) */
+#ifdef HAVE_LIBGUESTFS
+        printf("libguestfs: yes\n");
+#else
+        printf("libguestfs: no\n");
+#endif
+#ifdef HAVE_LIBVIRT
+        printf("libvirt: yes\n");
+#else
+        printf("libvirt: no\n");
+#endif
         return 0;
 }

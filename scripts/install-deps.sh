@@ -24,7 +24,9 @@ PKGS=(build-essential autoconf automake libtool pkg-config
       gdisk fdisk libxml2-utils cpio file mandoc groff-base openssl python3 procps util-linux
 # tests: tarballs with devices/xattrs/ACLs (bsdtar), ACLs on a directory, a Debian root
       libarchive-tools acl mmdebstrap time
-      ca-certificates)
+      ca-certificates
+# the Debian package (debian/, tests/integration/deb.sh) and shell completion
+      dpkg-dev debhelper fakeroot lintian binutils bash-completion)
 
 missing=()
 for p in "${PKGS[@]}"; do
