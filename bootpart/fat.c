@@ -94,7 +94,7 @@ int bootpart_fat_open(int fd, uint64_t offset, struct bootpart_fat *ret, struct 
         f.clu = malloc(f.cluster_bytes);
         if (!f.win || !f.clu) {
                 bootpart_fat_done(&f);
-                return xerr_set(e, -ENOMEM, "", "out of memory");
+                return xerr_oom(e, "");
         }
         *ret = f;
         return 0;

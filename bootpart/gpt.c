@@ -22,8 +22,6 @@
 #include "bootpart/bootpart.h"
 #include "bootpart/bootpart-internal.h"
 
-#define MIB (UINT64_C(1) << 20)
-#define SECTOR UINT64_C(512)
 /* GPT names are 36 UTF-16 code units; we accept ASCII only. */
 #define GPT_NAME_MAX 36
 /* Keeps offsets far from overflow and from what any tool handles (8 EiB). */
@@ -62,7 +60,7 @@ static int check_part(const struct bootpart_gpt_part *p, size_t i, struct xerr *
         if (!p->type || !bootpart_uuid_string_valid(p->type))
                 return xerr_set(e, -EINVAL, where, "type '%s' is not a GUID",
                                 p->type ? p->type : "(null)");
-        if (p->size == 0 || p->size % MIB)
+        if (p->size == 0 || p->size % XOVA_MiB)
                 return xerr_set(e, -EINVAL, where,
                                 "'%s': size %" PRIu64 " is not a positive multiple of 1 MiB",
                                 p->name, p->size);
@@ -73,7 +71,7 @@ int bootpart_gpt_layout(struct bootpart_gpt_part *parts, size_t n, uint64_t *ret
                         struct xerr *e)
 {
         uint64_t off[BOOTPART_GPT_MAX_PARTS];
-        uint64_t pos = MIB;     /* the first MiB holds the MBR, GPT header and entries */
+        uint64_t pos = XOVA_MiB;     /* the first MiB holds the MBR, GPT header and entries */
         int r;
 
         if (n == 0 || !parts)
@@ -91,13 +89,13 @@ int bootpart_gpt_layout(struct bootpart_gpt_part *parts, size_t n, uint64_t *ret
                 off[i] = pos;
                 pos += parts[i].size;   /* sizes are MiB multiples: the next stays aligned */
         }
-        if (pos > DISK_MAX - MIB)
+        if (pos > DISK_MAX - XOVA_MiB)
                 return xerr_set(e, -EFBIG, "GPT", "disk would exceed %" PRIu64 " bytes", DISK_MAX);
         for (size_t i = 0; i < n; i++)
                 parts[i].offset = off[i];
         /* The backup GPT (header + 16 KiB of entries) sits in the last
          * 33 sectors; one whole MiB keeps the disk size a MiB multiple. */
-        *ret_disk_size = pos + MIB;
+        *ret_disk_size = pos + XOVA_MiB;
         return 0;
 }
 
@@ -138,8 +136,8 @@ static int write_label(struct fdisk_context *cxt, const char *image, const uint8
                 if (!pa || !t)
                         return fdisk_error(e, -ENOMEM, image, what);
                 if ((r = fdisk_partition_set_partno(pa, i)) < 0 ||
-                    (r = fdisk_partition_set_start(pa, parts[i].offset / SECTOR)) < 0 ||
-                    (r = fdisk_partition_set_size(pa, parts[i].size / SECTOR)) < 0 ||
+                    (r = fdisk_partition_set_start(pa, parts[i].offset / XOVA_SECTOR_SIZE)) < 0 ||
+                    (r = fdisk_partition_set_size(pa, parts[i].size / XOVA_SECTOR_SIZE)) < 0 ||
                     (r = fdisk_partition_set_type(pa, t)) < 0 ||
                     (r = fdisk_partition_set_name(pa, parts[i].name)) < 0 ||
                     (r = fdisk_partition_set_uuid(pa, xova_uuid_format(parts[i].uuid, guid))) < 0)
@@ -169,7 +167,7 @@ static int gpt_fill(int fd, const char *image, const uint8_t disk_guid[16],
                 return xerr_set_errno(e, -errno, image, "cannot size to %" PRIu64 " bytes", disk);
         cxt = fdisk_new_context();
         if (!cxt)
-                return xerr_set(e, -ENOMEM, image, "out of memory");
+                return xerr_oom(e, image);
         /* No dialogs: libfdisk must never ask (there is nobody to answer). */
         fdisk_disable_dialogs(cxt, 1);
         /* By fd: the file we just created with O_EXCL, not whatever the path
@@ -203,7 +201,8 @@ int bootpart_gpt_write(const char *image, const uint8_t disk_guid[16],
         if (n > BOOTPART_GPT_MAX_PARTS)
                 return xerr_set(e, -E2BIG, image, "%zu partitions, at most %d", n,
                                 BOOTPART_GPT_MAX_PARTS);
-        /* parts[].offset is written only on success (STYLE rule 8). */
+        /* parts[].offset is written only on success: out-parameters are set
+         * only when the call succeeds (docs/HACKING.md, "Out-parameters"). */
         if (n > 0 && parts)
                 memcpy(laid, parts, n * sizeof(*parts));
         r = bootpart_gpt_layout(parts ? laid : NULL, n, &disk, e);

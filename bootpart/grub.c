@@ -49,9 +49,7 @@ bool bootpart_uuid_string_valid(const char *s)
         if (!s || strlen(s) != sizeof(pattern) - 1)
                 return false;
         for (size_t i = 0; pattern[i]; i++) {
-                bool hex = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-                           (s[i] >= 'A' && s[i] <= 'F');
-                if (pattern[i] == '-' ? s[i] != '-' : !hex)
+                if (pattern[i] == '-' ? s[i] != '-' : xova_hex_digit(s[i]) < 0)
                         return false;
         }
         return true;
@@ -72,10 +70,10 @@ int bootpart_grub_dir(const struct bootpart_usp *u, const struct xova_arch *arch
                 struct stat st;
 
                 if (asprintf(&dir, "%s/%s", roots[i], arch->grub_target) < 0)
-                        return xerr_set(e, -ENOMEM, arch->grub_target, "out of memory");
+                        return xerr_oom(e, arch->grub_target);
                 dep = xova_path_join(dir, "moddep.lst");
                 if (!dep)
-                        return xerr_set(e, -ENOMEM, arch->grub_target, "out of memory");
+                        return xerr_oom(e, arch->grub_target);
                 if (stat(dep, &st) == 0 && S_ISREG(st.st_mode)) {
                         *ret = TAKE_PTR(dir);
                         return 0;
@@ -143,7 +141,7 @@ int bootpart_grub_cfg(const struct bootpart_payload *p, size_t n, char **ret, st
 
         f = open_memstream(&buf, &len);
         if (!f)
-                return xerr_set(e, -ENOMEM, "grub.cfg", "out of memory");
+                return xerr_oom(e, "grub.cfg");
         fputs("# xova universal system partition: one grub.cfg for every architecture.\n"
               "# $grub_cpu says which GRUB runs; each branch picks that arch's payload.\n"
               "set timeout=0\n"
@@ -183,7 +181,7 @@ int bootpart_grub_cfg(const struct bootpart_payload *p, size_t n, char **ret, st
                       "        fi\n", f);
         fputs("}\n", f);
         if (fclose(f) != 0 || !buf)
-                return xerr_set(e, -ENOMEM, "grub.cfg", "out of memory");
+                return xerr_oom(e, "grub.cfg");
         *ret = TAKE_PTR(buf);
         return 0;
 }
@@ -353,11 +351,11 @@ int bootpart_stage_build(const struct bootpart_usp *u, struct bootpart_stage *re
 
         s.dir = xova_path_join(u->workdir, "usp");
         if (!s.dir)
-                return xerr_set(e, -ENOMEM, "boot partition", "out of memory");
+                return xerr_oom(e, "boot partition");
         early = xova_path_join(s.dir, "early.cfg");
         s.grub_cfg = xova_path_join(s.dir, "grub.cfg");
         if (!early || !s.grub_cfg)
-                return xerr_set(e, -ENOMEM, "boot partition", "out of memory");
+                return xerr_oom(e, "boot partition");
         if (mkdir(s.dir, 0755) < 0 && errno != EEXIST)
                 return xerr_set_errno(e, -errno, s.dir, "cannot create directory");
         r = write_text(early, early_cfg, e);
@@ -370,7 +368,7 @@ int bootpart_stage_build(const struct bootpart_usp *u, struct bootpart_stage *re
                 const struct xova_arch *a = u->payloads[i].arch;
                 s.shim[i] = xova_path_join(s.dir, a->efi_name);
                 if (!s.shim[i])
-                        return xerr_set(e, -ENOMEM, "boot partition", "out of memory");
+                        return xerr_oom(e, "boot partition");
                 r = make_shim(u, a, early, s.shim[i], e);
                 if (r < 0)
                         return r;

@@ -22,10 +22,8 @@
 #include "bootpart/bootpart.h"
 #include "bootpart/bootpart-internal.h"
 
-#define MIB (UINT64_C(1) << 20)
-#define SECTOR UINT64_C(512)
 /* One sector per cluster: see BOOTPART_USP_MIN_SIZE in bootpart.h. */
-#define CLUSTER SECTOR
+#define CLUSTER XOVA_SECTOR_SIZE
 /* FAT cannot store times before 1980-01-01 00:00:00 (its year field counts
  * from 1980, and mtools silently wraps an earlier year into 2098). */
 #define FAT_EPOCH_MIN UINT64_C(315532800)
@@ -108,9 +106,9 @@ static int compute_size(const struct bootpart_usp *u, const struct bootpart_stag
         data += (3 + u->n_payloads) * 8 * CLUSTER;
 
         clusters = data / CLUSTER;
-        fat = round_up((clusters + 2) * 4, SECTOR) * 2;         /* two FATs, 4 bytes/cluster */
-        raw = 32 * SECTOR + fat + data;                         /* 32 reserved sectors */
-        total = round_up(raw + raw / 16 + MIB, MIB);            /* ~6% + 1 MiB slack */
+        fat = round_up((clusters + 2) * 4, XOVA_SECTOR_SIZE) * 2;         /* two FATs, 4 bytes/cluster */
+        raw = 32 * XOVA_SECTOR_SIZE + fat + data;                         /* 32 reserved sectors */
+        total = round_up(raw + raw / 16 + XOVA_MiB, XOVA_MiB);            /* ~6% + 1 MiB slack */
         if (total < BOOTPART_USP_MIN_SIZE)
                 total = BOOTPART_USP_MIN_SIZE;
         *ret_bytes = total;
@@ -188,12 +186,12 @@ static int check_mkfs(int fd, uint64_t offset, uint64_t size, uint32_t serial,
                 return xerr_set_tool(e, "mkfs.fat", "the FAT at offset %" PRIu64 " has %" PRIu32
                                      " sectors of %" PRIu32 " bytes, want %" PRIu64 " bytes", offset,
                                      f.total_sectors, f.bytes_per_sector, size);
-        if (f.cluster_bytes != CLUSTER || f.hidden_sectors != offset / SECTOR || f.serial != serial)
+        if (f.cluster_bytes != CLUSTER || f.hidden_sectors != offset / XOVA_SECTOR_SIZE || f.serial != serial)
                 return xerr_set_tool(e, "mkfs.fat", "the FAT at offset %" PRIu64 " has clusters of "
                                      "%" PRIu32 " bytes, %" PRIu32 " hidden sectors and serial %08"
                                      PRIX32 ", want %" PRIu64 ", %" PRIu64 " and %08" PRIX32, offset,
                                      f.cluster_bytes, f.hidden_sectors, f.serial, CLUSTER,
-                                     offset / SECTOR, serial);
+                                     offset / XOVA_SECTOR_SIZE, serial);
         *ret = f;
         f = (struct bootpart_fat) { .fd = -1 };
         return 0;
@@ -275,14 +273,14 @@ int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t
         r = check_label(label, e);
         if (r < 0)
                 return r;
-        if (offset % SECTOR || size % MIB)
+        if (offset % XOVA_SECTOR_SIZE || size % XOVA_MiB)
                 return xerr_set(e, -EINVAL, image,
                                 "boot partition at byte %" PRIu64 " size %" PRIu64 ": offset must "
                                 "be a multiple of 512 and size of 1 MiB", offset, size);
         if (size < BOOTPART_USP_MIN_SIZE || size > UINT64_C(1) << 40)
                 return xerr_set(e, -EINVAL, image,
                                 "boot partition size %" PRIu64 " MiB: FAT32 here needs %" PRIu64
-                                " MiB to 1 TiB", size / MIB, BOOTPART_USP_MIN_SIZE / MIB);
+                                " MiB to 1 TiB", size / XOVA_MiB, BOOTPART_USP_MIN_SIZE / XOVA_MiB);
 
         /* The image must exist and hold the region: mkfs.fat would extend
          * a short file silently, hiding a layout bug. */
@@ -309,14 +307,14 @@ int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t
         if (need > size)
                 return xerr_set(e, -ENOSPC, image,
                                 "boot partition of %" PRIu64 " MiB is too small for its files, "
-                                "needs %" PRIu64 " MiB", size / MIB, need / MIB);
+                                "needs %" PRIu64 " MiB", size / XOVA_MiB, need / XOVA_MiB);
         total += 1;     /* the end counts as one byte so that done == total means done */
         xova_progress_report(progress, "boot partition", 0, total);
 
         serial_n = xova_derive_u32(u->seed ? u->seed : "", "usp-fat-serial");
         snprintf(serial, sizeof(serial), "%08" PRIX32, serial_n);
-        snprintf(hidden, sizeof(hidden), "%" PRIu64, offset / SECTOR);
-        snprintf(off_arg, sizeof(off_arg), "--offset=%" PRIu64, offset / SECTOR);
+        snprintf(hidden, sizeof(hidden), "%" PRIu64, offset / XOVA_SECTOR_SIZE);
+        snprintf(off_arg, sizeof(off_arg), "--offset=%" PRIu64, offset / XOVA_SECTOR_SIZE);
         snprintf(kib, sizeof(kib), "%" PRIu64, size / 1024);
         {
                 /* --invariant pins mkfs.fat's times but also forces serial
@@ -342,7 +340,7 @@ int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t
         }
 
         if (asprintf(&target, "%s@@%" PRIu64, image, offset) < 0)
-                return xerr_set(e, -ENOMEM, image, "out of memory");
+                return xerr_oom(e, image);
         mtools_env_init(&menv, u->epoch);
         {
                 const char *argv[5 + ELEMENTSOF(s.shim)];
@@ -353,7 +351,7 @@ int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t
                         dlen += strlen(u->payloads[i].arch->name) + 4;
                 dirs = malloc(dlen + 1);
                 if (!dirs)
-                        return xerr_set(e, -ENOMEM, image, "out of memory");
+                        return xerr_oom(e, image);
                 argv[k++] = "mmd";
                 argv[k++] = "-i";
                 argv[k++] = target;

@@ -7,7 +7,7 @@
 #include "appliance/appliance.h"
 #include "cli/cli.h"
 
-static void help(void)
+void verb_build_help(void)
 {
         printf("Usage: xova build [OPTIONS] SPEC\n"
                "\n"
@@ -41,13 +41,30 @@ static void help(void)
 }
 
 enum {
-        OPT_SEED = 0x100,
-        OPT_GRUB_DIR,
-        OPT_SIGN_KEY,
-        OPT_SIGN_CERT,
-        OPT_FORCE,
-        OPT_PROGRESS,
-        OPT_NO_PROGRESS,
+        ARG_SEED = CLI_ARG_VERB,
+        ARG_GRUB_DIR,
+        ARG_SIGN_KEY,
+        ARG_SIGN_CERT,
+        ARG_FORCE,
+        ARG_PROGRESS,
+        ARG_NO_PROGRESS,
+};
+
+const struct option verb_build_options[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "format", required_argument, NULL, 'f' },
+        { "layout", required_argument, NULL, 'l' },
+        { "arch", required_argument, NULL, 'a' },
+        { "seed", required_argument, NULL, ARG_SEED },
+        { "grub-dir", required_argument, NULL, ARG_GRUB_DIR },
+        { "sign-key", required_argument, NULL, ARG_SIGN_KEY },
+        { "sign-cert", required_argument, NULL, ARG_SIGN_CERT },
+        { "force", no_argument, NULL, ARG_FORCE },
+        { "progress", no_argument, NULL, ARG_PROGRESS },
+        { "no-progress", no_argument, NULL, ARG_NO_PROGRESS },
+        { "quiet", no_argument, NULL, 'q' },
+        CLI_COMMON_LONGOPTS,
+        {}
 };
 
 static void note_reclaimed(void *userdata, const char *dir, const char *name)
@@ -70,24 +87,8 @@ static int split_list(char *s, const char **out, size_t max)
         return n > 0 ? 0 : -EINVAL;
 }
 
-int verb_build(int argc, char **argv)
+int verb_build(int argc, char **argv, const struct cli_bundle_opts *unused)
 {
-        static const struct option opts[] = {
-                { "output", required_argument, NULL, 'o' },
-                { "format", required_argument, NULL, 'f' },
-                { "layout", required_argument, NULL, 'l' },
-                { "arch", required_argument, NULL, 'a' },
-                { "seed", required_argument, NULL, OPT_SEED },
-                { "grub-dir", required_argument, NULL, OPT_GRUB_DIR },
-                { "sign-key", required_argument, NULL, OPT_SIGN_KEY },
-                { "sign-cert", required_argument, NULL, OPT_SIGN_CERT },
-                { "force", no_argument, NULL, OPT_FORCE },
-                { "progress", no_argument, NULL, OPT_PROGRESS },
-                { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-                { "quiet", no_argument, NULL, 'q' },
-                CLI_COMMON_LONGOPTS,
-                {}
-        };
         _cleanup_(appliance_freep) struct appliance *a = NULL;
         _cleanup_free_ char *output = NULL, *arch_copy = NULL, *grub_env = NULL;
         struct appliance_build_opts bo = { .format = APPLIANCE_FORMAT_OVA };
@@ -97,9 +98,8 @@ int verb_build(int argc, char **argv)
         int progress = -1, c, r;
         struct xerr e = { 0 };
 
-        optind = 0;
-        opterr = 1;
-        while ((c = getopt_long(argc, argv, "o:f:l:a:qhV", opts, NULL)) != -1) {
+        (void) unused;
+        while ((c = cli_getopt(argc, argv)) != -1) {
                 switch (c) {
                 case 'o':
                         free(output);
@@ -121,45 +121,37 @@ int verb_build(int argc, char **argv)
                                 return cli_usage_error("build", "invalid --arch '%s'", optarg);
                         bo.archs = archs;
                         break;
-                case OPT_SEED:
+                case ARG_SEED:
                         bo.seed = optarg;
                         break;
-                case OPT_GRUB_DIR:
+                case ARG_GRUB_DIR:
                         if (n_grub + 1 >= ELEMENTSOF(grub_dirs))
                                 return cli_usage_error("build", "too many --grub-dir options");
                         grub_dirs[n_grub++] = optarg;
                         break;
-                case OPT_SIGN_KEY:
+                case ARG_SIGN_KEY:
                         bo.sign_key = optarg;
                         break;
-                case OPT_SIGN_CERT:
+                case ARG_SIGN_CERT:
                         bo.sign_cert = optarg;
                         break;
-                case OPT_FORCE:
+                case ARG_FORCE:
                         bo.force = true;
                         break;
-                case OPT_PROGRESS:
+                case ARG_PROGRESS:
                         progress = 1;
                         break;
-                case OPT_NO_PROGRESS:
+                case ARG_NO_PROGRESS:
                         progress = 0;
                         break;
                 case 'q':
                         quiet = true;
                         break;
-                case 'h':
-                        help();
-                        return 0;
-                case 'V':
-                        return cli_version();
+                CLI_HANDLED_OPTIONS:
                 default:
-                        return cli_try_help("build");
+                        break;
                 }
         }
-        if (optind >= argc)
-                return cli_usage_error("build", "missing SPEC");
-        if (argc - optind > 1)
-                return cli_usage_error("build", "unexpected argument '%s'", argv[optind + 1]);
         if (!bo.sign_key != !bo.sign_cert)
                 return cli_usage_error("build", "--sign-key and --sign-cert go together");
         if (bo.sign_key && bo.format == APPLIANCE_FORMAT_RAW)
@@ -167,8 +159,10 @@ int verb_build(int argc, char **argv)
 
         if (n_grub == 0 && getenv("XOVA_GRUB_PATH")) {
                 grub_env = strdup(getenv("XOVA_GRUB_PATH"));
-                if (!grub_env)
-                        return cli_error(&(struct xerr) { .code = -ENOMEM, .msg = "out of memory" });
+                if (!grub_env) {
+                        xerr_oom(&e, NULL);
+                        return cli_error(&e);
+                }
                 for (char *save = NULL, *t = strtok_r(grub_env, ":", &save); t && n_grub + 1 < ELEMENTSOF(grub_dirs);
                      t = strtok_r(NULL, ":", &save))
                         grub_dirs[n_grub++] = t;
@@ -188,8 +182,10 @@ int verb_build(int argc, char **argv)
                 if (asprintf(&output, "%s%s", a->name, bo.format == APPLIANCE_FORMAT_OVA ? ".ova" : "") < 0)
                         output = NULL;
         }
-        if (!output)
-                return cli_error(&(struct xerr) { .code = -ENOMEM, .msg = "out of memory" });
+        if (!output) {
+                xerr_oom(&e, NULL);
+                return cli_error(&e);
+        }
         bo.output = output;
         cli_progress_init(&bo.progress, progress);
 

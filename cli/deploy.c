@@ -7,7 +7,7 @@
 #include "cli/cli.h"
 #include "hv/hv.h"
 
-static void usage(void)
+void verb_deploy_help(void)
 {
         printf("Usage: xova deploy --libvirt-xml [OPTIONS] BUNDLE\n"
                "\n"
@@ -30,34 +30,29 @@ static void usage(void)
                "See xova-deploy(1).\n");
 }
 
-int verb_deploy(int argc, char **argv)
+enum { ARG_XML = CLI_ARG_VERB, ARG_ARCH, ARG_DISKDIR, ARG_NODISKS };
+const struct option verb_deploy_options[] = {
+        { "libvirt-xml", no_argument, NULL, ARG_XML },
+        { "arch", required_argument, NULL, ARG_ARCH },
+        { "disk-dir", required_argument, NULL, ARG_DISKDIR },
+        { "no-disks", no_argument, NULL, ARG_NODISKS },
+        { "output", required_argument, NULL, 'o' },
+        CLI_CA_LONGOPT,
+        CLI_COMMON_LONGOPTS,
+        {}
+};
+
+int verb_deploy(int argc, char **argv, const struct cli_bundle_opts *bo)
 {
-        enum { ARG_XML = 0x100, ARG_ARCH, ARG_DISKDIR, ARG_NODISKS, ARG_CA };
-        static const struct option longopts[] = {
-                { "libvirt-xml", no_argument, NULL, ARG_XML },
-                { "arch", required_argument, NULL, ARG_ARCH },
-                { "disk-dir", required_argument, NULL, ARG_DISKDIR },
-                { "no-disks", no_argument, NULL, ARG_NODISKS },
-                { "output", required_argument, NULL, 'o' },
-                { "ca", required_argument, NULL, ARG_CA },
-                CLI_COMMON_LONGOPTS,
-                {}
-        };
-        struct hv_deploy_opts o = { .create_disks = true };
+        struct hv_deploy_opts o = { .create_disks = true, .ca_file = bo->ca_file };
         _cleanup_free_ char *xml = NULL;
         const char *output = NULL;
         struct xerr e = { 0 };
         bool want_xml = false;
         int c, r;
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "ho:V", longopts, NULL)) >= 0) {
+        while ((c = cli_getopt(argc, argv)) >= 0) {
                 switch (c) {
-                case 'h':
-                        usage();
-                        return 0;
-                case 'V':
-                        return cli_version();
                 case ARG_XML:
                         want_xml = true;
                         break;
@@ -75,15 +70,11 @@ int verb_deploy(int argc, char **argv)
                 case 'o':
                         output = optarg;
                         break;
-                case ARG_CA:
-                        o.ca_file = optarg;
-                        break;
+                CLI_HANDLED_OPTIONS:
                 default:
-                        return cli_try_help("deploy");
+                        break;
                 }
         }
-        if (optind + 1 != argc)
-                return cli_usage_error("deploy", optind == argc ? "missing BUNDLE" : "too many arguments");
         if (!want_xml)
                 return cli_usage_error("deploy", "say what to deploy to: --libvirt-xml");
         r = hv_libvirt_deploy(argv[optind], &o, &xml, &e);

@@ -12,9 +12,9 @@
 #include <json-c/json.h>
 
 #include "cli/cli.h"
-#include "ovf/ovf.h"
+#include "hv/hv.h"
 
-static void help(void)
+void verb_inspect_help(void)
 {
         printf("Usage: xova inspect [OPTIONS] BUNDLE\n"
                "\n"
@@ -37,10 +37,17 @@ static void help(void)
 }
 
 enum {
-        OPT_JSON = 0x100,
-        OPT_CA,
-        OPT_REQUIRE_SIGNATURE,
-        OPT_DEEP,
+        ARG_JSON = CLI_ARG_VERB,
+        ARG_DEEP,
+};
+
+const struct option verb_inspect_options[] = {
+        { "json", no_argument, NULL, ARG_JSON },
+        CLI_CA_LONGOPT,
+        CLI_REQUIRE_SIGNATURE_LONGOPT,
+        { "deep", no_argument, NULL, ARG_DEEP },
+        CLI_COMMON_LONGOPTS,
+        {}
 };
 
 /*
@@ -72,7 +79,7 @@ static json_object *str_or_null(const char *s)
         return c ? json_object_new_string(c) : NULL;
 }
 
-static json_object *deep_json(const struct ovf_descriptor *d, const struct ovf_deep_report *rep)
+static json_object *deep_json(const struct ovf_descriptor *d, const struct hv_deep_report *rep)
 {
         json_object *o = json_object_new_object(), *disks = json_object_new_array();
 
@@ -80,7 +87,7 @@ static json_object *deep_json(const struct ovf_descriptor *d, const struct ovf_d
         json_object_object_add(o, "launch_ms", json_object_new_int64((int64_t) rep->launch_ms));
         json_object_object_add(o, "total_ms", json_object_new_int64((int64_t) rep->total_ms));
         for (size_t i = 0; i < rep->n_disks; i++) {
-                const struct ovf_deep_disk *dd = &rep->disks[i];
+                const struct hv_deep_disk *dd = &rep->disks[i];
                 const struct ovf_disk *k = &d->disks[dd->disk];
                 json_object *j = json_object_new_object(), *parts = json_object_new_array(),
                             *fss = json_object_new_array();
@@ -90,7 +97,7 @@ static json_object *deep_json(const struct ovf_descriptor *d, const struct ovf_d
                 json_object_object_add(j, "device", str_or_null(dd->device));
                 json_object_object_add(j, "partition_table", str_or_null(dd->partition_table));
                 for (size_t p = 0; p < dd->n_partitions; p++) {
-                        const struct ovf_deep_partition *pp = &dd->partitions[p];
+                        const struct hv_deep_partition *pp = &dd->partitions[p];
                         json_object *x = json_object_new_object();
                         json_object_object_add(x, "device", str_or_null(pp->device));
                         json_object_object_add(x, "number", json_object_new_int(pp->number));
@@ -101,7 +108,7 @@ static json_object *deep_json(const struct ovf_descriptor *d, const struct ovf_d
                 }
                 json_object_object_add(j, "partitions", parts);
                 for (size_t f = 0; f < dd->n_filesystems; f++) {
-                        const struct ovf_deep_fs *fs = &dd->filesystems[f];
+                        const struct hv_deep_fs *fs = &dd->filesystems[f];
                         json_object *x = json_object_new_object();
                         json_object_object_add(x, "device", str_or_null(fs->device));
                         json_object_object_add(x, "type", str_or_null(fs->type));
@@ -132,7 +139,7 @@ static json_object *deep_json(const struct ovf_descriptor *d, const struct ovf_d
         return o;
 }
 
-static int inspect_json(const char *path, const struct ovf_bundle *b, const struct ovf_deep_report *deep)
+static int inspect_json(const char *path, const struct ovf_bundle *b, const struct hv_deep_report *deep)
 {
         const struct ovf_descriptor *d = ovf_bundle_descriptor(b);
         json_object *o = json_object_new_object(), *archs = json_object_new_array(),
@@ -201,7 +208,7 @@ static int inspect_json(const char *path, const struct ovf_bundle *b, const stru
         return r < 0 ? XOVA_EXIT_FAILURE : 0;
 }
 
-static void deep_text(const struct ovf_descriptor *d, const struct ovf_deep_report *rep)
+static void deep_text(const struct ovf_descriptor *d, const struct hv_deep_report *rep)
 {
         char s1[32];
 
@@ -209,12 +216,12 @@ static void deep_text(const struct ovf_descriptor *d, const struct ovf_deep_repo
                ".%01" PRIu64 " s):\n", rep->backend, rep->launch_ms / 1000, rep->launch_ms % 1000 / 100,
                rep->total_ms / 1000, rep->total_ms % 1000 / 100);
         for (size_t i = 0; i < rep->n_disks; i++) {
-                const struct ovf_deep_disk *dd = &rep->disks[i];
+                const struct hv_deep_disk *dd = &rep->disks[i];
                 printf("  %s (", d->disks[dd->disk].id);
                 put_safe(dd->device);
                 printf("), partition table %s\n", dd->partition_table ? dd->partition_table : "none");
                 for (size_t p = 0; p < dd->n_partitions; p++) {
-                        const struct ovf_deep_partition *pp = &dd->partitions[p];
+                        const struct hv_deep_partition *pp = &dd->partitions[p];
                         printf("    partition %d ", pp->number);
                         put_safe(pp->device);
                         printf(" %s", xova_format_size(pp->size, s1, sizeof(s1)));
@@ -230,7 +237,7 @@ static void deep_text(const struct ovf_descriptor *d, const struct ovf_deep_repo
                         putchar('\n');
                 }
                 for (size_t f = 0; f < dd->n_filesystems; f++) {
-                        const struct ovf_deep_fs *fs = &dd->filesystems[f];
+                        const struct hv_deep_fs *fs = &dd->filesystems[f];
                         printf("    filesystem ");
                         put_safe(fs->device);
                         putchar(' ');
@@ -329,58 +336,34 @@ static void inspect_text(const char *path, const struct ovf_bundle *b)
         }
 }
 
-int verb_inspect(int argc, char **argv)
+int verb_inspect(int argc, char **argv, const struct cli_bundle_opts *bo)
 {
-        static const struct option opts[] = {
-                { "json", no_argument, NULL, OPT_JSON },
-                { "ca", required_argument, NULL, OPT_CA },
-                { "require-signature", no_argument, NULL, OPT_REQUIRE_SIGNATURE },
-                { "deep", no_argument, NULL, OPT_DEEP },
-                CLI_COMMON_LONGOPTS,
-                {}
-        };
         _cleanup_(ovf_bundle_freep) struct ovf_bundle *b = NULL;
-        _cleanup_(ovf_deep_report_freep) struct ovf_deep_report *rep = NULL;
-        struct ovf_open_opts oo = { 0 };
+        _cleanup_(hv_deep_report_freep) struct hv_deep_report *rep = NULL;
+        struct ovf_open_opts oo = { .ca_file = bo->ca_file, .require_signature = bo->require_signature };
         bool json = false, deep = false;
         struct xerr e = { 0 };
         int c, r;
 
-        optind = 0;
-        opterr = 1;
-        while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+        while ((c = cli_getopt(argc, argv)) != -1) {
                 switch (c) {
-                case OPT_JSON:
+                case ARG_JSON:
                         json = true;
                         break;
-                case OPT_CA:
-                        oo.ca_file = optarg;
-                        break;
-                case OPT_REQUIRE_SIGNATURE:
-                        oo.require_signature = true;
-                        break;
-                case OPT_DEEP:
+                case ARG_DEEP:
                         deep = true;
                         break;
-                case 'h':
-                        help();
-                        return 0;
-                case 'V':
-                        return cli_version();
+                CLI_HANDLED_OPTIONS:
                 default:
-                        return cli_try_help("inspect");
+                        break;
                 }
         }
-        if (optind >= argc)
-                return cli_usage_error("inspect", "missing BUNDLE");
-        if (argc - optind > 1)
-                return cli_usage_error("inspect", "unexpected argument '%s'", argv[optind + 1]);
         r = ovf_bundle_open(argv[optind], &oo, &b, &e);
         if (r < 0)
                 return cli_error(&e);
         /* only a verified bundle is looked into */
         if (deep) {
-                r = ovf_bundle_inspect_deep(b, &rep, &e);
+                r = hv_inspect_deep(b, &rep, &e);
                 if (r < 0)
                         return cli_error(&e);
         }

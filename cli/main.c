@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * xova - build one virtual appliance that boots on x86_64 and aarch64, and
- * boot it. main() dispatches to one verb from the table (STYLE.md rule 11);
- * each verb lives in its own file, parses its options and calls one library
- * entry point.
+ * boot it. main() dispatches to one verb from the table below; each verb
+ * lives in its own file, parses its own options and calls one library entry
+ * point. What every verb shares is checked here, once (cli/cli.h has the
+ * conventions): unknown options, --help, --version, the number of operands,
+ * and the bundle options.
  */
 #include "config.h"
 
@@ -13,13 +15,21 @@
 
 #include "cli/cli.h"
 
+/* name, function, help, options, short options, min and max operands, operand, flags, summary */
 static const struct verb verbs[] = {
-        { "build",   verb_build,   "build an appliance from a spec (OVA, OVF dir or raw disks)" },
-        { "inspect", verb_inspect, "show what a bundle holds, per architecture" },
-        { "verify",  verb_verify,  "check a bundle's structure, digests and signature" },
-        { "run",     verb_run,     "boot a bundle under QEMU with the host's VM definition" },
-        { "deploy",  verb_deploy,  "emit a libvirt domain for a bundle" },
+        { "build",   verb_build,   verb_build_help,   verb_build_options,   "o:f:l:a:qhV", 1, 1, "SPEC",   0,
+          "build an appliance from a spec (OVA, OVF dir or raw disks)" },
+        { "inspect", verb_inspect, verb_inspect_help, verb_inspect_options, "hV",          1, 1, "BUNDLE", VERB_BUNDLE,
+          "show what a bundle holds, per architecture" },
+        { "verify",  verb_verify,  verb_verify_help,  verb_verify_options,  "hV",          1, 1, "BUNDLE", VERB_BUNDLE,
+          "check a bundle's structure, digests and signature" },
+        { "run",     verb_run,     verb_run_help,     verb_run_options,     "hV",          1, 1, "BUNDLE", VERB_BUNDLE,
+          "boot a bundle under QEMU with the host's VM definition" },
+        { "deploy",  verb_deploy,  verb_deploy_help,  verb_deploy_options,  "ho:V",        1, 1, "BUNDLE", VERB_BUNDLE,
+          "emit a libvirt domain for a bundle" },
 };
+
+const struct verb *cli_verb;
 
 static void usage(FILE *f)
 {
@@ -51,6 +61,49 @@ static int close_stdout(int rc)
         return rc;
 }
 
+int cli_getopt(int argc, char **argv)
+{
+        return getopt_long(argc, argv, cli_verb->shortopts, cli_verb->options, NULL);
+}
+
+/* What every verb shares, before it runs: a bad option (getopt_long's own
+ * message, then the hint: exit 2), --help (exit 0), --version, the bundle
+ * options into *bo, and the operand count. Returns -1 to go on to the verb,
+ * or the exit code. */
+static int check_args(const struct verb *v, int argc, char **argv, struct cli_bundle_opts *bo)
+{
+        int c, n;
+
+        optind = 0;
+        opterr = 1;
+        while ((c = getopt_long(argc, argv, v->shortopts, v->options, NULL)) != -1) {
+                switch (c) {
+                case 'h':
+                        v->help();
+                        return 0;
+                case 'V':
+                        return cli_version();
+                case CLI_ARG_CA:
+                        bo->ca_file = optarg;
+                        break;
+                case CLI_ARG_REQUIRE_SIGNATURE:
+                        bo->require_signature = true;
+                        break;
+                case '?':
+                case ':':
+                        return cli_try_help(v->name);
+                default:
+                        break;          /* the verb's own: it parses them itself */
+                }
+        }
+        n = argc - optind;
+        if (n < v->min_args)
+                return cli_usage_error(v->name, "missing %s", v->operand);
+        if (n > v->max_args)
+                return cli_usage_error(v->name, "unexpected argument '%s'", argv[optind + v->max_args]);
+        return -1;
+}
+
 int main(int argc, char **argv)
 {
         const char *name;
@@ -68,11 +121,21 @@ int main(int argc, char **argv)
                 return close_stdout(cli_version());
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 if (strcmp(verbs[i].name, name) == 0) {
+                        struct cli_bundle_opts bo = { 0 };
                         /* getopt_long prefixes its messages with argv[0]: "xova build: ..." */
                         char prog[64];
+                        int r;
+
                         snprintf(prog, sizeof(prog), "xova %s", verbs[i].name);
                         argv[1] = prog;
-                        return close_stdout(verbs[i].fn(argc - 1, argv + 1));
+                        cli_verb = &verbs[i];
+                        r = check_args(cli_verb, argc - 1, argv + 1, &bo);
+                        if (r >= 0)
+                                return close_stdout(r);
+                        /* the verb's own pass over its options: from the start, silent */
+                        optind = 0;
+                        opterr = 0;
+                        return close_stdout(verbs[i].fn(argc - 1, argv + 1, &bo));
                 }
         if (name[0] == '-')
                 fprintf(stderr, "xova: unrecognized option '%s'\nTry 'xova --help'.\n", name);

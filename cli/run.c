@@ -8,7 +8,7 @@
 #include "cli/cli.h"
 #include "hv/hv.h"
 
-static void usage(void)
+void verb_run_help(void)
 {
         printf("Usage: xova run [OPTIONS] BUNDLE\n"
                "\n"
@@ -31,40 +31,35 @@ static void usage(void)
                "130 interrupted. See xova-run(1).\n");
 }
 
+enum { ARG_ARCH = CLI_ARG_VERB, ARG_ACCEL, ARG_EXPECT, ARG_TIMEOUT, ARG_CONSOLE, ARG_KEEP };
+const struct option verb_run_options[] = {
+        { "arch", required_argument, NULL, ARG_ARCH },
+        { "accel", required_argument, NULL, ARG_ACCEL },
+        { "expect", required_argument, NULL, ARG_EXPECT },
+        { "timeout", required_argument, NULL, ARG_TIMEOUT },
+        { "console", no_argument, NULL, ARG_CONSOLE },
+        { "keep", no_argument, NULL, ARG_KEEP },
+        CLI_CA_LONGOPT,
+        CLI_COMMON_LONGOPTS,
+        {}
+};
+
 static void run_note(void *userdata, const char *msg)
 {
         (void) userdata;
         cli_note("%s", msg);
 }
 
-int verb_run(int argc, char **argv)
+int verb_run(int argc, char **argv, const struct cli_bundle_opts *bo)
 {
-        enum { ARG_ARCH = 0x100, ARG_ACCEL, ARG_EXPECT, ARG_TIMEOUT, ARG_CONSOLE, ARG_KEEP, ARG_CA };
-        static const struct option longopts[] = {
-                { "arch", required_argument, NULL, ARG_ARCH },
-                { "accel", required_argument, NULL, ARG_ACCEL },
-                { "expect", required_argument, NULL, ARG_EXPECT },
-                { "timeout", required_argument, NULL, ARG_TIMEOUT },
-                { "console", no_argument, NULL, ARG_CONSOLE },
-                { "keep", no_argument, NULL, ARG_KEEP },
-                { "ca", required_argument, NULL, ARG_CA },
-                CLI_COMMON_LONGOPTS,
-                {}
-        };
         struct timespec t0, t1;
-        struct hv_run_opts o = { .accel = HV_ACCEL_AUTO, .note = run_note };
+        struct hv_run_opts o = { .accel = HV_ACCEL_AUTO, .note = run_note, .ca_file = bo->ca_file };
         struct xerr e = { 0 };
         uint64_t t;
         int c, r;
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) >= 0) {
+        while ((c = cli_getopt(argc, argv)) >= 0) {
                 switch (c) {
-                case 'h':
-                        usage();
-                        return 0;
-                case 'V':
-                        return cli_version();
                 case ARG_ARCH:
                         if (!xova_arch_by_name(optarg))
                                 return cli_usage_error("run", "unknown architecture '%s' (x86_64, aarch64)", optarg);
@@ -90,15 +85,11 @@ int verb_run(int argc, char **argv)
                 case ARG_KEEP:
                         o.keep = true;
                         break;
-                case ARG_CA:
-                        o.ca_file = optarg;
-                        break;
+                CLI_HANDLED_OPTIONS:
                 default:
-                        return cli_try_help("run");
+                        break;
                 }
         }
-        if (optind + 1 != argc)
-                return cli_usage_error("run", optind == argc ? "missing BUNDLE" : "too many arguments");
         cli_progress_init(&o.progress, -1);
         fflush(stdout);
         clock_gettime(CLOCK_MONOTONIC, &t0);

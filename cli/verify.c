@@ -9,7 +9,7 @@
 #include "cli/cli.h"
 #include "ovf/ovf.h"
 
-static void help(void)
+void verb_verify_help(void)
 {
         printf("Usage: xova verify [OPTIONS] BUNDLE\n"
                "\n"
@@ -31,9 +31,15 @@ static void help(void)
 }
 
 enum {
-        OPT_CA = 0x100,
-        OPT_REQUIRE_SIGNATURE,
-        OPT_JSON,
+        ARG_JSON = CLI_ARG_VERB,
+};
+
+const struct option verb_verify_options[] = {
+        CLI_CA_LONGOPT,
+        CLI_REQUIRE_SIGNATURE_LONGOPT,
+        { "json", no_argument, NULL, ARG_JSON },
+        CLI_COMMON_LONGOPTS,
+        {}
 };
 
 /* Outside text (a certificate subject, a path, an error quoting a
@@ -63,49 +69,26 @@ static int print_json(json_object *o)
         return r < 0 ? -EIO : 0;
 }
 
-int verb_verify(int argc, char **argv)
+int verb_verify(int argc, char **argv, const struct cli_bundle_opts *bo)
 {
-        static const struct option opts[] = {
-                { "ca", required_argument, NULL, OPT_CA },
-                { "require-signature", no_argument, NULL, OPT_REQUIRE_SIGNATURE },
-                { "json", no_argument, NULL, OPT_JSON },
-                CLI_COMMON_LONGOPTS,
-                {}
-        };
         _cleanup_(ovf_bundle_freep) struct ovf_bundle *b = NULL;
-        struct ovf_open_opts oo = { 0 };
+        struct ovf_open_opts oo = { .ca_file = bo->ca_file, .require_signature = bo->require_signature };
         _cleanup_free_ char *signer = NULL, *shown_path = NULL, *shown_ca = NULL;
         bool json = false;
         struct xerr e = { 0 };
         const char *path;
         int c, r;
 
-        optind = 0;
-        opterr = 1;
-        while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+        while ((c = cli_getopt(argc, argv)) != -1) {
                 switch (c) {
-                case OPT_CA:
-                        oo.ca_file = optarg;
-                        break;
-                case OPT_REQUIRE_SIGNATURE:
-                        oo.require_signature = true;
-                        break;
-                case OPT_JSON:
+                case ARG_JSON:
                         json = true;
                         break;
-                case 'h':
-                        help();
-                        return 0;
-                case 'V':
-                        return cli_version();
+                CLI_HANDLED_OPTIONS:
                 default:
-                        return cli_try_help("verify");
+                        break;
                 }
         }
-        if (optind >= argc)
-                return cli_usage_error("verify", "missing BUNDLE");
-        if (argc - optind > 1)
-                return cli_usage_error("verify", "unexpected argument '%s'", argv[optind + 1]);
         path = argv[optind];
 
         r = ovf_bundle_open(path, &oo, &b, &e);

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ */
-/* Cleanup (STYLE.md rule 7)                                           */
+/* Cleanup: _cleanup_ or one goto, never both (docs/HACKING.md)       */
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 static inline void freep(void *p) { free(*(void **) p); }
@@ -29,6 +29,29 @@ static inline void closep(int *fd) { if (*fd >= 0) { int e = errno; close(*fd); 
 #define TAKE_PTR(p) ({ __typeof__(p) _t = (p); (p) = NULL; _t; })
 #define TAKE_FD(fd) ({ int _t = (fd); (fd) = -1; _t; })
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Units every layer uses: binary sizes and the 512-byte sector of disk
+ * images (GPT LBAs, VMDK grains and offsets, FAT sectors). */
+#define XOVA_KiB (UINT64_C(1) << 10)
+#define XOVA_MiB (UINT64_C(1) << 20)
+#define XOVA_GiB (UINT64_C(1) << 30)
+#define XOVA_SECTOR_SIZE UINT64_C(512)
+
+/* The value of one hex digit, either case; -1 if c is not one. */
+static inline int xova_hex_digit(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* True when the n bytes at p are all zero (n == 0 included). Fast on long
+ * zero runs (sparse images, grains, holes): 64 bytes per step. */
+bool xova_mem_is_zero(const void *p, size_t n);
 
 /* Little-endian fields of the on-disk formats we read (VMDK, FAT, ext4, PE). */
 static inline uint16_t xova_le16(const uint8_t *p)
@@ -45,7 +68,7 @@ static inline uint64_t xova_le64(const uint8_t *p)
 }
 
 /* ------------------------------------------------------------------ */
-/* Errors are values (STYLE.md rule 5)                                 */
+/* Errors are values, never exits or prints (docs/HACKING.md)          */
 
 /* Caller-owned, fixed size: the error path never allocates. */
 struct xerr {
@@ -85,6 +108,9 @@ int xerr_set_tool(struct xerr *e, const char *tool, const char *fmt, ...)
  * where a directory belongs) becomes the tool's error as xerr_set_tool();
  * anything else (a read error, -ENOMEM) stays what it is. Returns e's code. */
 int xerr_set_tool_finding(struct xerr *e, const char *tool, int r, const struct xerr *sub);
+/* The one out-of-memory error: -ENOMEM, "out of memory", at where. Never
+ * allocates (struct xerr is fixed-size), so it is safe on the OOM path. */
+int xerr_oom(struct xerr *e, const char *where);
 /* Prefixes the message with context ("building disk 'data': ..."); returns e->code. */
 int xerr_prefix(struct xerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Formats "where: msg" (or "msg") into buf. */
@@ -113,7 +139,7 @@ const char *xova_escape_str(char *dst, size_t size, const char *s);
 #define XOVA_ESC(s) xova_escape_str((char[XOVA_ESC_MAX]){ 0 }, XOVA_ESC_MAX, (s))
 
 /* ------------------------------------------------------------------ */
-/* Numbers and sizes (STYLE.md rule 13)                                */
+/* Numbers and sizes: checked parsing only (docs/HACKING.md)           */
 
 /* Decimal only, no sign, no leading/trailing junk, no overflow. */
 int xova_parse_u64(const char *s, uint64_t *ret);
@@ -181,8 +207,35 @@ int xova_find_tool(const char *tool, const char *package, char **ret_path, struc
 int xova_run(const char *package, char *const argv[], char *const envp_extra[],
              char **ret_stdout, struct xerr *e);
 
+/* xova_run() with options: fds the tool must see under their numbers
+ * (e.g. a verified disk or a no-follow output handed over as
+ * /proc/self/fd/N; each > 2, CLOEXEC in xova, cleared in the child only). */
+struct xova_run_opts {
+        char *const *env_extra;
+        const int *keep_fds;
+        size_t n_keep_fds;
+};
+int xova_run_with(const char *package, char *const argv[], const struct xova_run_opts *o,
+                  char **ret_stdout, struct xerr *e);
+
+/* The one way a child is started (common/process.c): fork + execve of
+ * `path` (not looked up) with stdin from /dev/null, stdout/stderr to the
+ * given fds (-1 = /dev/null), default signal dispositions, an empty signal
+ * mask and only fds 0-2 plus keep_fds open. An exec failure is an error
+ * here (-errno), not an exit status 127 later. */
+struct xova_spawn_opts {
+        char *const *env_extra;         /* NULL or "K=V" list; wins over environ */
+        const int *keep_fds;            /* stay open, same numbers (each > 2) */
+        size_t n_keep_fds;
+        int stdout_fd, stderr_fd;       /* -1 = /dev/null */
+        bool pdeathsig;                 /* PR_SET_PDEATHSIG(SIGKILL): dies with xova */
+        bool own_pgrp;                  /* its own process group (a terminal ^C reaches only xova) */
+};
+int xova_spawn(const char *path, char *const argv[], const struct xova_spawn_opts *o, pid_t *ret_pid,
+               struct xerr *e);
+
 /* ------------------------------------------------------------------ */
-/* Atomic output (STYLE.md rule 14, RELIABILITY.md 3.3)               */
+/* Atomic output: all or nothing at the target (docs/HACKING.md)       */
 
 /* A file that appears at `target` only when committed. The temp lives in
  * the target's directory (O_TMPFILE where the filesystem has it, otherwise a
@@ -277,7 +330,7 @@ char *xova_basename(const char *path);
 char *xova_path_join(const char *a, const char *b);
 
 /* ------------------------------------------------------------------ */
-/* Progress (STYLE.md rule 10): libraries report, cli/ renders.        */
+/* Progress: libraries report, cli/ renders (docs/HACKING.md).        */
 
 typedef void (*xova_progress_fn)(void *userdata, const char *phase, uint64_t done, uint64_t total);
 struct xova_progress {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Error values: fixed-size, caller-owned, never allocating (STYLE.md rule 5). */
+/* Error values: fixed-size, caller-owned, never allocating (docs/HACKING.md,
+ * "Errors are values"). */
 #include "config.h"
 
 #include <stdio.h>
@@ -29,6 +30,11 @@ int xerr_set(struct xerr *e, int code, const char *where, const char *fmt, ...)
         vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
         va_end(ap);
         return code;
+}
+
+int xerr_oom(struct xerr *e, const char *where)
+{
+        return xerr_set(e, -ENOMEM, where, "out of memory");
 }
 
 int xerr_set_errno(struct xerr *e, int code, const char *where, const char *fmt, ...)

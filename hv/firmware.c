@@ -289,3 +289,16 @@ int hv_firmware_find(const struct xova_arch *arch, const char *machine, bool sec
         return hv_firmware_find_in(dir && *dir ? dir : "/usr/share/qemu/firmware", arch, machine,
                                    secure_boot, ret, e);
 }
+
+int hv_vm_firmware(const struct ovf_vm *vm, const char *machine, struct hv_firmware **ret, struct xerr *e)
+{
+        /* The one firmware decision, shared by `run` and `deploy` so the two
+         * verbs cannot disagree on a bundle: only UEFI is built and booted
+         * (the USP holds EFI loaders, nothing a BIOS could start); any other
+         * value in the descriptor is refused, never replaced by a UEFI
+         * loader. Empty means the default, efi. */
+        if (vm->firmware && *vm->firmware && strcmp(vm->firmware, "efi") != 0)
+                return xerr_set(e, -ENOTSUP, vm->arch ? vm->arch->name : "firmware",
+                                "firmware '%s' is not supported (only efi)", XOVA_ESC(vm->firmware));
+        return hv_firmware_find(vm->arch, machine, false, ret, e);
+}

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -65,45 +64,13 @@ const char *hv_status_str(int status, char *buf, size_t size)
         return buf;
 }
 
-int hv_spawn(const char *path, char *const argv[], int out_fd, int err_fd, pid_t *ret_pid,
-             struct xerr *e)
+int hv_spawn(const char *path, char *const argv[], int out_fd, int err_fd, const int *keep_fds,
+             size_t n_keep_fds, pid_t *ret_pid, struct xerr *e)
 {
-        pid_t parent = getpid(), pid;
-        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        struct xova_spawn_opts o = { .stdout_fd = out_fd, .stderr_fd = err_fd, .keep_fds = keep_fds,
+                                     .n_keep_fds = n_keep_fds, .pdeathsig = true, .own_pgrp = true };
 
-        if (null_fd < 0)
-                return xerr_set_errno(e, -errno, "/dev/null", "cannot open");
-        pid = fork();
-        if (pid < 0) {
-                int r = -errno;
-                close(null_fd);
-                return xerr_set_errno(e, r, path, "cannot fork");
-        }
-        if (pid == 0) {
-                /* only async-signal-safe calls from here on */
-                sigset_t none;
-                int fds[3] = { null_fd, out_fd >= 0 ? out_fd : null_fd, err_fd >= 0 ? err_fd : null_fd };
-
-                setpgid(0, 0);
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                if (getppid() != parent)        /* the parent died before prctl */
-                        _exit(127);
-                for (int s = 1; s < NSIG; s++)
-                        if (s != SIGKILL && s != SIGSTOP)
-                                signal(s, SIG_DFL);
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                for (int i = 0; i < 3; i++)
-                        if (dup2(fds[i], i) < 0)        /* dup2 clears O_CLOEXEC on the copy */
-                                _exit(127);
-                execv(path, argv);
-                _exit(127);
-        }
-        close(null_fd);
-        /* also from the parent, so the group exists before we might signal it */
-        setpgid(pid, pid);
-        *ret_pid = pid;
-        return 0;
+        return xova_spawn(path, argv, &o, ret_pid, e);
 }
 
 static int wait_ms(pid_t pid, int *status, uint64_t deadline)
@@ -143,11 +110,16 @@ group:
 }
 
 /* Tiny guests. x86_64: at the reset vector (last 16 bytes of a 64 KiB
- * -bios image) "mov al,0x31; out 0xf4,al" hits isa-debug-exit, QEMU exits
- * with (0x31 << 1) | 1 = 99. aarch64 virt: the image is mapped at 0 and run
- * from there; "movz/movk w0,0x84000008; hvc #0" is PSCI SYSTEM_OFF, QEMU
- * exits 0. Anything else (abort, KVM internal error, a hang) is a failure. */
-static const uint8_t probe_x86[] = { 0xb0, 0x31, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd };
+ * -bios image) "finit; mov al,0x31; out 0xf4,al" hits isa-debug-exit, QEMU
+ * exits with (0x31 << 1) | 1 = 99. The x87 "finit" (fwait + fninit) is there
+ * because some nested hosts run real mode through KVM's instruction emulator
+ * (no unrestricted guest), which cannot emulate it: there a guest of plain
+ * mov/out passes while every firmware dies with "KVM internal error.
+ * Suberror: 1" at its first fwait. aarch64 virt: the image is mapped at 0
+ * and run from there; "movz/movk w0,0x84000008; hvc #0" is PSCI SYSTEM_OFF,
+ * QEMU exits 0. Anything else (abort, KVM internal error, a hang) is a
+ * failure. */
+static const uint8_t probe_x86[] = { 0x9b, 0xdb, 0xe3, 0xb0, 0x31, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd };
 static const uint8_t probe_arm64[] = {
         0x00, 0x01, 0x80, 0x52,         /* movz w0, #0x0008 */
         0x00, 0x80, 0xb0, 0x72,         /* movk w0, #0x8400, lsl #16 */
@@ -166,6 +138,24 @@ static void last_line(const char *buf, size_t len, char *out, size_t size)
                 start--;
         snprintf(out, size, "%.*s", (int) (end - start), buf + start);
 }
+
+/* The first line of QEMU's stderr that says "error" is the cause (assertion
+ * lines follow it); else its last line. */
+static void cause_line(const char *buf, size_t len, char *out, size_t size)
+{
+        out[0] = '\0';
+        for (const char *l = buf, *end = buf + len; l < end;) {
+                const char *nl = memchr(l, '\n', (size_t) (end - l));
+                size_t ll = nl ? (size_t) (nl - l) : (size_t) (end - l);
+                if (memmem(l, ll, "rror", 4)) {
+                        snprintf(out, size, "%.*s", (int) ll, l);
+                        return;
+                }
+                l += ll + 1;
+        }
+        last_line(buf, len, out, size);
+}
+
 
 int hv_probe_qemu(const struct xova_arch *arch, enum hv_accel accel, unsigned timeout_ms,
                   char *reason, size_t reason_size)
@@ -242,7 +232,7 @@ int hv_probe_qemu(const struct xova_arch *arch, enum hv_accel accel, unsigned ti
                 snprintf(reason, reason_size, "pipe: %s", strerror(-r));
                 goto out;
         }
-        r = hv_spawn(qemu, (char *const *) argv, -1, err_pipe[1], &pid, &e);
+        r = hv_spawn(qemu, (char *const *) argv, -1, err_pipe[1], NULL, 0, &pid, &e);
         close(err_pipe[1]);
         err_r = err_pipe[0];
         if (r < 0) {
@@ -278,6 +268,15 @@ int hv_probe_qemu(const struct xova_arch *arch, enum hv_accel accel, unsigned ti
                         }
                         errbuf[errlen++] = tmp[i];
                 }
+                /* QEMU pauses the guest on a KVM internal error and waits
+                 * forever: that is the answer, no need to wait for the bound */
+                if (memmem(errbuf, errlen, "KVM internal error", 18)) {
+                        status = hv_child_stop(pid, 500);
+                        snprintf(reason, reason_size, "probe guest under %s -accel %s: KVM internal error",
+                                 arch->qemu_binary, hv_accel_name(accel));
+                        r = -EIO;
+                        goto out;
+                }
         }
         r = wait_ms(pid, &status, deadline + 1000);
         if (r < 0) {
@@ -292,19 +291,7 @@ int hv_probe_qemu(const struct xova_arch *arch, enum hv_accel accel, unsigned ti
                 r = 0;
                 goto out;
         }
-        /* The first line that says "error" is the cause; assertion lines follow it. */
-        line[0] = '\0';
-        for (char *l = errbuf, *end = errbuf + errlen; l < end;) {
-                char *nl = memchr(l, '\n', (size_t) (end - l));
-                size_t ll = nl ? (size_t) (nl - l) : (size_t) (end - l);
-                if (memmem(l, ll, "rror", 4)) {
-                        snprintf(line, sizeof(line), "%.*s", (int) ll, l);
-                        break;
-                }
-                l += ll + 1;
-        }
-        if (!line[0])
-                last_line(errbuf, errlen, line, sizeof(line));
+        cause_line(errbuf, errlen, line, sizeof(line));
         snprintf(reason, reason_size, "probe guest under %s -accel %s %s%s%s", arch->qemu_binary,
                  hv_accel_name(accel), hv_status_str(status, st, sizeof(st)), line[0] ? ": " : "",
                  line);

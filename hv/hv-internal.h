@@ -16,6 +16,10 @@
 /* hv_firmware_find() on an explicit descriptor directory. */
 int hv_firmware_find_in(const char *dir, const struct xova_arch *arch, const char *machine,
                         bool secure_boot, struct hv_firmware **ret, struct xerr *e);
+/* The firmware for a VM definition, the one decision `run` and `deploy`
+ * share: vm->firmware must be "efi" (or empty), anything else is -ENOTSUP;
+ * then hv_firmware_find() for the arch and machine. */
+int hv_vm_firmware(const struct ovf_vm *vm, const char *machine, struct hv_firmware **ret, struct xerr *e);
 /* Does a firmware descriptor's machine glob (e.g. "pc-q35-*") cover the
  * machine we run ("q35", "pc-q35-7.2", "virt")? Aliases are expanded. */
 bool hv_machine_matches(const char *pattern, const char *machine);
@@ -50,7 +54,7 @@ struct hv_qemu_config {
         uint64_t memory_mib;
         const struct hv_firmware *fw;
         const char *fw_vars;            /* private copy of fw->nvram_template, or NULL */
-        const struct hv_disk_source *disks;
+        const struct hv_disk *disks;
         const char *const *overlays;    /* one qcow2 overlay per disk */
         size_t n_disks;
         bool nic;                       /* virtio NIC on user networking */
@@ -64,17 +68,53 @@ char **hv_argv_free(char **argv);
 static inline void hv_argv_freep(char ***a) { *a = hv_argv_free(*a); }
 #define _cleanup_argv_ _cleanup_(hv_argv_freep)
 
-/* The -blockdev JSON for disk i: a qcow2 overlay whose backing is the disk's
- * byte range, read-only. Caller frees. */
-char *hv_disk_blockdev_json(const struct hv_disk_source *d, const char *overlay,
-                            const char *node_name);
-/* One qcow2 overlay per disk at paths[i], all created at once (ovf/'s
- * ovf_overlays_create), of disks[i].capacity bytes (or .size when 0); with
- * backing, the header names the disk's range as a json: backing file with
- * its format (what libvirt reads). */
-int hv_overlays_create(char *const *paths, const struct hv_disk_source *disks, size_t n, bool backing,
-                       struct xerr *e);
-/* Sparse private copy of a firmware vars template. */
+/* ---- block graph (blockdev.c) ------------------------------------------ */
+
+#include <json-c/json.h>
+
+/* What QEMU's file node opens for d: /proc/self/fd/N (holder 0: QEMU
+ * inherits N) or /proc/HOLDER/fd/N (QEMU is a grandchild that does not
+ * inherit, as under libguestfs), or d->file when d->fd is -1. */
+int hv_disk_filename(const struct hv_disk *d, pid_t holder, char *buf, size_t size);
+/* The read-only in-place node of d: {"driver":"vmdk","read-only":true,
+ * "file":{"driver":"raw","read-only":true,"offset":O,"size":S,"file":
+ * {"driver":"file","filename":F,"read-only":true}}} (a raw disk has no vmdk
+ * level). NULL when out of memory or d->fd is 0-2. Caller puts it. */
+json_object *hv_blockdev_source(const struct hv_disk *d, pid_t holder);
+/* The -blockdev node for a disk booted by xova: a qcow2 overlay (file by
+ * path, in the private run directory) backed by hv_blockdev_source(d, 0). */
+json_object *hv_blockdev_overlay(const struct hv_disk *d, const char *overlay, const char *node_name);
+/* Plain JSON text of a node, valid until the node is put. */
+const char *hv_json_text(json_object *o);
+/* d's guest-visible size: capacity, else size, else the file's size past offset. */
+int hv_disk_capacity(const struct hv_disk *d, uint64_t *ret, struct xerr *e);
+/* Copies d's byte range from its verified fd to out_fd (from 0). */
+int hv_disk_copy(const struct hv_disk *d, int out_fd, struct xerr *e);
+
+/* A qcow2 overlay for qemu-img to create: at `path` in a private directory
+ * xova made, or into `fd` (a file xova created O_CREAT|O_EXCL|O_NOFOLLOW,
+ * handed over as /proc/self/fd/N; path then only names it). The header
+ * records no backing, the in-place node of `backing` as "json:" (read
+ * through /proc/BACKING_HOLDER/fd/N), or `backing_file` (an absolute
+ * path); the backing format is always explicit and never probed. */
+struct hv_overlay {
+        const char *id;                 /* the disk, for messages, or NULL */
+        const char *path;
+        int fd;                         /* -1: create `path` */
+        uint64_t capacity;              /* guest-visible bytes */
+        const struct hv_disk *backing;
+        pid_t backing_holder;
+        const char *backing_file;
+        enum ovf_disk_format backing_format;
+};
+/* Creates each overlay with `qemu-img create -f qcow2`, all concurrently. On
+ * failure e holds the first failed overlay's error, naming its disk; the
+ * others may exist. */
+int hv_overlays_create(const struct hv_overlay *v, size_t n, struct xerr *e);
+
+/* Sparse private copy of a firmware vars template: into out (sized and
+ * written from 0), or a new file `target` (O_CREAT|O_EXCL|O_NOFOLLOW). */
+int hv_vars_fill(const char *template_path, int out, struct xerr *e);
 int hv_vars_copy(const char *template_path, const char *target, struct xerr *e);
 
 /* ---- bundles ------------------------------------------------------------- */
@@ -84,7 +124,7 @@ int hv_vars_copy(const char *template_path, const char *target, struct xerr *e);
  * of that VM (file names as ovf/ gives them). */
 int hv_bundle_vm(const char *bundle, const char *arch_name, const char *ca_file,
                  struct ovf_bundle **ret_bundle, const struct ovf_vm **ret_vm,
-                 struct hv_disk_source **ret_disks, struct xerr *e);
+                 struct hv_disk **ret_disks, struct xerr *e);
 
 static inline void hv_bundle_freep(struct ovf_bundle **b)
 {
@@ -93,12 +133,13 @@ static inline void hv_bundle_freep(struct ovf_bundle **b)
 
 /* ---- children ------------------------------------------------------------ */
 
-/* fork+exec with stdin from /dev/null, stdout/stderr to the given fds (-1 =
- * /dev/null), in its own process group (a terminal ^C reaches xova, which
- * then stops the guest cleanly) and with PR_SET_PDEATHSIG(SIGKILL) so it
- * dies if xova is killed. */
-int hv_spawn(const char *path, char *const argv[], int out_fd, int err_fd, pid_t *ret_pid,
-             struct xerr *e);
+/* xova_spawn() (common/process.c) as QEMU needs it: stdout/stderr to the
+ * given fds (-1 = /dev/null), keep_fds inherited (the verified disks QEMU
+ * opens as /proc/self/fd/N), in its own process group (a terminal ^C
+ * reaches xova, which then stops the guest cleanly) and with
+ * PR_SET_PDEATHSIG(SIGKILL) so it dies if xova is killed. */
+int hv_spawn(const char *path, char *const argv[], int out_fd, int err_fd, const int *keep_fds,
+             size_t n_keep_fds, pid_t *ret_pid, struct xerr *e);
 /* SIGTERM, then SIGKILL to the process group after grace_ms; always reaps.
  * Returns the wait status. */
 int hv_child_stop(pid_t pid, unsigned grace_ms);

@@ -60,12 +60,16 @@ struct hv_run_opts {
  * -XOVA_ETIMEOUT (marker not seen; e->msg holds the last console lines). */
 int hv_run(const char *bundle, const struct hv_run_opts *o, struct xerr *e);
 
-/* Where one disk's bytes are, for hv_run_vm(): a host file (made absolute
- * by the caller), a byte range in it and the format of those bytes. QEMU
- * reads the range read-only; guest writes go to an overlay in the run dir. */
-struct hv_disk_source {
+/* A disk QEMU opens (hv/blockdev.c builds its block node): a byte range
+ * of a host file in an explicit format. For a bundle, `fd` is the file
+ * ovf_bundle_open() verified and QEMU reads that descriptor, never the
+ * path (which may have been replaced since); `file` then only names it in
+ * messages. fd -1 means "open `file` by path" (raw test images, no
+ * bundle); set it explicitly: 0-2 are refused, never taken for a disk. */
+struct hv_disk {
         const char *id;                 /* for messages: "boot", "root-x86_64" */
         const char *file;               /* OVA, or a raw/VMDK image file */
+        int fd;                         /* verified open file (borrowed), or -1 */
         uint64_t offset;                /* first byte of the disk in file */
         uint64_t size;                  /* bytes, 0 = to the end of file */
         enum ovf_disk_format format;    /* explicit: QEMU never probes */
@@ -76,7 +80,7 @@ struct hv_disk_source {
  * hv_run() does after verification; also the entry point for tests on raw
  * images. disks[i] belongs to vm->disks[i] (boot disk first). Same returns
  * as hv_run(), -EINTR when SIGINT/SIGTERM/SIGHUP stopped the guest. */
-int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk_source *disks, size_t n_disks,
+int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_disks,
               const struct hv_run_opts *o, struct xerr *e);
 
 /* libvirt domain XML for an arch's definition (NULL = the host's). Disks
@@ -96,6 +100,70 @@ struct hv_deploy_opts {
  * agree. The bundle itself is never written. */
 int hv_libvirt_deploy(const char *bundle, const struct hv_deploy_opts *o, char **ret_xml,
                       struct xerr *e);
+
+/* ---- looking inside the disks (inspect.c, libguestfs) ------------------- */
+
+/* HAVE_LIBGUESTFS (config.h) says whether this build has it; without it
+ * hv_inspect_deep() fails with -ENOTSUP saying so. */
+
+/* Seconds guestfs_launch() may take (TCG, first run builds the supermin
+ * appliance) before the appliance is killed and the call fails. */
+#define HV_DEEP_LAUNCH_TIMEOUT 300
+
+/* Every string below was read from the image: it is hostile input. The
+ * reader caps lengths and replaces control characters and invalid UTF-8
+ * with '?', so a string is printable as is; it may still be empty or lie. */
+struct hv_deep_partition {
+        char *device;                   /* appliance name, "/dev/sda1" */
+        int number;
+        uint64_t size;                  /* bytes */
+        char *gpt_type;                 /* type GUID, or NULL (not GPT) */
+        char *name;                     /* GPT partition name, or NULL */
+};
+
+struct hv_deep_fs {
+        char *device;                   /* "/dev/sda1", or "/dev/sdc" for a whole-disk fs */
+        char *type;                     /* blkid type: "ext4", "vfat", "unknown", ... */
+        char *label;                    /* or NULL */
+        char *uuid;                     /* or NULL */
+        /* root disks: libguestfs inspection (NULL when it found no OS), then
+         * /etc/os-release and /etc/hostname read from the fs mounted read-only */
+        char *os_type, *os_distro, *os_product;
+        char *os_pretty_name;           /* PRETTY_NAME, or NULL */
+        char *hostname;                 /* first line, or NULL */
+        /* boot disk: entries of /EFI/BOOT on a vfat fs */
+        bool efi_boot_listed;
+        char **efi_boot;
+        size_t n_efi_boot;
+        char *error;                    /* why a mount or read failed, or NULL */
+};
+
+struct hv_deep_disk {
+        size_t disk;                    /* index into ovf_descriptor.disks */
+        char *device;                   /* "/dev/sda" */
+        char *partition_table;          /* "gpt", "msdos", or NULL */
+        struct hv_deep_partition *partitions;
+        size_t n_partitions;
+        struct hv_deep_fs *filesystems;
+        size_t n_filesystems;
+};
+
+struct hv_deep_report {
+        struct hv_deep_disk *disks;    /* one per descriptor disk, same order */
+        size_t n_disks;
+        char *backend;                  /* "direct (TCG)" */
+        uint64_t launch_ms;             /* guestfs_launch() wall time */
+        uint64_t total_ms;
+};
+
+/* Adds every disk of a verified bundle read-only to one libguestfs
+ * appliance (backend direct, TCG forced: KVM is not trusted to work), lists
+ * partitions and filesystems, and for root disks the OS, for the boot disk
+ * the ESP's /EFI/BOOT. Nothing is mounted on the host. Errors name the disk;
+ * a launch slower than HV_DEEP_LAUNCH_TIMEOUT fails with -XOVA_ETIMEOUT. */
+int hv_inspect_deep(const struct ovf_bundle *b, struct hv_deep_report **ret, struct xerr *e);
+struct hv_deep_report *hv_deep_report_free(struct hv_deep_report *r);
+static inline void hv_deep_report_freep(struct hv_deep_report **r) { *r = hv_deep_report_free(*r); }
 
 const char *hv_accel_name(enum hv_accel a);
 int hv_accel_from_name(const char *s, enum hv_accel *ret);

@@ -81,7 +81,7 @@ static void add_json(struct argv_builder *b, json_object *o)
                 b->oom = true;
                 return;
         }
-        add(b, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        add(b, hv_json_text(o));
         json_object_put(o);
 }
 
@@ -94,50 +94,6 @@ static json_object *file_node(const char *filename, bool read_only)
         if (read_only)
                 json_object_object_add(o, "read-only", json_object_new_boolean(1));
         return o;
-}
-
-static struct ovf_disk_range disk_range(const struct hv_disk_source *d)
-{
-        return (struct ovf_disk_range) { .file = d->file, .offset = d->offset, .size = d->size,
-                                         .format = d->format };
-}
-
-char *hv_disk_blockdev_json(const struct hv_disk_source *d, const char *overlay, const char *node_name)
-{
-        struct ovf_disk_range range = disk_range(d);
-        _cleanup_free_ char *source = ovf_disk_range_node(&range);
-        json_object *o, *backing;
-        char *s;
-
-        /* ovf/ owns the in-place node (deep inspection reads through the
-         * same one); it is our own JSON, parsed back only to nest it */
-        if (!source || !(backing = json_tokener_parse(source)))
-                return NULL;
-        o = json_object_new_object();
-        json_object_object_add(o, "driver", json_object_new_string("qcow2"));
-        json_object_object_add(o, "node-name", json_object_new_string(node_name));
-        json_object_object_add(o, "discard", json_object_new_string("unmap"));
-        json_object_object_add(o, "file", file_node(overlay, false));
-        json_object_object_add(o, "backing", backing);
-        s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(o);
-        return s;
-}
-
-int hv_overlays_create(char *const *paths, const struct hv_disk_source *disks, size_t n, bool backing,
-                       struct xerr *e)
-{
-        _cleanup_free_ struct ovf_overlay *v = calloc(n ? n : 1, sizeof(*v));
-        _cleanup_free_ struct ovf_disk_range *ranges = calloc(n ? n : 1, sizeof(*ranges));
-
-        if (!v || !ranges)
-                return xerr_set(e, -ENOMEM, "overlays", "out of memory");
-        for (size_t i = 0; i < n; i++) {
-                ranges[i] = disk_range(&disks[i]);
-                v[i] = (struct ovf_overlay) { .id = disks[i].id, .path = paths[i], .capacity = disks[i].capacity ?: disks[i].size,
-                                              .backing = backing ? &ranges[i] : NULL };
-        }
-        return ovf_overlays_create(v, n, e);
 }
 
 static json_object *fw_node(const char *node_name, const char *filename, const char *format, bool read_only)
@@ -192,15 +148,9 @@ int hv_qemu_argv(const struct hv_qemu_config *c, char ***ret_argv, struct xerr *
         }
         for (size_t i = 0; i < c->n_disks; i++) {
                 char node[32];
-                _cleanup_free_ char *json = NULL;
                 snprintf(node, sizeof(node), "disk%zu", i);
-                json = hv_disk_blockdev_json(&c->disks[i], c->overlays[i], node);
-                if (!json) {
-                        b.oom = true;
-                        break;
-                }
                 add(&b, "-blockdev");
-                add(&b, json);
+                add_json(&b, hv_blockdev_overlay(&c->disks[i], c->overlays[i], node));
                 add(&b, "-device");
                 if (i == 0)
                         addf(&b, "virtio-blk-pci,drive=%s,bootindex=0", node);
@@ -227,9 +177,9 @@ int hv_qemu_argv(const struct hv_qemu_config *c, char ***ret_argv, struct xerr *
         return 0;
 }
 
-int hv_vars_copy(const char *template_path, const char *target, struct xerr *e)
+int hv_vars_fill(const char *template_path, int out, struct xerr *e)
 {
-        _cleanup_close_ int in = -1, out = -1;
+        _cleanup_close_ int in = -1;
         uint64_t size;
         int r;
 
@@ -237,13 +187,21 @@ int hv_vars_copy(const char *template_path, const char *target, struct xerr *e)
         r = xova_open_input(template_path, 1ull << 30, &in, &size, e);
         if (r < 0)
                 return r;
-        out = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (out < 0)
-                return xerr_set_errno(e, -errno, target, "cannot create");
         if (ftruncate(out, (off_t) size) < 0)
-                return xerr_set_errno(e, -errno, target, "cannot size");
+                return xerr_set_errno(e, -errno, template_path, "cannot size its copy");
         r = xova_copy_range(in, 0, out, 0, size);
         if (r < 0)
-                return xerr_set_errno(e, r, target, "cannot copy '%s'", template_path);
+                return xerr_set_errno(e, r, template_path, "cannot copy");
         return 0;
+}
+
+int hv_vars_copy(const char *template_path, const char *target, struct xerr *e)
+{
+        _cleanup_close_ int out = -1;
+
+        /* a new file or nothing: never through a symlink, never over a file */
+        out = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (out < 0)
+                return xerr_set_errno(e, -errno, target, "cannot create");
+        return hv_vars_fill(template_path, out, e);
 }

@@ -163,7 +163,8 @@ struct ovf_bundle *ovf_bundle_free(struct ovf_bundle *b);
 static inline void ovf_bundle_freep(struct ovf_bundle **b) { *b = ovf_bundle_free(*b); }
 const struct ovf_descriptor *ovf_bundle_descriptor(const struct ovf_bundle *b);
 /* Where disk i's bytes are: a host file plus offset/size (for an OVA, the
- * bundle itself; QEMU reads it in place through a raw node with offset). */
+ * bundle itself; hv/ has QEMU read it in place through a raw node with
+ * offset, opened through ovf_bundle_disk_fd()). */
 int ovf_bundle_disk_location(const struct ovf_bundle *b, size_t disk, const char **ret_file,
                              uint64_t *ret_offset, uint64_t *ret_size, struct xerr *e);
 /* Signer's subject line, or NULL when unsigned. */
@@ -180,95 +181,5 @@ int ovf_bundle_member(const struct ovf_bundle *b, size_t i, const char **ret_nam
  * a directory; borrowed, O_RDONLY): hv/ can hand QEMU this fd (fdset) so the
  * bytes it reads are the ones we hashed even if the path is replaced. */
 int ovf_bundle_disk_fd(const struct ovf_bundle *b, size_t disk);
-
-/* ---- a disk read in place by QEMU (inplace.c) ---------------------------- */
-
-/* Where a disk's bytes are: a host file, a byte range in it (size 0 = to the
- * end of the file) and the format of those bytes, always explicit. */
-struct ovf_disk_range {
-        const char *file;
-        uint64_t offset;
-        uint64_t size;
-        enum ovf_disk_format format;
-};
-
-/* The read-only QEMU block node of a range, as JSON text built with json-c:
- * {"driver":"vmdk","read-only":true,"file":{"driver":"raw","read-only":true,
- * "offset":O,"size":S,"file":{"driver":"file","filename":F,"read-only":true}}}
- * (a raw range has no vmdk level). Caller frees; NULL when out of memory. */
-char *ovf_disk_range_node(const struct ovf_disk_range *d);
-
-struct ovf_overlay {
-        const char *id;                 /* the disk, for messages ("boot"), or NULL */
-        const char *path;               /* qcow2 file to create */
-        uint64_t capacity;              /* guest-visible bytes */
-        const struct ovf_disk_range *backing;   /* recorded in the header as "json:", or NULL */
-};
-/* Creates each overlay with `qemu-img create -f qcow2` (backing, if any, with
- * its format given and not opened: -u -F), all concurrently. On failure e
- * holds the first failed overlay's error, naming its disk; the others may
- * exist. */
-int ovf_overlays_create(const struct ovf_overlay *v, size_t n, struct xerr *e);
-
-/* ---- looking inside the disks (libguestfs) ------------------------------ */
-
-/* Seconds guestfs_launch() may take (TCG, first run builds the supermin
- * appliance) before the appliance is killed and the call fails. */
-#define OVF_DEEP_LAUNCH_TIMEOUT 300
-
-/* Every string below was read from the image: it is hostile input. The
- * reader caps lengths and replaces control characters and invalid UTF-8
- * with '?', so a string is printable as is; it may still be empty or lie. */
-struct ovf_deep_partition {
-        char *device;                   /* appliance name, "/dev/sda1" */
-        int number;
-        uint64_t size;                  /* bytes */
-        char *gpt_type;                 /* type GUID, or NULL (not GPT) */
-        char *name;                     /* GPT partition name, or NULL */
-};
-
-struct ovf_deep_fs {
-        char *device;                   /* "/dev/sda1", or "/dev/sdc" for a whole-disk fs */
-        char *type;                     /* blkid type: "ext4", "vfat", "unknown", ... */
-        char *label;                    /* or NULL */
-        char *uuid;                     /* or NULL */
-        /* root disks: libguestfs inspection (NULL when it found no OS), then
-         * /etc/os-release and /etc/hostname read from the fs mounted read-only */
-        char *os_type, *os_distro, *os_product;
-        char *os_pretty_name;           /* PRETTY_NAME, or NULL */
-        char *hostname;                 /* first line, or NULL */
-        /* boot disk: entries of /EFI/BOOT on a vfat fs */
-        bool efi_boot_listed;
-        char **efi_boot;
-        size_t n_efi_boot;
-        char *error;                    /* why a mount or read failed, or NULL */
-};
-
-struct ovf_deep_disk {
-        size_t disk;                    /* index into ovf_descriptor.disks */
-        char *device;                   /* "/dev/sda" */
-        char *partition_table;          /* "gpt", "msdos", or NULL */
-        struct ovf_deep_partition *partitions;
-        size_t n_partitions;
-        struct ovf_deep_fs *filesystems;
-        size_t n_filesystems;
-};
-
-struct ovf_deep_report {
-        struct ovf_deep_disk *disks;    /* one per descriptor disk, same order */
-        size_t n_disks;
-        char *backend;                  /* "direct (TCG)" */
-        uint64_t launch_ms;             /* guestfs_launch() wall time */
-        uint64_t total_ms;
-};
-
-/* Adds every disk of a verified bundle read-only to one libguestfs
- * appliance (backend direct, TCG forced: KVM is not trusted to work), lists
- * partitions and filesystems, and for root disks the OS, for the boot disk
- * the ESP's /EFI/BOOT. Nothing is mounted on the host. Errors name the disk;
- * a launch slower than OVF_DEEP_LAUNCH_TIMEOUT fails with -XOVA_ETIMEOUT. */
-int ovf_bundle_inspect_deep(const struct ovf_bundle *b, struct ovf_deep_report **ret, struct xerr *e);
-struct ovf_deep_report *ovf_deep_report_free(struct ovf_deep_report *r);
-static inline void ovf_deep_report_freep(struct ovf_deep_report **r) { *r = ovf_deep_report_free(*r); }
 
 #endif

@@ -11,11 +11,21 @@ TOP=$PWD
 JOBS=$(nproc)
 fail=0
 step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
+# Every step has a time bound, as every test has (tests/tools/bounded.sh):
+# a step that hangs fails, named, instead of holding CI to its outer limit.
+bounded() { # SECONDS NAME CMD...
+    local secs=$1 name=$2 rc
+    shift 2
+    timeout --kill-after=10 "$secs" "$@"
+    rc=$?
+    if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then echo "TIMEOUT: $name exceeded $secs s" >&2; fi
+    return $rc
+}
 
 step "dependencies and fixtures"
-bash scripts/install-deps.sh || exit 1
-bash tests/fixtures/fetch.sh || exit 1
-bash tests/fixtures/mkinitrd.sh || exit 1
+bounded 1800 install-deps bash scripts/install-deps.sh || exit 1
+bounded 1800 fixtures/fetch bash tests/fixtures/fetch.sh || exit 1
+bounded 600 fixtures/mkinitrd bash tests/fixtures/mkinitrd.sh || exit 1
 ./autogen.sh >/dev/null 2>&1 || { echo "autogen failed"; ./autogen.sh; exit 1; }
 
 # sums PASS/FAIL over the automake .trs files of a build dir
@@ -50,20 +60,21 @@ report build-ci; count build-ci
 step "ASan+UBSan: unit and bad-input tests"
 rm -rf build-asan && mkdir build-asan
 ( cd build-asan && ../configure -q --enable-werror --enable-sanitizers && make -j"$JOBS" -s ) || exit 1
-( cd build-asan && ASAN_OPTIONS=detect_leaks=1 make -j"$JOBS" check-sanitize ) || fail=1
+# sanitized binaries run 2-3x slower: twice the time bound (tests/tools/bounded.sh)
+( cd build-asan && ASAN_OPTIONS=detect_leaks=1 XOVA_TEST_TIMEOUT_SCALE=2 make -j"$JOBS" check-sanitize ) || fail=1
 report build-asan; count build-asan
 
 step "fuzzing: 6 libFuzzer targets, ${FUZZ_SECONDS:-60} s each"
 # seeds come from a real signed appliance built by this tree's xova
 XOVA="$TOP/build-ci/xova" XOVA_GRUB_PATH="$TOP/tests/fixtures/cache/grub" \
-    bash fuzz/run.sh "${FUZZ_SECONDS:-60}" >fuzz.log 2>&1
+    bounded $(( ${FUZZ_SECONDS:-60} * 6 + 900 )) fuzz bash fuzz/run.sh "${FUZZ_SECONDS:-60}" >fuzz.log 2>&1
 frc=$?
 grep -E '^fuzz: ' fuzz.log
 if [ $frc -ne 0 ]; then fail=1; FAILED=$((FAILED + 1)); tail -40 fuzz.log; else PASSED=$((PASSED + 1)); fi
 
 step "distcheck"
 # the unit tests of the unpacked tarball use this checkout's fixture cache
-( cd build-ci && XOVA_FIXTURES="$TOP/tests/fixtures/cache" make -j"$JOBS" distcheck TESTS='$(UNIT_TESTS)' >distcheck.log 2>&1 ) || { fail=1; tail -40 build-ci/distcheck.log; }
+( cd build-ci && XOVA_FIXTURES="$TOP/tests/fixtures/cache" bounded 3600 distcheck make -j"$JOBS" distcheck TESTS='$(UNIT_TESTS)' >distcheck.log 2>&1 ) || { fail=1; tail -40 build-ci/distcheck.log; }
 grep -E '^(=+|xova-.* archives ready)' build-ci/distcheck.log | tail -3
 
 echo

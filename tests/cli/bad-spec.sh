@@ -1,5 +1,6 @@
 #!/bin/bash
-# bad-spec.sh - `xova build` on hostile or mistaken specs (RELIABILITY.md 3.1).
+# bad-spec.sh - `xova build` on hostile or mistaken specs: each must exit
+# 1-125 with a message naming the file and JSON path, and write nothing.
 # Each spec is generated here, into a private temp dir. Every case must:
 #   - exit 1..125 (a failure, never 0, never a signal, never a hang: 124 is
 #     timeout(1)'s code and counts as a hang),

@@ -1,5 +1,5 @@
 #!/bin/bash
-# check-manpages (STYLE.md rule 17): every page lints clean with groff and
+# check-manpages (man pages are part of the change, docs/HACKING.md): every page lints clean with groff and
 # mandoc, every verb has a page, and every long option in a verb's --help
 # appears in its page.
 . "$XOVA_SRCDIR/tests/lib.sh"

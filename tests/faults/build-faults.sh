@@ -1,6 +1,8 @@
 #!/bin/bash
-# RELIABILITY.md 3.2/3.3: real faults injected into `xova build` of
-# examples/hello, no mocks where the real thing can run: ENOSPC (small
+# xova-test-timeout: 1800  (many builds, each killed or starved; see tests/tools/bounded.sh)
+# Real faults injected into `xova build` of examples/hello ("nothing lost"
+# as in docs/HACKING.md, "Atomic outputs"), no mocks where the real thing
+# can run: ENOSPC (small
 # tmpfs in a mount namespace), EFBIG (ulimit -f, SIGXFSZ ignored),
 # SIGINT/SIGTERM at random delays and at the XOVA_DEBUG_PAUSE phases,
 # SIGKILL before the rename (the next build removes what it left, but not
@@ -275,7 +277,7 @@ fi
 # (raw: the .a.raw.xova-* directory; both: the xova-work.* directory). The
 # output must be absent and at most one named temp remain; their locks died
 # with the process, so the next build into the same directory must remove
-# them (RELIABILITY.md 3.3 item 2), say so, and work
+# them (only temps whose flock no live process holds), say so, and work
 for fmt in ova raw; do
     D=$T/kill-$fmt
     out=$D/a.$fmt

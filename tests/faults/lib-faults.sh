@@ -1,5 +1,5 @@
 # tests/faults/lib-faults.sh - helpers for the fault-injection tests (sourced
-# after tests/lib.sh). "Nothing lost" (RELIABILITY.md 3.3): the output is
+# after tests/lib.sh). "Nothing lost" (docs/HACKING.md, "Atomic outputs"): the output is
 # absent or unchanged, no temp debris beside it, the inputs and an unrelated
 # sentinel tree unchanged.
 
@@ -70,8 +70,9 @@ check_msg() {
     fi
 }
 
-# check_unchanged CASE OUT BEFORE-STATE: rule 1 (output absent or the same
-# inode+size+hash), rule 2 (no debris beside it), rules 3-4 (sentinel, inputs)
+# check_unchanged CASE OUT BEFORE-STATE: 1. the output is absent or has the
+# same inode+size+hash, 2. no debris beside it, 3. nothing outside changed
+# (the sentinel tree), 4. the inputs are unchanged
 check_unchanged() {
     local c=$1 out=$2 before=$3 now left dir
     now=$(path_state "$out")

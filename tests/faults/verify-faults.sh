@@ -1,5 +1,5 @@
 #!/bin/bash
-# RELIABILITY.md 3.2 "resource caps": `xova verify` on good and hostile
+# Resource caps: `xova verify` on good and hostile
 # bundles under nova's limits (prlimit --as=1G --cpu=30), each in a
 # read-only working directory of a private mount namespace with $TMPDIR
 # read-only too (verify writes nothing). Each must end with 0 (good), 3

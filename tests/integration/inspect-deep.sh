@@ -1,4 +1,5 @@
 #!/bin/bash
+# xova-test-timeout: 1200  (one libguestfs appliance under TCG; see tests/tools/bounded.sh)
 # inspect --deep on the hello example: every disk seen through one libguestfs
 # appliance (backend direct, TCG): the boot disk's ESP holds both GRUBs, each
 # arch's root carries that arch's os-release, the data disk is ext4, and the

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Reproducibility (issue 3 must-show 3, RELIABILITY.md 3.4): two builds from
+# Reproducibility (issue 3 must-show 3, docs/HACKING.md "Reproducible builds"): two builds from
 # two copies of the inputs (different directories, file creation order and
 # times) built under a different umask, TZ and locale with one SOURCE_DATE_EPOCH give byte-identical
 # outputs; on a mismatch the first differing file and byte offset are shown.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# xova-test-timeout: 1800  (four TCG boots and a SIGINT run; see tests/tools/bounded.sh)
 # run-matrix.sh - `xova run` boots the hello appliance from the OVA in place:
 # {x86_64, aarch64} x {split, single} to the marker under TCG (auto picks
 # TCG on this host and says why), the OVA is byte-identical afterwards, no

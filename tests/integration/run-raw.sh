@@ -27,7 +27,7 @@ done
 export PATH=$PATH:/usr/sbin:/sbin
 [ -x "$HV" ] || fail "$HV not built"
 
-# ---- the disk (as bootlab/prove.sh) ----
+# ---- the disk: a raw GPT image with an ESP and a root partition ----
 cat > "$T/early.cfg" <<'EOF'
 search --no-floppy --set=root --hint="$root" --file /EFI/BOOT/grub.cfg
 set prefix=($root)/EFI/BOOT

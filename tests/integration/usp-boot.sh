@@ -3,7 +3,7 @@
 # under both QEMUs and check each guest reaches its initrd with its own root:
 #   qemu-system-x86_64  -M q35  + OVMF (pflash: code read-only, private vars)
 #   qemu-system-aarch64 -M virt -cpu max + -bios QEMU_EFI.fd
-# The image comes from tests/integration/mkusp (bootpart/ library). KVM is
+# The image comes from tests/tools/mkusp (bootpart/ library). KVM is
 # broken on the CI host, so always TCG. The drive is read-only: booting must
 # not need to write the image (it is checked unchanged afterwards).
 #
@@ -14,7 +14,7 @@ export LC_ALL=C
 BUILDDIR=${XOVA_BUILDDIR:-$(pwd)}
 FIX=${XOVA_FIXTURES:-$(cd "$(dirname "$0")/../fixtures" && pwd)/cache}
 TIMEOUT=${BOOT_TIMEOUT:-300}
-MKUSP=$BUILDDIR/tests/integration/mkusp
+MKUSP=$BUILDDIR/tests/tools/mkusp
 OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
 OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
 AA_BIOS=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd

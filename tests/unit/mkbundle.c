@@ -4,7 +4,9 @@
  * and a two-arch descriptor model, then calls ovf_export(). Used by
  * tests/cli/verify.sh so the CLI tests need no real appliance build.
  *
- * mkbundle [--dir] [--vmdk] [--key KEY.pem --cert CERT.pem] [--force] OUT
+ * mkbundle [--dir] [--vmdk] [--key KEY.pem --cert CERT.pem] [--force] [--firmware FW] OUT
+ * (--firmware: the descriptor's firmware for every VM, default "efi"; the
+ * hv/ tests make a "bios" bundle with it)
  */
 #include "config.h"
 
@@ -38,6 +40,7 @@ int main(int argc, char **argv)
         static const struct option opts[] = {
                 { "dir", no_argument, NULL, 'd' },
                 { "vmdk", no_argument, NULL, 'v' },
+                { "firmware", required_argument, NULL, 'F' },
                 { "key", required_argument, NULL, 'k' },
                 { "cert", required_argument, NULL, 'c' },
                 { "force", no_argument, NULL, 'f' },
@@ -50,6 +53,7 @@ int main(int argc, char **argv)
         struct ovf_descriptor d = { 0 };
         static const char *ids[] = { "boot", "root-x86_64", "root-aarch64", "data" };
         static const char *roles[] = { "boot", "root", "root", "data" };
+        const char *firmware = "efi";
         char *work = NULL;
         struct xerr e = { 0 };
         char buf[1024];
@@ -62,6 +66,7 @@ int main(int argc, char **argv)
                 case 'k': o.sign_key = optarg; break;
                 case 'c': o.sign_cert = optarg; break;
                 case 'f': o.force = true; break;
+                case 'F': firmware = optarg; break;
                 default: return 2;
                 }
         if (optind + 1 != argc) {
@@ -87,7 +92,7 @@ int main(int argc, char **argv)
                 vms[i].vcpus = 2;
                 vms[i].memory_mib = 512;
                 vms[i].machine = (char *) xova_arch_table[i].qemu_machine;
-                vms[i].firmware = (char *) "efi";
+                vms[i].firmware = (char *) firmware;
                 vms[i].disk_bus = (char *) "virtio";
                 vms[i].nic_model = (char *) "virtio";
                 vms[i].console = (char *) "serial";

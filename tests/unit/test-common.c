@@ -27,6 +27,40 @@ static const char *esc(const char *s, size_t len, unsigned flags)
 
 /* One rule for outside text (issue #15, item 4): C0, DEL, C1, bidi and
  * invisible format characters and malformed UTF-8 never reach a terminal. */
+/* the helpers that replaced copies across the tree */
+static void test_common_helpers(void **state)
+{
+        uint8_t buf[200] = { 0 };
+        struct xerr e = { 0 };
+
+        (void) state;
+        assert_true(xova_mem_is_zero(buf, 0));
+        assert_true(xova_mem_is_zero(buf, sizeof(buf)));
+        /* a non-zero byte in each position: in the 64-byte steps and the tail */
+        for (size_t i = 0; i < sizeof(buf); i++) {
+                buf[i] = 0x80;
+                assert_false(xova_mem_is_zero(buf, sizeof(buf)));
+                assert_true(xova_mem_is_zero(buf, i));
+                assert_true(xova_mem_is_zero(buf + i + 1, sizeof(buf) - i - 1));
+                buf[i] = 0;
+        }
+        assert_int_equal(xova_hex_digit('0'), 0);
+        assert_int_equal(xova_hex_digit('9'), 9);
+        assert_int_equal(xova_hex_digit('a'), 10);
+        assert_int_equal(xova_hex_digit('F'), 15);
+        assert_int_equal(xova_hex_digit('g'), -1);
+        assert_int_equal(xova_hex_digit('/'), -1);
+        assert_int_equal(xova_hex_digit(':'), -1);
+        assert_int_equal(xova_hex_digit('@'), -1);
+        assert_int_equal(xova_hex_digit('\0'), -1);
+        assert_int_equal(xerr_oom(&e, "spec.json"), -ENOMEM);
+        assert_int_equal(e.code, -ENOMEM);
+        assert_string_equal(e.where, "spec.json");
+        assert_string_equal(e.msg, "out of memory");
+        assert_int_equal(xerr_oom(NULL, "x"), -ENOMEM);
+        assert_true(XOVA_MiB == 1048576 && XOVA_SECTOR_SIZE == 512 && XOVA_GiB == 1024 * XOVA_MiB);
+}
+
 static void test_common_escape(void **state)
 {
         char small[8];
@@ -250,6 +284,7 @@ static void killed_mid_write(const char *dir, unsigned flags, int sig)
         if (pid == 0) {
                 struct xova_atomic *a = NULL;
                 struct xerr e = { 0 };
+                alarm(60);      /* the parent's bound does not reach its children */
                 if (xova_atomic_open(t, 0644, flags, &a, &e) < 0)
                         _exit(10);
                 if (xova_write_all(xova_atomic_fd(a), "half", 4) < 0)
@@ -340,7 +375,8 @@ static void test_common_atomic_bad_targets(void **state)
         free(link);
 }
 
-/* ---- stale temps (RELIABILITY.md 3.3 item 2) ---- */
+/* ---- stale temps: after SIGKILL one named temp may stay; the next run
+ * removes it only when no live process holds its flock ---- */
 
 static bool lexists(const char *dir, const char *name)
 {
@@ -683,8 +719,67 @@ static void test_common_run(void **state)
         assert_string_equal(e.msg, "exited 0 but '::/x' is not on the ESP");
 }
 
+/* common/process.c: the one spawn. A kept fd is seen by the child under
+ * its number, any other CLOEXEC fd is not; a disposition the parent ignores
+ * (SIGHUP under nohup) is default again in the child; an exec failure is an
+ * error with errno, not exit status 127; own_pgrp puts the child in its own
+ * process group. xova_run_with passes kept fds the same way. */
+static void test_common_spawn(void **state)
+{
+        int keep = open("/dev/null", O_RDONLY | O_CLOEXEC), other = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        char script[256], *out = NULL;
+        char *argv[] = { "/bin/sh", "-c", script, NULL };
+        char *const missing[] = { "/nonexistent/xova-tool", NULL };
+        struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+        struct xova_spawn_opts o = { .stdout_fd = -1, .stderr_fd = -1, .keep_fds = &keep, .n_keep_fds = 1,
+                                     .own_pgrp = true, .pdeathsig = true };
+        struct xova_run_opts ro = { .keep_fds = &keep, .n_keep_fds = 1 };
+        struct xerr e = { 0 };
+        pid_t pid;
+        int status;
+        (void) state;
+
+        assert_true(keep > 2 && other > 2);
+        sigemptyset(&ign.sa_mask);
+        sigaction(SIGHUP, &ign, &old);
+        /* exit 0 only if: keep is open, other is closed, SIGHUP (bit 0 of
+         * SigIgn) is not ignored, and the shell leads its own process group */
+        snprintf(script, sizeof(script),
+                 "[ -e /proc/self/fd/%d ] && [ ! -e /proc/self/fd/%d ] && "
+                 "grep -q 'SigIgn:.*[02468ace]$' /proc/$$/status && "
+                 "[ \"$(cut -d' ' -f5 /proc/$$/stat)\" = $$ ]", keep, other);
+        assert_int_equal(xova_spawn("/bin/sh", argv, &o, &pid, &e), 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        sigaction(SIGHUP, &old, NULL);
+
+        assert_int_equal(xova_spawn(missing[0], missing, NULL, &pid, &e), -ENOENT);
+        assert_non_null(strstr(e.where, "xova-tool"));
+
+        snprintf(script, sizeof(script), "[ -e /proc/self/fd/%d ] && echo kept", keep);
+        assert_int_equal(xova_run_with("dash", argv, &ro, &out, &e), 0);
+        assert_string_equal(out, "kept\n");
+        free(out);
+        ro.n_keep_fds = 0;
+        assert_int_equal(xova_run_with("dash", argv, &ro, NULL, &e), -EIO);
+        close(keep);
+        close(other);
+}
+
 int main(void)
 {
+        /* test_common_atomic_signals kills children with SIGINT, SIGTERM and
+         * SIGHUP and expects the library's handlers to clean up and die by
+         * the signal. The library keeps an inherited SIG_IGN ignored (nohup
+         * must keep working), so under `nohup make check` SIGHUP would not
+         * kill the child and the test would wait forever: reset the
+         * dispositions it relies on before the library installs its
+         * handlers (they are installed once per process). */
+        test_default_signal(SIGINT);
+        test_default_signal(SIGTERM);
+        test_default_signal(SIGHUP);
+
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_common_parse_u64),
                 cmocka_unit_test(test_common_parse_size),
@@ -702,7 +797,9 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_common_reclaim_exact_names, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_common_open_input, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test(test_common_run),
+                cmocka_unit_test(test_common_spawn),
                 cmocka_unit_test(test_common_escape),
+                cmocka_unit_test(test_common_helpers),
         };
         return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

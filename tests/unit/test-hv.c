@@ -195,10 +195,10 @@ static void test_hv_argv_blockdev(void **state)
                 .executable_format = (char *) "raw", .nvram_template = (char *) "/fw/VARS.fd",
                 .nvram_format = (char *) "raw",
         };
-        struct hv_disk_source disks[2] = {
-                { .id = "boot", .file = bundle, .offset = 1536, .size = 4096, .format = OVF_DISK_VMDK_STREAM,
-                  .capacity = 1 << 20 },
-                { .id = "data", .file = bundle, .offset = 8192, .size = 512, .format = OVF_DISK_RAW },
+        struct hv_disk disks[2] = {
+                { .id = "boot", .file = bundle, .fd = -1, .offset = 1536, .size = 4096,
+                  .format = OVF_DISK_VMDK_STREAM, .capacity = 1 << 20 },
+                { .id = "data", .file = bundle, .fd = -1, .offset = 8192, .size = 512, .format = OVF_DISK_RAW },
         };
         const char *overlays[] = { "/run/d0.qcow2", "/run/d1.qcow2" };
         struct hv_qemu_config c = {
@@ -261,16 +261,147 @@ static void test_hv_argv_blockdev(void **state)
 
 static void test_hv_disk_json_read_only(void **state)
 {
-        struct hv_disk_source d = { .file = "/b.ova", .offset = 512, .size = 1024, .format = OVF_DISK_VMDK_STREAM };
-        _cleanup_free_ char *s = hv_disk_blockdev_json(&d, "/run/o.qcow2", "disk0");
+        struct hv_disk d = { .file = "/b.ova", .fd = -1, .offset = 512, .size = 1024, .format = OVF_DISK_VMDK_STREAM };
+        json_object *o = hv_blockdev_overlay(&d, "/run/o.qcow2", "disk0");
         (void) state;
 
-        assert_non_null(s);
-        assert_string_equal(s,
+        assert_non_null(o);
+        assert_string_equal(hv_json_text(o),
                 "{\"driver\":\"qcow2\",\"node-name\":\"disk0\",\"discard\":\"unmap\","
                 "\"file\":{\"driver\":\"file\",\"filename\":\"/run/o.qcow2\"},"
                 "\"backing\":{\"driver\":\"vmdk\",\"read-only\":true,\"file\":{\"driver\":\"raw\",\"read-only\":true,"
                 "\"offset\":512,\"size\":1024,\"file\":{\"driver\":\"file\",\"filename\":\"/b.ova\",\"read-only\":true}}}}");
+        json_object_put(o);
+}
+
+/* What boots is what was verified: with a verified fd the file node opens
+ * /proc/self/fd/N (QEMU inherits N) or /proc/HOLDER/fd/N, never the path;
+ * a zero-initialised fd (stdin) is refused, not taken for a disk. */
+static void test_hv_blockdev_verified_fd(void **state)
+{
+        struct hv_disk d = { .file = "/b.ova", .fd = 7, .offset = 512, .size = 1024, .format = OVF_DISK_RAW };
+        json_object *o;
+        char buf[64];
+        (void) state;
+
+        o = hv_blockdev_source(&d, 0);
+        assert_non_null(o);
+        assert_string_equal(hv_json_text(o), "{\"driver\":\"raw\",\"read-only\":true,\"offset\":512,\"size\":1024,"
+                            "\"file\":{\"driver\":\"file\",\"filename\":\"/proc/self/fd/7\",\"read-only\":true}}");
+        json_object_put(o);
+        assert_int_equal(hv_disk_filename(&d, 4242, buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "/proc/4242/fd/7");
+        d.fd = 0;
+        assert_null(hv_blockdev_source(&d, 0));
+        assert_null(hv_blockdev_overlay(&d, "/run/o.qcow2", "disk0"));
+}
+
+/* The in-place node: explicit drivers at every level, read-only, and a
+ * hostile file name stays one JSON string (no keyval injection). */
+static void test_hv_blockdev_source_node(void **state)
+{
+        static const char evil[] = "/x\",b,file.driver=ssh\\y";
+        struct hv_disk raw = { .file = "/d.raw", .fd = -1, .format = OVF_DISK_RAW };
+        struct hv_disk vmdk = { .file = evil, .fd = -1, .offset = 1024, .size = 4096, .format = OVF_DISK_VMDK_STREAM };
+        json_object *o;
+        (void) state;
+
+        o = hv_blockdev_source(&raw, 0);
+        assert_non_null(o);
+        assert_string_equal(hv_json_text(o), "{\"driver\":\"raw\",\"read-only\":true,"
+                            "\"file\":{\"driver\":\"file\",\"filename\":\"/d.raw\",\"read-only\":true}}");
+        json_object_put(o);
+        o = hv_blockdev_source(&vmdk, 0);
+        assert_non_null(o);
+        assert_string_equal(hv_json_text(o), "{\"driver\":\"vmdk\",\"read-only\":true,\"file\":{\"driver\":\"raw\","
+                            "\"read-only\":true,\"offset\":1024,\"size\":4096,\"file\":{\"driver\":\"file\","
+                            "\"filename\":\"/x\\\",b,file.driver=ssh\\\\y\",\"read-only\":true}}}");
+        json_object_put(o);
+}
+
+static uint64_t be64_at(const uint8_t *p)
+{
+        uint64_t v = 0;
+        for (int i = 0; i < 8; i++)
+                v = v << 8 | p[i];
+        return v;
+}
+
+/* Overlays made at once: each is a qcow2 of its own capacity, the backed
+ * ones name their backing (json: node or a file name, format given); one
+ * is written into an fd we created (qemu-img gets /proc/self/fd/N); a
+ * failure names the disk. */
+static void test_hv_overlays_create(void **state)
+{
+        const char *dir = *state;
+        struct hv_disk range = { .file = "/b.ova", .fd = -1, .offset = 512, .size = 8192, .format = OVF_DISK_VMDK_STREAM };
+        _cleanup_free_ char *p0 = xova_path_join(dir, "o0.qcow2"), *p1 = xova_path_join(dir, "o1.qcow2"),
+                            *p2 = xova_path_join(dir, "o2.qcow2"), *p3 = xova_path_join(dir, "o3.qcow2"),
+                            *missing = xova_path_join(dir, "no/such/dir/o.qcow2");
+        char *p[4] = { p0, p1, p2, p3 };
+        int fd3 = open(p3, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        struct hv_overlay v[4] = {
+                { .id = "boot", .path = p[0], .fd = -1, .capacity = 1 << 20 },
+                { .id = "root", .path = p[1], .fd = -1, .capacity = 3 << 20 },
+                { .id = "data", .path = p[2], .fd = -1, .capacity = 64 << 20, .backing = &range },
+                { .id = "copy", .path = p[3], .fd = fd3, .capacity = 2 << 20, .backing_file = "/disks/copy.vmdk",
+                  .backing_format = OVF_DISK_VMDK_STREAM },
+        };
+        const uint64_t want[4] = { 1 << 20, 3 << 20, 64 << 20, 2 << 20 };
+        struct xerr e = { 0 };
+
+        assert_true(fd3 >= 0);
+        assert_int_equal(hv_overlays_create(v, 4, &e), 0);
+        for (int i = 0; i < 4; i++) {
+                uint8_t h[4096];
+                int fd = open(p[i], O_RDONLY | O_CLOEXEC);
+                uint64_t boff;
+
+                assert_true(fd >= 0);
+                assert_int_equal(xova_pread_all(fd, h, sizeof(h), 0), 0);
+                close(fd);
+                assert_memory_equal(h, "QFI\xfb", 4);
+                assert_int_equal(be64_at(h + 24), want[i]);
+                boff = be64_at(h + 8);
+                if (i < 2) {
+                        assert_int_equal(boff, 0);
+                        continue;
+                }
+                /* backing file name: offset (u64) and length (u32) in the header */
+                assert_true(boff > 0 && boff < sizeof(h));
+                if (i == 3) {
+                        assert_memory_equal(h + boff, "/disks/copy.vmdk", 16);
+                        continue;
+                }
+                assert_true(strncmp((const char *) h + boff, "json:{\"driver\":\"vmdk\"", 21) == 0);
+                assert_non_null(memmem(h + boff, sizeof(h) - boff, "\"offset\":512,\"size\":8192",
+                                       strlen("\"offset\":512,\"size\":8192")));
+        }
+        close(fd3);
+        v[3].fd = -1;
+        v[1].path = missing;
+        assert_true(hv_overlays_create(v, 3, &e) < 0);
+        assert_non_null(strstr(e.msg, "disk 'root'"));
+}
+
+/* The one firmware decision of run and deploy: efi (or unset) passes to
+ * the firmware search, anything else is refused by name. */
+static void test_hv_vm_firmware_decision(void **state)
+{
+        struct ovf_vm vm = { .arch = X86(), .firmware = (char *) "bios" };
+        struct hv_firmware *fw = NULL;
+        struct xerr e = { 0 };
+        (void) state;
+
+        assert_int_equal(hv_vm_firmware(&vm, "q35", &fw, &e), -ENOTSUP);
+        assert_null(fw);
+        assert_non_null(strstr(e.msg, "firmware 'bios' is not supported"));
+        vm.firmware = (char *) "efi";
+        if (access("/usr/share/qemu/firmware/60-edk2-x86_64.json", R_OK) != 0)
+                return;
+        assert_int_equal(hv_vm_firmware(&vm, "q35", &fw, &e), 0);
+        assert_non_null(fw);
+        hv_firmware_free(fw);
 }
 
 /* ---- accelerator and host ---------------------------------------------------- */
@@ -354,7 +485,7 @@ static int boot_main(int argc, char **argv)
 {
         struct hv_run_opts o = { .note = boot_note };
         struct ovf_vm vm = { .vcpus = 1, .memory_mib = 512, .nic_model = (char *) "virtio" };
-        struct hv_disk_source *disks;
+        struct hv_disk *disks;
         struct xerr e = { 0 };
         uint64_t t;
         char buf[1024];
@@ -375,7 +506,7 @@ static int boot_main(int argc, char **argv)
                 return 2;
         disks = calloc((size_t) argc, sizeof(*disks));
         for (int i = 5; i < argc; i++) {
-                disks[i - 5] = (struct hv_disk_source) { .id = argv[i], .file = argv[i], .format = OVF_DISK_RAW };
+                disks[i - 5] = (struct hv_disk) { .id = argv[i], .file = argv[i], .fd = -1, .format = OVF_DISK_RAW };
                 vm.n_disks++;
         }
         r = hv_run_vm(&vm, disks, vm.n_disks, &o, &e);
@@ -398,6 +529,10 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_hv_machine_matches),
                 cmocka_unit_test(test_hv_argv_blockdev),
                 cmocka_unit_test(test_hv_disk_json_read_only),
+                cmocka_unit_test(test_hv_blockdev_verified_fd),
+                cmocka_unit_test(test_hv_blockdev_source_node),
+                cmocka_unit_test_setup_teardown(test_hv_overlays_create, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test(test_hv_vm_firmware_decision),
                 cmocka_unit_test(test_hv_accel_choice),
                 cmocka_unit_test(test_hv_host_detect_bounded),
                 cmocka_unit_test(test_hv_probe_guests_tcg),

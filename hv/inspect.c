@@ -31,10 +31,14 @@
  * broken on our build hosts, and libguestfs preferring it hung for minutes
  * (bootlab/NOTES.md). libguestfs' own launch limit is 20 minutes, so a
  * watchdog thread kills the launching thread's children (supermin, QEMU and
- * its recovery process) after OVF_DEEP_LAUNCH_TIMEOUT seconds, which makes
+ * its recovery process) after HV_DEEP_LAUNCH_TIMEOUT seconds, which makes
  * guestfs_launch() return promptly with an error we turn into a timeout.
  */
 #include "config.h"
+
+#include "hv/hv-internal.h"
+
+#if HAVE_LIBGUESTFS
 
 #include <errno.h>
 #include <inttypes.h>
@@ -48,7 +52,6 @@
 
 #include <guestfs.h>
 
-#include "ovf/ovf.h"
 
 #define DEEP_MEMSIZE_MIB 512
 #define DEEP_FILE_CAP (64 * 1024)       /* bytes read of /etc/os-release */
@@ -150,7 +153,7 @@ static uint64_t now_ms(void)
 
 /* ---- report ------------------------------------------------------------- */
 
-static void fs_done(struct ovf_deep_fs *f)
+static void fs_done(struct hv_deep_fs *f)
 {
         free(f->device);
         free(f->type);
@@ -167,12 +170,12 @@ static void fs_done(struct ovf_deep_fs *f)
         free(f->error);
 }
 
-struct ovf_deep_report *ovf_deep_report_free(struct ovf_deep_report *r)
+struct hv_deep_report *hv_deep_report_free(struct hv_deep_report *r)
 {
         if (!r)
                 return NULL;
         for (size_t i = 0; i < r->n_disks; i++) {
-                struct ovf_deep_disk *d = &r->disks[i];
+                struct hv_deep_disk *d = &r->disks[i];
                 free(d->device);
                 free(d->partition_table);
                 for (size_t j = 0; j < d->n_partitions; j++) {
@@ -297,37 +300,34 @@ static int make_overlays(const struct ovf_bundle *b, const char *workdir, char *
 {
         const struct ovf_descriptor *d = ovf_bundle_descriptor(b);
         size_t n = d->n_disks;
-        _cleanup_strv_ char **paths = calloc(n + 1, sizeof(char *)), **files = calloc(n + 1, sizeof(char *));
-        _cleanup_free_ struct ovf_disk_range *ranges = calloc(n ? n : 1, sizeof(*ranges));
-        _cleanup_free_ struct ovf_overlay *v = calloc(n ? n : 1, sizeof(*v));
+        _cleanup_strv_ char **paths = calloc(n + 1, sizeof(char *));
+        _cleanup_free_ struct hv_disk *disks = calloc(n ? n : 1, sizeof(*disks));
+        _cleanup_free_ struct hv_overlay *v = calloc(n ? n : 1, sizeof(*v));
         int r;
 
-        if (!paths || !files || !ranges || !v)
+        if (!paths || !disks || !v)
                 return xerr_set(e, -ENOMEM, "libguestfs", "out of memory");
         for (size_t i = 0; i < n; i++) {
                 const struct ovf_disk *k = &d->disks[i];
-                const char *file;
-                int fd = ovf_bundle_disk_fd(b, i);
 
-                r = ovf_bundle_disk_location(b, i, &file, &ranges[i].offset, &ranges[i].size, e);
+                disks[i] = (struct hv_disk) { .id = k->id, .fd = ovf_bundle_disk_fd(b, i), .format = k->format,
+                                              .capacity = k->capacity };
+                r = ovf_bundle_disk_location(b, i, &disks[i].file, &disks[i].offset, &disks[i].size, e);
                 if (r < 0)
                         return r;
-                if (fd < 0)
+                if (disks[i].fd <= STDERR_FILENO)
                         return xerr_set(e, -EBADF, k->id, "no open file for the disk");
                 if (asprintf(&paths[i], "%s/disk-%zu.qcow2", workdir, i) < 0) {
                         paths[i] = NULL;
                         return xerr_set(e, -ENOMEM, k->id, "out of memory");
                 }
-                if (asprintf(&files[i], "/proc/%d/fd/%d", (int) getpid(), fd) < 0) {
-                        files[i] = NULL;
-                        return xerr_set(e, -ENOMEM, k->id, "out of memory");
-                }
-                ranges[i].file = files[i];
-                ranges[i].format = k->format;
-                v[i] = (struct ovf_overlay) { .id = k->id, .path = paths[i], .capacity = k->capacity,
-                                              .backing = &ranges[i] };
+                /* libguestfs' QEMU is not our child and inherits nothing
+                 * (libguestfs closes every fd): it opens our fd through
+                 * /proc/<xova>/fd/N, the verified inode, while we wait */
+                v[i] = (struct hv_overlay) { .id = k->id, .path = paths[i], .fd = -1, .capacity = k->capacity,
+                                             .backing = &disks[i], .backing_holder = getpid() };
         }
-        r = ovf_overlays_create(v, n, e);
+        r = hv_overlays_create(v, n, e);
         if (r < 0)
                 return r;
         *ret_paths = TAKE_PTR(paths);
@@ -402,7 +402,7 @@ static char *os_release_pretty_name(const char *text, size_t len)
         return NULL;
 }
 
-static void set_fs_error(struct ovf_deep_fs *f, guestfs_h *g, const char *what)
+static void set_fs_error(struct hv_deep_fs *f, guestfs_h *g, const char *what)
 {
         char m[300], *s = NULL;
 
@@ -414,7 +414,7 @@ static void set_fs_error(struct ovf_deep_fs *f, guestfs_h *g, const char *what)
 
 /* A root disk's fs: mounted read-only in the appliance with its type forced
  * (only the Linux root types xova builds); os-release and hostname. */
-static void probe_root_fs(guestfs_h *g, struct ovf_deep_fs *f)
+static void probe_root_fs(guestfs_h *g, struct hv_deep_fs *f)
 {
         _cleanup_free_ char *text = NULL;
         size_t len;
@@ -439,7 +439,7 @@ static void probe_root_fs(guestfs_h *g, struct ovf_deep_fs *f)
 }
 
 /* The boot disk's vfat fs: the entries of /EFI/BOOT. */
-static int probe_esp(guestfs_h *g, struct ovf_deep_fs *f)
+static int probe_esp(guestfs_h *g, struct hv_deep_fs *f)
 {
         _cleanup_strv_ char **ls = NULL;
         size_t n = 0;
@@ -473,7 +473,7 @@ static int probe_esp(guestfs_h *g, struct ovf_deep_fs *f)
         return 0;
 }
 
-static int list_partitions(guestfs_h *g, const struct ovf_descriptor *d, struct ovf_deep_report *rep,
+static int list_partitions(guestfs_h *g, const struct ovf_descriptor *d, struct hv_deep_report *rep,
                            struct xerr *e)
 {
         _cleanup_strv_ char **parts = guestfs_list_partitions(g);
@@ -482,14 +482,14 @@ static int list_partitions(guestfs_h *g, const struct ovf_descriptor *d, struct 
         if (!parts)
                 return xerr_set(e, -EIO, "libguestfs", "cannot list partitions: %s", gerr(g, m, sizeof(m)));
         for (size_t i = 0; i < rep->n_disks; i++) {
-                struct ovf_deep_disk *dd = &rep->disks[i];
+                struct hv_deep_disk *dd = &rep->disks[i];
                 char *pt = guestfs_part_get_parttype(g, dd->device);
                 dd->partition_table = take_safe(pt, 32);
         }
         for (char **p = parts; *p; p++) {
                 ssize_t di = disk_of_device(g, *p);
-                struct ovf_deep_disk *dd;
-                struct ovf_deep_partition *np, *pp;
+                struct hv_deep_disk *dd;
+                struct hv_deep_partition *np, *pp;
 
                 if (di < 0 || (size_t) di >= rep->n_disks)
                         continue;
@@ -501,7 +501,7 @@ static int list_partitions(guestfs_h *g, const struct ovf_descriptor *d, struct 
                         return xerr_set(e, -ENOMEM, d->disks[dd->disk].id, "out of memory");
                 dd->partitions = np;
                 pp = &np[dd->n_partitions++];
-                *pp = (struct ovf_deep_partition) { .device = dup_safe(*p, 64) };
+                *pp = (struct hv_deep_partition) { .device = dup_safe(*p, 64) };
                 pp->number = guestfs_part_to_partnum(g, *p);
                 int64_t sz = guestfs_blockdev_getsize64(g, *p);
                 pp->size = sz > 0 ? (uint64_t) sz : 0;
@@ -513,7 +513,7 @@ static int list_partitions(guestfs_h *g, const struct ovf_descriptor *d, struct 
         return 0;
 }
 
-static int list_filesystems(guestfs_h *g, const struct ovf_descriptor *d, struct ovf_deep_report *rep,
+static int list_filesystems(guestfs_h *g, const struct ovf_descriptor *d, struct hv_deep_report *rep,
                             struct xerr *e)
 {
         _cleanup_strv_ char **fs = guestfs_list_filesystems(g);
@@ -524,8 +524,8 @@ static int list_filesystems(guestfs_h *g, const struct ovf_descriptor *d, struct
         /* pairs: device, type */
         for (char **p = fs; p[0] && p[1]; p += 2) {
                 ssize_t di = disk_of_device(g, p[0]);
-                struct ovf_deep_disk *dd;
-                struct ovf_deep_fs *nf, *f;
+                struct hv_deep_disk *dd;
+                struct hv_deep_fs *nf, *f;
 
                 if (di < 0 || (size_t) di >= rep->n_disks)
                         continue;       /* LVM and the like: not something xova builds */
@@ -537,7 +537,7 @@ static int list_filesystems(guestfs_h *g, const struct ovf_descriptor *d, struct
                         return xerr_set(e, -ENOMEM, d->disks[dd->disk].id, "out of memory");
                 dd->filesystems = nf;
                 f = &nf[dd->n_filesystems++];
-                *f = (struct ovf_deep_fs) { .device = dup_safe(p[0], 64), .type = dup_safe(p[1], 32) };
+                *f = (struct hv_deep_fs) { .device = dup_safe(p[0], 64), .type = dup_safe(p[1], 32) };
                 if (!f->device || !f->type)
                         return xerr_set(e, -ENOMEM, d->disks[dd->disk].id, "out of memory");
                 if (strcmp(f->type, "unknown") == 0 || strcmp(f->type, "swap") == 0)
@@ -552,7 +552,7 @@ static int list_filesystems(guestfs_h *g, const struct ovf_descriptor *d, struct
         return 0;
 }
 
-static struct ovf_deep_fs *fs_by_device(struct ovf_deep_report *rep, const char *dev)
+static struct hv_deep_fs *fs_by_device(struct hv_deep_report *rep, const char *dev)
 {
         for (size_t i = 0; i < rep->n_disks; i++)
                 for (size_t j = 0; j < rep->disks[i].n_filesystems; j++)
@@ -563,14 +563,14 @@ static struct ovf_deep_fs *fs_by_device(struct ovf_deep_report *rep, const char 
 
 /* libguestfs' own inspection: finds nothing on a minimal root (hello has
  * only /etc/os-release and /etc/hostname), which is not an error. */
-static void inspect_os(guestfs_h *g, struct ovf_deep_report *rep)
+static void inspect_os(guestfs_h *g, struct hv_deep_report *rep)
 {
         _cleanup_strv_ char **roots = guestfs_inspect_os(g);
 
         if (!roots)
                 return;
         for (char **p = roots; *p; p++) {
-                struct ovf_deep_fs *f = fs_by_device(rep, *p);
+                struct hv_deep_fs *f = fs_by_device(rep, *p);
                 if (!f)
                         continue;
                 f->os_type = take_safe(guestfs_inspect_get_type(g, *p), 64);
@@ -600,10 +600,10 @@ static void workdir_removep(char **p)
         }
 }
 
-int ovf_bundle_inspect_deep(const struct ovf_bundle *b, struct ovf_deep_report **ret, struct xerr *e)
+int hv_inspect_deep(const struct ovf_bundle *b, struct hv_deep_report **ret, struct xerr *e)
 {
         const struct ovf_descriptor *d = ovf_bundle_descriptor(b);
-        _cleanup_(ovf_deep_report_freep) struct ovf_deep_report *rep = NULL;
+        _cleanup_(hv_deep_report_freep) struct hv_deep_report *rep = NULL;
         _cleanup_(workdir_removep) char *workdir = NULL;
         _cleanup_(guestfs_closep) guestfs_h *g = NULL;
         _cleanup_strv_ char **devices = NULL, **overlays = NULL;
@@ -648,7 +648,7 @@ int ovf_bundle_inspect_deep(const struct ovf_bundle *b, struct ovf_deep_report *
         }
 
         t1 = now_ms();
-        r = launch_guarded(g, OVF_DEEP_LAUNCH_TIMEOUT, e);
+        r = launch_guarded(g, HV_DEEP_LAUNCH_TIMEOUT, e);
         if (r < 0)
                 return r;
         rep->launch_ms = now_ms() - t1;
@@ -674,7 +674,7 @@ int ovf_bundle_inspect_deep(const struct ovf_bundle *b, struct ovf_deep_report *
 
         for (size_t i = 0; i < rep->n_disks; i++) {
                 const struct ovf_disk *k = &d->disks[i];
-                struct ovf_deep_disk *dd = &rep->disks[i];
+                struct hv_deep_disk *dd = &rep->disks[i];
                 bool root = k->role && strcmp(k->role, "root") == 0;
                 bool boot = k->role && strcmp(k->role, "boot") == 0;
 
@@ -689,3 +689,20 @@ int ovf_bundle_inspect_deep(const struct ovf_bundle *b, struct ovf_deep_report *
         *ret = TAKE_PTR(rep);
         return 0;
 }
+
+#else /* !HAVE_LIBGUESTFS */
+
+int hv_inspect_deep(const struct ovf_bundle *b, struct hv_deep_report **ret, struct xerr *e)
+{
+        (void) b;
+        (void) ret;
+        return xerr_set(e, -ENOTSUP, "--deep", "this build of xova has no libguestfs (configure --with-libguestfs)");
+}
+
+struct hv_deep_report *hv_deep_report_free(struct hv_deep_report *r)
+{
+        (void) r;
+        return NULL;
+}
+
+#endif

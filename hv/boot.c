@@ -4,7 +4,9 @@
  * a private firmware vars copy and qcow2 overlays -> QEMU in its own process
  * group -> serial console read from a pipe, marker search, timeout, and a
  * clean stop on SIGINT/SIGTERM/SIGHUP. The bundle is only ever opened
- * read-only (by ovf/ and, through read-only block nodes, by QEMU).
+ * read-only (by ovf/ and, through read-only block nodes, by QEMU), and QEMU
+ * reads it through the descriptor ovf/ verified, never by path
+ * (blockdev.c). (boot.c, not run.c: cli/run.c is the verb.)
  */
 #include "config.h"
 
@@ -215,9 +217,9 @@ struct run_state {
         uint64_t elapsed_ms;
 };
 
-static int run_qemu(const char *qemu, char **argv, const struct hv_run_opts *o, struct console *con,
-                    struct sig_guard *sg, bool kvm, enum run_result *ret, struct run_state *st,
-                    struct xerr *e)
+static int run_qemu(const char *qemu, char **argv, const int *keep_fds, size_t n_keep,
+                    const struct hv_run_opts *o, struct console *con, struct sig_guard *sg, bool kvm,
+                    enum run_result *ret, struct run_state *st, struct xerr *e)
 {
         int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, r;
         uint64_t start = hv_now_ms(), deadline = o->timeout ? start + (uint64_t) o->timeout * 1000 : 0;
@@ -228,7 +230,7 @@ static int run_qemu(const char *qemu, char **argv, const struct hv_run_opts *o, 
                 r = xerr_set_errno(e, -errno, qemu, "cannot create a pipe");
                 goto fail;
         }
-        r = hv_spawn(qemu, argv, outp[1], errp[1], &pid, e);
+        r = hv_spawn(qemu, argv, outp[1], errp[1], keep_fds, n_keep, &pid, e);
         close(outp[1]);
         close(errp[1]);
         outp[1] = errp[1] = -1;
@@ -381,41 +383,94 @@ static int make_run_dir(bool keep, char **ret, struct xerr *e)
 }
 
 /* Fresh vars and overlays: also used again after a failed KVM attempt,
- * which may have written to both. */
-static int prepare_disks(const struct hv_firmware *fw, const struct hv_disk_source *disks, size_t n,
-                         char **vars, char **overlays, struct xerr *e)
+ * which may have written to both. All of them live in the run directory, a
+ * fresh 0700 directory only we can write: qemu-img creates the overlays by
+ * path there, and nothing in it can be a planted symlink. */
+static int prepare_disks(const struct hv_firmware *fw, const struct hv_disk *disks, size_t n,
+                         const char *vars, char **overlays, struct xerr *e)
 {
-        _cleanup_free_ struct hv_disk_source *sized = calloc(n ? n : 1, sizeof(*sized));
+        _cleanup_free_ struct hv_overlay *v = calloc(n ? n : 1, sizeof(*v));
         int r;
 
-        if (!sized)
+        if (!v)
                 return xerr_set(e, -ENOMEM, "run", "out of memory");
         if (fw->nvram_template) {
-                r = hv_vars_copy(fw->nvram_template, *vars, e);
+                unlink(vars);
+                r = hv_vars_copy(fw->nvram_template, vars, e);
                 if (r < 0)
                         return r;
         }
         for (size_t i = 0; i < n; i++) {
-                sized[i] = disks[i];
-                sized[i].capacity = disks[i].capacity ?: disks[i].size;
-                if (sized[i].capacity == 0) {
-                        struct stat s;
-                        if (stat(disks[i].file, &s) < 0)
-                                return xerr_set_errno(e, -errno, disks[i].file, "cannot stat");
-                        sized[i].capacity = (uint64_t) s.st_size - disks[i].offset;
-                }
+                v[i] = (struct hv_overlay) { .id = disks[i].id, .path = overlays[i], .fd = -1 };
+                r = hv_disk_capacity(&disks[i], &v[i].capacity, e);
+                if (r < 0)
+                        return r;
                 unlink(overlays[i]);
         }
         /* the backing is given to QEMU in the -blockdev JSON, not recorded */
-        return hv_overlays_create(overlays, sized, n, false, e);
+        return hv_overlays_create(v, n, e);
 }
 
-int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk_source *disks, size_t n_disks,
+/* What one finished run means for the caller: 0, or the error naming why. */
+static int run_outcome(const struct xova_arch *arch, const struct hv_run_opts *o, enum run_result res,
+                       const struct run_state *st, const struct console *con, struct xerr *e)
+{
+        char line[200], sbuf[80];
+        int r = 0;
+
+        switch (res) {
+        case RUN_MARKER:
+                xova_debug("marker seen after %" PRIu64 " ms", st->elapsed_ms);
+                r = 0;
+                break;
+        case RUN_SIGNAL:
+                r = xerr_set(e, -EINTR, arch->name, "interrupted by signal %d (%s); guest stopped",
+                             st->signal, strsignal(st->signal));
+                break;
+        case RUN_TIMEOUT: {
+                char lines[400];
+                tail_lines(&con->tail, 10, lines, sizeof(lines));
+                if (o->expect)
+                        r = xerr_set(e, -XOVA_ETIMEOUT, arch->name,
+                                     "marker '%s' not seen within %u s; last console lines:%s",
+                                     o->expect, o->timeout, lines[0] ? lines : " (none)");
+                else
+                        r = xerr_set(e, -XOVA_ETIMEOUT, arch->name, "guest still running after %u s; stopped",
+                                     o->timeout);
+                break;
+        }
+        case RUN_KVM_ERROR:
+        case RUN_EXITED: {
+                char lines[300];
+                bool ok = res == RUN_EXITED && WIFEXITED(st->status) && WEXITSTATUS(st->status) == 0;
+                if (ok && !o->expect) {
+                        r = 0;
+                        break;
+                }
+                err_line(&st->err, line, sizeof(line));
+                tail_lines(&con->tail, 5, lines, sizeof(lines));
+                if (ok)
+                        r = xerr_set(e, -EIO, arch->name, "guest stopped before printing '%s'; last console lines:%s",
+                                     o->expect, lines[0] ? lines : " (none)");
+                else
+                        r = xerr_set(e, -EIO, arch->name, "%s %s%s%s", arch->qemu_binary,
+                                     res == RUN_KVM_ERROR ? "reported a KVM internal error" :
+                                     hv_status_str(st->status, sbuf, sizeof(sbuf)),
+                                     line[0] ? ": " : "", line);
+                break;
+        }
+        }
+        return r;
+}
+
+int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_disks,
               const struct hv_run_opts *o, struct xerr *e)
 {
         const struct xova_arch *arch = vm->arch;
         const char *machine = vm->machine && *vm->machine ? vm->machine : arch->qemu_machine;
         _cleanup_free_ char *dir = NULL, *vars = NULL, *qemu = NULL, *marker_carry = NULL;
+        _cleanup_free_ int *keep_fds = NULL;
+        size_t n_keep = 0;
         _cleanup_(hv_argv_freep) char **argv = NULL;
         struct hv_firmware *fw = NULL;
         char **overlays = NULL;
@@ -425,18 +480,25 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk_source *disks, size_
         struct run_state st;
         enum hv_accel accel;
         enum run_result res = RUN_EXITED;
-        char note_buf[320], line[200], sbuf[80];
+        char note_buf[320], line[200];
         bool auto_kvm;
         int r;
 
         if (!arch)
                 return xerr_set(e, -EINVAL, "run", "VM definition without an architecture");
-        if (vm->firmware && *vm->firmware && strcmp(vm->firmware, "efi") != 0)
-                return xerr_set(e, -ENOTSUP, arch->name, "firmware '%s' is not supported (only efi)", vm->firmware);
         if (!hv_machine_name_valid(machine))
                 return xerr_set(e, -EINVAL, arch->name, "invalid machine type '%s'", machine);
         if (n_disks == 0)
                 return xerr_set(e, -EINVAL, arch->name, "the VM definition has no disks");
+        keep_fds = calloc(n_disks, sizeof(int));
+        if (!keep_fds)
+                return xerr_set(e, -ENOMEM, arch->name, "out of memory");
+        for (size_t i = 0; i < n_disks; i++) {
+                if (disks[i].fd >= 0 && disks[i].fd <= STDERR_FILENO)
+                        return xerr_set(e, -EBADF, disks[i].id ?: disks[i].file, "disk without a valid fd");
+                if (disks[i].fd >= 0)   /* QEMU opens it as /proc/self/fd/N */
+                        keep_fds[n_keep++] = disks[i].fd;
+        }
         if (o->expect && (strlen(o->expect) == 0 || strlen(o->expect) > 255))
                 return xerr_set(e, -EINVAL, "--expect", "the marker must be 1 to 255 bytes");
         r = xova_find_tool(arch->qemu_binary, strcmp(arch->name, "x86_64") == 0 ? "qemu-system-x86" : "qemu-system-arm",
@@ -453,7 +515,7 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk_source *disks, size_
                 note(o, "%s", note_buf);
         auto_kvm = o->accel == HV_ACCEL_AUTO && accel == HV_ACCEL_KVM;
 
-        r = hv_firmware_find(arch, machine, false, &fw, e);
+        r = hv_vm_firmware(vm, machine, &fw, e);
         if (r < 0)
                 return r;
         r = make_run_dir(o->keep, &dir, e);
@@ -473,7 +535,7 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk_source *disks, size_
                         r = xerr_set(e, -ENOMEM, "run", "out of memory");
                         goto out;
                 }
-        r = prepare_disks(fw, disks, n_disks, &vars, overlays, e);
+        r = prepare_disks(fw, disks, n_disks, vars, overlays, e);
         if (r < 0)
                 goto out;
         xova_debug("firmware vars and %zu overlays ready", n_disks);
@@ -508,7 +570,7 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk_source *disks, size_
                         for (char **a = argv; *a; a++)
                                 xova_debug("qemu argv: %s", *a);
                 memset(&st, 0, sizeof(st));
-                r = run_qemu(qemu, argv, o, &con, &sg, accel == HV_ACCEL_KVM, &res, &st, e);
+                r = run_qemu(qemu, argv, keep_fds, n_keep, o, &con, &sg, accel == HV_ACCEL_KVM, &res, &st, e);
                 if (r < 0)
                         goto out;
                 if (attempt == 0 && auto_kvm && res != RUN_MARKER && res != RUN_SIGNAL &&
@@ -518,7 +580,7 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk_source *disks, size_
                         accel = HV_ACCEL_TCG;
                         con.seen = false;
                         con.carry_len = 0;
-                        r = prepare_disks(fw, disks, n_disks, &vars, overlays, e);
+                        r = prepare_disks(fw, disks, n_disks, vars, overlays, e);
                         if (r < 0)
                                 goto out;
                         continue;
@@ -526,48 +588,7 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk_source *disks, size_
                 break;
         }
 
-        switch (res) {
-        case RUN_MARKER:
-                xova_debug("marker seen after %" PRIu64 " ms", st.elapsed_ms);
-                r = 0;
-                break;
-        case RUN_SIGNAL:
-                r = xerr_set(e, -EINTR, arch->name, "interrupted by signal %d (%s); guest stopped",
-                             st.signal, strsignal(st.signal));
-                break;
-        case RUN_TIMEOUT: {
-                char lines[400];
-                tail_lines(&con.tail, 10, lines, sizeof(lines));
-                if (o->expect)
-                        r = xerr_set(e, -XOVA_ETIMEOUT, arch->name,
-                                     "marker '%s' not seen within %u s; last console lines:%s",
-                                     o->expect, o->timeout, lines[0] ? lines : " (none)");
-                else
-                        r = xerr_set(e, -XOVA_ETIMEOUT, arch->name, "guest still running after %u s; stopped",
-                                     o->timeout);
-                break;
-        }
-        case RUN_KVM_ERROR:
-        case RUN_EXITED: {
-                char lines[300];
-                bool ok = res == RUN_EXITED && WIFEXITED(st.status) && WEXITSTATUS(st.status) == 0;
-                if (ok && !o->expect) {
-                        r = 0;
-                        break;
-                }
-                err_line(&st.err, line, sizeof(line));
-                tail_lines(&con.tail, 5, lines, sizeof(lines));
-                if (ok)
-                        r = xerr_set(e, -EIO, arch->name, "guest stopped before printing '%s'; last console lines:%s",
-                                     o->expect, lines[0] ? lines : " (none)");
-                else
-                        r = xerr_set(e, -EIO, arch->name, "%s %s%s%s", arch->qemu_binary,
-                                     res == RUN_KVM_ERROR ? "reported a KVM internal error" :
-                                     hv_status_str(st.status, sbuf, sizeof(sbuf)),
-                                     line[0] ? ": " : "", line);
-                break;
-        }
-        }
+        r = run_outcome(arch, o, res, &st, &con, e);
 out:
         sig_guard_remove(&sg);
         if (overlays) {
@@ -585,11 +606,11 @@ out:
 
 int hv_bundle_vm(const char *bundle, const char *arch_name, const char *ca_file,
                  struct ovf_bundle **ret_bundle, const struct ovf_vm **ret_vm,
-                 struct hv_disk_source **ret_disks, struct xerr *e)
+                 struct hv_disk **ret_disks, struct xerr *e)
 {
         struct ovf_open_opts oo = { .ca_file = ca_file, .require_signature = ca_file != NULL };
         _cleanup_(hv_bundle_freep) struct ovf_bundle *b = NULL;
-        _cleanup_free_ struct hv_disk_source *disks = NULL;
+        _cleanup_free_ struct hv_disk *disks = NULL;
         const struct ovf_descriptor *d;
         const struct ovf_vm *vm = NULL;
         const struct xova_arch *arch;
@@ -636,6 +657,10 @@ int hv_bundle_vm(const char *bundle, const char *arch_name, const char *ca_file,
                         return r;
                 disks[i].id = od->id;
                 disks[i].file = file;
+                /* QEMU reads the verified descriptor, never the path */
+                disks[i].fd = ovf_bundle_disk_fd(b, vm->disks[i]);
+                if (disks[i].fd <= STDERR_FILENO)
+                        return xerr_set(e, -EBADF, od->id, "no verified open file for the disk");
                 disks[i].format = od->format;
                 disks[i].capacity = od->capacity;
         }
@@ -648,8 +673,7 @@ int hv_bundle_vm(const char *bundle, const char *arch_name, const char *ca_file,
 int hv_run(const char *bundle, const struct hv_run_opts *o, struct xerr *e)
 {
         _cleanup_(hv_bundle_freep) struct ovf_bundle *b = NULL;
-        _cleanup_free_ struct hv_disk_source *disks = NULL;
-        _cleanup_free_ char **abs = NULL;
+        _cleanup_free_ struct hv_disk *disks = NULL;
         const struct ovf_vm *vm;
         int r;
 
@@ -658,20 +682,7 @@ int hv_run(const char *bundle, const struct hv_run_opts *o, struct xerr *e)
         if (r < 0)
                 return r;
         xova_debug("bundle verified, VM definition %s", vm->arch->name);
-        /* QEMU runs with its own idea of the cwd: absolute file names only */
-        abs = calloc(vm->n_disks + 1, sizeof(char *));
-        if (!abs)
-                return xerr_set(e, -ENOMEM, bundle, "out of memory");
-        for (size_t i = 0; i < vm->n_disks && r == 0; i++) {
-                abs[i] = realpath(disks[i].file, NULL);
-                if (!abs[i])
-                        r = xerr_set_errno(e, -errno, disks[i].file, "cannot resolve");
-                else
-                        disks[i].file = abs[i];
-        }
-        if (r == 0)
-                r = hv_run_vm(vm, disks, vm->n_disks, o, e);
-        for (size_t i = 0; i < vm->n_disks; i++)
-                free(abs[i]);
-        return r;
+        /* no realpath: QEMU opens each disk's verified fd (blockdev.c), so a
+         * file renamed over the bundle's path now is never read */
+        return hv_run_vm(vm, disks, vm->n_disks, o, e);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mkusp - test driver for tests/integration/usp-boot.sh: builds one raw GPT
+ * mkusp - test helper for tests/integration/usp-boot.sh: builds one raw GPT
  * image holding a USP for every arch in the table (kernel and initrd from
  * the fixtures, GRUB modules from the fixtures) and an empty 1 MiB root
  * partition per arch (DPS type), whose PARTUUID goes on that arch's kernel
