@@ -114,6 +114,19 @@ for verb in verify run; do
         fi
 done
 : >empty.pem
+# ... and the signing key and certificate of a build (the exporter's loader)
+for opt in key cert; do
+        if [ $opt = key ]; then args=(--key ca.fifo --cert ca.pem); else args=(--key ka.pem --cert ca.fifo); fi
+        out=$(timeout 20 "$MK" "${args[@]}" fifo-signed.ova 2>&1 </dev/null)
+        rc=$?
+        if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || [ "$rc" -gt 125 ] || ! grep -qF "ca.fifo: not a regular file" <<<"$out"; then
+                not_ok "signing with a FIFO as --$opt: exit $rc, want a failure naming ca.fifo: $out"
+        elif [ -e fifo-signed.ova ]; then
+                not_ok "signing with a FIFO as --$opt left fifo-signed.ova behind"
+        else
+                ok "signing with a FIFO as --$opt fails at once naming the file"
+        fi
+done
 expect 1 "empty.pem: cannot load CA certificates: no PEM certificate in the file" "$XOVA" verify --ca empty.pem signed.ova
 printf 'junk\n' >junk.pem
 expect 1 "junk.pem: cannot load CA certificates" "$XOVA" verify --ca junk.pem signed.ova
