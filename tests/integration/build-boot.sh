@@ -6,8 +6,9 @@
 # console. Issue 10: the marker comes from each arch's root disk: its root=
 # is the PARTUUID of the partition the guest has mounted as / (as sfdisk reads
 # the built GPT, and as summary.json says), its shared= the sha256 of the
-# data disk's README; the initrd holds no marker, and a guest given the other
-# arch's root disk stops with the initrd's error, without a marker.
+# data disk's README; the initrd holds no marker, a guest given the other
+# arch's root disk stops with the initrd's error and one without the shared
+# disk with its root's error, both without a marker.
 . "$XOVA_SRCDIR/tests/lib.sh"
 . "$XOVA_SRCDIR/tests/integration/boot-lib.sh"
 need_fixtures
@@ -81,4 +82,15 @@ check "x86_64 with the aarch64 root disk: the initrd names the missing PARTUUID"
     grep -aq "xova-initrd: ERROR: no partition with PARTUUID=$(cat "$T/gpt-x86_64")" "$T/wrong-root.log"
 check "x86_64 with the aarch64 root disk: the guest powers off by itself ($((t1 - t0)) s)" \
     grep -aq "reboot: Power down" "$T/wrong-root.log"
+
+# x86_64 without the shared disk: its root's init says so, no marker
+t0=$(date +%s)
+BOOT_TIMEOUT=240 boot_raw x86_64 "$T/no-data.log" "$out/hello-boot.raw" "$out/hello-root-x86_64.raw" 2>/dev/null
+rc=$?
+t1=$(date +%s)
+check "x86_64 without the shared disk: no marker" test $rc -ne 0
+check "x86_64 without the shared disk: its root's init names the fstab line" \
+    grep -aq "hello-init: ERROR: cannot mount /srv/data after 10 s (LABEL=data " "$T/no-data.log"
+check "x86_64 without the shared disk: the guest powers off by itself ($((t1 - t0)) s)" \
+    grep -aq "reboot: Power down" "$T/no-data.log"
 finish
