@@ -38,6 +38,13 @@ int cw_fail(struct writer *w, const char *rel, errcode_t err, const char *what)
         const char *where = cw_where(w, rel);
         uint64_t mib = ext2fs_blocks_count(w->fs->super) * w->fs->blocksize >> 20;
 
+        /* An errno ENOSPC comes from the unix I/O manager writing the image:
+         * the HOST's disk is full, not this filesystem (libext2fs says that
+         * with its EXT2_ET_*_ALLOC_FAIL codes; the few allocation paths that
+         * return a bare ENOSPC leave no free block, which tells them apart). */
+        if (err == ENOSPC && ext2fs_free_blocks_count(w->fs->super) > 0)
+                return xerr_set_errno(w->e, -ENOSPC, where, "cannot %s: cannot write the image",
+                                      what);
         if (err == EXT2_ET_BLOCK_ALLOC_FAIL || err == ENOSPC)
                 return xerr_set(w->e, -ENOSPC, where, "the content does not fit: the %" PRIu64
                                 " MiB filesystem is full (give the disk a larger \"size\")", mib);

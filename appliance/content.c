@@ -346,7 +346,8 @@ int appliance_content_write(const struct appliance_disk *d, const char *image, u
         w.fs->super->s_wtime = (__u32) w.fs->now;
         err = ext2fs_close_free(&w.fs);
         if (err)
-                r = xerr_set(e, err == EXT2_ET_BLOCK_ALLOC_FAIL ? -ENOSPC : -EIO, image,
+                r = xerr_set(e, err == EXT2_ET_BLOCK_ALLOC_FAIL ? -ENOSPC
+                                : err > 0 && err < 4096 ? -(int) err : -EIO, image,
                              "cannot write the ext4 metadata: %s", error_message(err));
 out:
         if (w.fs) {
