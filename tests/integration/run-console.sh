@@ -70,8 +70,12 @@ INIT
 chmod 0755 "$w/ir/init"
 (cd "$w/ir" && find . -mindepth 1 | sort | cpio -o -H newc -R 0:0 --quiet) | gzip -1n > "$w/initrd.img" ||
     fail "cannot pack the initrd"
-cp -r "$XOVA_SRCDIR/examples/hello/root-x86_64" "$XOVA_SRCDIR/examples/hello/root-aarch64" \
-    "$XOVA_SRCDIR/examples/hello/data" "$w/"
+# the root disks only have to exist (this guest lives in its initrd); the
+# data disk is the one the guest writes (ext4, label "data")
+for d in root-x86_64 root-aarch64 data; do
+    mkdir -p "$w/$d/etc"
+    echo "hello-shell $d" > "$w/$d/etc/hostname"
+done
 cat > "$w/xova.json" <<JSON
 {
   "name": "hello-shell",
