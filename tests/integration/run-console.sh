@@ -9,6 +9,7 @@
 #      pane is raw while connected; Ctrl-] ends the run (exit 0), its QEMU
 #      is gone and `stty -a` after equals before;
 #   2. SIGTERM to xova mid-session: exit 130, terminal restored, no QEMU;
+#      QEMU killed mid-session: exit 1, terminal restored;
 #   3. --state DIR: a file written in the guest is there on the next run,
 #      gone after --reset; a concurrent run on DIR is refused; the DIR used
 #      with another arch is refused before QEMU starts; the bundle is never
@@ -174,6 +175,17 @@ cmp -s "$T/term.before" "$T/term.after" || { diff "$T/term.before" "$T/term.afte
 pane term | grep -q 'interrupted by signal 15' || fail "SIGTERM: no 'interrupted' message"
 echo "ok: SIGTERM: exit 130, QEMU gone, terminal as before"
 
+# ---- 2b. QEMU crashes (SIGKILL) mid-session ----------------------------------
+session crash "$B" --arch x86_64 --accel tcg
+wait_pane crash '^xova# ' 300 || fail "no shell prompt on the console"
+pids crash
+kill -KILL "$QPID"
+wait_rc crash 60 || fail "QEMU killed: xova did not end"
+[ "$(cat "$T/crash.rc")" = 1 ] || fail "QEMU killed: exit status $(cat "$T/crash.rc"), want 1"
+cmp -s "$T/crash.before" "$T/crash.after" || { diff "$T/crash.before" "$T/crash.after"; fail "QEMU killed: stty -a changed"; }
+pane crash | grep -q 'killed by signal 9' || fail "QEMU killed: the error does not say so"
+echo "ok: QEMU killed: exit 1 naming the signal, terminal as before"
+
 # ---- 3. --state -------------------------------------------------------------
 S=$T/state
 token=persisted-$$-$RANDOM
@@ -184,6 +196,7 @@ pane st1 | grep -q "state in $S (new)" || fail "state run 1: no 'state in DIR (n
 type_in st1 "echo $token > /data/state-test; sync; cat /data/state-test; exit"
 wait_rc st1 120 || fail "state run 1: the guest did not power off after exit"
 [ "$(cat "$T/st1.rc")" = 0 ] || fail "state run 1: exit status $(cat "$T/st1.rc")"
+cmp -s "$T/st1.before" "$T/st1.after" || fail "guest power off: stty -a changed"
 for f in stamp lock disk0.qcow2 disk1.qcow2 disk2.qcow2 efi-vars.fd; do
     [ -f "$S/$f" ] || fail "state run 1: no $f in the state directory"
 done
@@ -202,7 +215,8 @@ type_in st2 'cat /data/state-test'
 wait_pane st2 "^$token *\$" 60 || fail "state run 2: the file written in run 1 is not there"
 type_in st2 'exit'
 wait_rc st2 120 || fail "state run 2: no power off"
-echo "ok: --state: the file survived the run; a concurrent run was refused"
+cmp -s "$T/st2.before" "$T/st2.after" || fail "guest power off: stty -a changed"
+echo "ok: --state: the file survived the run; a concurrent run was refused; power off restored the terminal"
 
 # the same DIR for the other arch: refused before any QEMU (none may start:
 # a wrapper on PATH records a start)
