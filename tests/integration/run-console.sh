@@ -17,10 +17,10 @@
 set -u
 FIX=${XOVA_FIXTURES:-}
 T=$(mktemp -d /tmp/xova-run-console.XXXXXX)
-SOCK=xova-console-$$
+SOCK=$T/tmux.sock                     # in $T: removed with it
 QEMUS=()
 cleanup() {
-    tmux -L "$SOCK" kill-server 2>/dev/null
+    tmux -S "$SOCK" kill-server 2>/dev/null
     for q in "${QEMUS[@]}"; do kill -KILL "$q" 2>/dev/null; done
     rm -rf "$T"
 }
@@ -99,7 +99,7 @@ sum=$(sha256sum < "$B")
 # ---- tmux driving ----------------------------------------------------------
 PATH=$PATH:/usr/sbin:/sbin
 export PATH
-tmux -L "$SOCK" -f /dev/null new-session -d -s idle -x 100 -y 30 "sleep 900" || fail "tmux cannot start"
+tmux -S "$SOCK" -f /dev/null new-session -d -s idle -x 100 -y 30 "sleep 900" || fail "tmux cannot start"
 
 # session NAME XOVA-RUN-ARGS...: `xova run ARGS` in a fresh pane, stty -a
 # before and after, exit status to $T/NAME.rc
@@ -110,11 +110,11 @@ session() {
       printf 'echo $? > %q.tmp && mv %q.tmp %q\n' "$T/$name.rc" "$T/$name.rc" "$T/$name.rc"
       printf 'stty -a > %q\n' "$T/$name.after"
       printf 'sleep 900\n'; } > "$T/$name.sh"
-    tmux -L "$SOCK" new-session -d -s "$name" -x 100 -y 30 "bash --norc --noprofile $T/$name.sh" ||
+    tmux -S "$SOCK" new-session -d -s "$name" -x 100 -y 30 "bash --norc --noprofile $T/$name.sh" ||
         fail "tmux new-session $name"
     CUR=$name
 }
-pane() { tmux -L "$SOCK" capture-pane -p -J -t "$1" -S -5000 2>/dev/null; }
+pane() { tmux -S "$SOCK" capture-pane -p -J -t "$1" -S -5000 2>/dev/null; }
 # wait_pane NAME ERE SECONDS
 wait_pane() {
     local i
@@ -135,16 +135,16 @@ wait_rc() {
 # the xova of a session (child of the pane's bash) and its QEMU
 pids() {
     local sh
-    sh=$(tmux -L "$SOCK" display -p -t "$1" '#{pane_pid}')
+    sh=$(tmux -S "$SOCK" display -p -t "$1" '#{pane_pid}')
     XPID=$(pgrep -P "$sh" -x xova | head -1)
     [ -n "$XPID" ] || fail "$1: no xova process under the pane"
     QPID=$(pgrep -P "$XPID" -f qemu-system | head -1)
     [ -n "$QPID" ] || fail "$1: no QEMU under xova $XPID"
     QEMUS+=("$QPID")
-    PTY=$(tmux -L "$SOCK" display -p -t "$1" '#{pane_tty}')
+    PTY=$(tmux -S "$SOCK" display -p -t "$1" '#{pane_tty}')
 }
 gone() { local i; for ((i = 0; i < 40; i++)); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.5; done; return 1; }
-type_in() { tmux -L "$SOCK" send-keys -t "$1" "$2" Enter; }
+type_in() { tmux -S "$SOCK" send-keys -t "$1" "$2" Enter; }
 
 # ---- 1. type into the guest, Ctrl-] ---------------------------------------
 session con "$B" --arch x86_64 --accel tcg
@@ -155,7 +155,7 @@ stty -a -F "$PTY" | grep -q -- '-icanon' || fail "the terminal is not in raw mod
 type_in con 'uname -m'
 wait_pane con '^x86_64 *$' 60 || fail "typed 'uname -m', no 'x86_64' read back"
 pane con | sed -n '/xova# uname -m/,$p' | grep -qx 'x86_64 *' || fail "'x86_64' is not the answer to 'uname -m'"
-tmux -L "$SOCK" send-keys -t con C-]
+tmux -S "$SOCK" send-keys -t con C-]
 wait_rc con 60 || fail "Ctrl-] did not end the run"
 [ "$(cat "$T/con.rc")" = 0 ] || fail "Ctrl-]: exit status $(cat "$T/con.rc"), want 0"
 gone "$QPID" || fail "Ctrl-]: QEMU $QPID still running"
