@@ -4,6 +4,7 @@
 
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "hv/hv.h"
@@ -14,7 +15,9 @@ void verb_run_help(void)
                "\n"
                "Verify BUNDLE and boot its VM definition for this host's architecture (or\n"
                "--arch) under QEMU: firmware from QEMU's descriptors, disks read in place\n"
-               "through copy-on-write overlays, serial console on a pipe.\n"
+               "through copy-on-write overlays. On a terminal (stdin and stdout) without\n"
+               "--expect the serial console is interactive: type into the guest, Ctrl-] stops\n"
+               "it; otherwise it is on a pipe.\n"
                "\n"
                "Options:\n"
                "      --arch ARCH       boot the x86_64 or aarch64 definition (default: the host's)\n"
@@ -23,6 +26,9 @@ void verb_run_help(void)
                "      --timeout SECONDS give up after SECONDS (exit 4); 0 = no limit (default)\n"
                "      --console         copy the guest's serial console to standard output\n"
                "      --keep            keep the run directory (overlays, firmware vars)\n"
+               "      --state DIR       keep the overlays and firmware vars in DIR between runs\n"
+               "      --reset           with --state: start DIR over from the bundle\n"
+               "      --no-interactive  never read the terminal (console output only with --console)\n"
                "      --ca PEM          require a signature by a certificate from PEM\n"
                "  -h, --help            show this help and exit\n"
                "  -V, --version         show the version and exit\n"
@@ -31,7 +37,10 @@ void verb_run_help(void)
                "130 interrupted. See xova-run(1).\n");
 }
 
-enum { ARG_ARCH = CLI_ARG_VERB, ARG_ACCEL, ARG_EXPECT, ARG_TIMEOUT, ARG_CONSOLE, ARG_KEEP };
+enum {
+        ARG_ARCH = CLI_ARG_VERB, ARG_ACCEL, ARG_EXPECT, ARG_TIMEOUT, ARG_CONSOLE, ARG_KEEP, ARG_STATE, ARG_RESET,
+        ARG_NO_INTERACTIVE,
+};
 const struct option verb_run_options[] = {
         { "arch", required_argument, NULL, ARG_ARCH },
         { "accel", required_argument, NULL, ARG_ACCEL },
@@ -39,6 +48,9 @@ const struct option verb_run_options[] = {
         { "timeout", required_argument, NULL, ARG_TIMEOUT },
         { "console", no_argument, NULL, ARG_CONSOLE },
         { "keep", no_argument, NULL, ARG_KEEP },
+        { "state", required_argument, NULL, ARG_STATE },
+        { "reset", no_argument, NULL, ARG_RESET },
+        { "no-interactive", no_argument, NULL, ARG_NO_INTERACTIVE },
         CLI_CA_LONGOPT,
         CLI_COMMON_LONGOPTS,
         {}
@@ -55,6 +67,7 @@ int verb_run(int argc, char **argv, const struct cli_bundle_opts *bo)
         struct timespec t0, t1;
         struct hv_run_opts o = { .accel = HV_ACCEL_AUTO, .note = run_note, .ca_file = bo->ca_file };
         struct xerr e = { 0 };
+        bool no_interactive = false;
         uint64_t t;
         int c, r;
 
@@ -85,11 +98,28 @@ int verb_run(int argc, char **argv, const struct cli_bundle_opts *bo)
                 case ARG_KEEP:
                         o.keep = true;
                         break;
+                case ARG_STATE:
+                        if (!*optarg)
+                                return cli_usage_error("run", "--state needs a directory");
+                        o.state_dir = optarg;
+                        break;
+                case ARG_RESET:
+                        o.state_reset = true;
+                        break;
+                case ARG_NO_INTERACTIVE:
+                        no_interactive = true;
+                        break;
                 CLI_HANDLED_OPTIONS:
                 default:
                         break;
                 }
         }
+        if (o.state_reset && !o.state_dir)
+                return cli_usage_error("run", "--reset needs --state DIR");
+        if (o.state_dir && o.keep)
+                return cli_usage_error("run", "--keep and --state exclude each other (--state keeps everything)");
+        /* --expect is scripted use: the terminal is never read then */
+        o.interactive = !no_interactive && !o.expect && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
         cli_progress_init(&o.progress, -1);
         fflush(stdout);
         clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -36,13 +36,14 @@ static void hv_on_signal(int sig)
         int saved = errno;
         unsigned char c = (unsigned char) sig;
 
+        hv_tty_restore_async();         /* interactive: the terminal first */
         if (hv_sig_fd >= 0 && write(hv_sig_fd, &c, 1) < 0) {
                 /* pipe full: a signal is already pending, nothing to add */
         }
         errno = saved;
 }
 
-static const int hv_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+static const int hv_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
 struct sig_guard {
         int pipe[2];
@@ -158,12 +159,20 @@ struct console {
         bool seen;
         bool copy;
         struct tailbuf tail;
+        /* interactive (console.c): the guest on guest_fd, keys from in_fd */
+        int guest_fd, in_fd;
+        int *guest_peer;        /* QEMU's end: closed here once QEMU has it */
 };
 
 static void console_feed(struct console *c, char *p, size_t n)
 {
         size_t m = 0;
 
+        if (c->guest_fd > STDERR_FILENO) {      /* a raw terminal: bytes as they are */
+                (void) xova_write_all(STDOUT_FILENO, p, n);
+                tail_add(&c->tail, p, n);
+                return;
+        }
         for (size_t i = 0; i < n; i++)  /* strip CR: guests write CRLF */
                 if (p[i] != '\r')
                         p[m++] = p[i];
@@ -208,6 +217,7 @@ enum run_result {
         RUN_TIMEOUT,
         RUN_SIGNAL,
         RUN_KVM_ERROR,          /* KVM internal error reported while running */
+        RUN_DETACHED,           /* Ctrl-] on the interactive console */
 };
 
 struct run_state {
@@ -223,25 +233,32 @@ static int run_qemu(const char *qemu, char **argv, const int *keep_fds, size_t n
 {
         int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, r;
         uint64_t start = hv_now_ms(), deadline = o->timeout ? start + (uint64_t) o->timeout * 1000 : 0;
-        bool out_open = true, err_open = true;
+        bool out_open = true, err_open = true, interactive = con->guest_fd > STDERR_FILENO;
         pid_t pid;
 
         if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
                 r = xerr_set_errno(e, -errno, qemu, "cannot create a pipe");
                 goto fail;
         }
-        r = hv_spawn(qemu, argv, outp[1], errp[1], keep_fds, n_keep, &pid, e);
+        /* interactive: the console is the socket; QEMU's stdout goes nowhere */
+        r = hv_spawn(qemu, argv, interactive ? -1 : outp[1], errp[1], keep_fds, n_keep, &pid, e);
         close(outp[1]);
         close(errp[1]);
         outp[1] = errp[1] = -1;
+        if (con->guest_peer && *con->guest_peer >= 0) {
+                /* else QEMU's exit would never show as EOF on our end */
+                close(*con->guest_peer);
+                *con->guest_peer = -1;
+        }
         if (r < 0)
                 goto fail;
 
         for (;;) {
-                struct pollfd p[3] = {
-                        { .fd = out_open ? outp[0] : -1, .events = POLLIN },
+                struct pollfd p[4] = {
+                        { .fd = out_open ? (interactive ? con->guest_fd : outp[0]) : -1, .events = POLLIN },
                         { .fd = err_open ? errp[0] : -1, .events = POLLIN },
                         { .fd = sg->pipe[0], .events = POLLIN },
+                        { .fd = interactive && out_open ? con->in_fd : -1, .events = POLLIN },
                 };
                 int timeout = -1;
                 uint64_t now = hv_now_ms();
@@ -265,7 +282,7 @@ static int run_qemu(const char *qemu, char **argv, const int *keep_fds, size_t n
                         }
                         timeout = timeout < 0 || timeout > 50 ? 50 : timeout;
                 }
-                int pr = poll(p, 3, timeout);
+                int pr = poll(p, 4, timeout);
                 if (pr < 0 && errno != EINTR) {
                         r = xerr_set_errno(e, -errno, qemu, "poll");
                         hv_child_stop(pid, STOP_GRACE_MS);
@@ -281,9 +298,25 @@ static int run_qemu(const char *qemu, char **argv, const int *keep_fds, size_t n
                                 break;
                         }
                 }
+                if (p[3].revents & (POLLIN | POLLHUP | POLLERR)) {
+                        char buf[1024];
+                        bool esc = false;
+                        ssize_t k = read(con->in_fd, buf, sizeof(buf)), fwd;
+                        if (k > 0) {
+                                fwd = hv_console_input(buf, (size_t) k, &esc);
+                                if (fwd > 0)
+                                        (void) xova_write_all(con->guest_fd, buf, (size_t) fwd);
+                                if (esc) {
+                                        *ret = RUN_DETACHED;
+                                        break;
+                                }
+                        } else if (k == 0 || errno != EINTR) {
+                                con->in_fd = -1;        /* terminal gone: only the guest's end counts */
+                        }
+                }
                 if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
                         char buf[4096];
-                        ssize_t k = read(outp[0], buf, sizeof(buf));
+                        ssize_t k = read(interactive ? con->guest_fd : outp[0], buf, sizeof(buf));
                         if (k > 0) {
                                 console_feed(con, buf, (size_t) k);
                                 if (con->seen) {
@@ -423,6 +456,9 @@ static int run_outcome(const struct xova_arch *arch, const struct hv_run_opts *o
                 xova_debug("marker seen after %" PRIu64 " ms", st->elapsed_ms);
                 r = 0;
                 break;
+        case RUN_DETACHED:
+                r = 0;
+                break;
         case RUN_SIGNAL:
                 r = xerr_set(e, -EINTR, arch->name, "interrupted by signal %d (%s); guest stopped",
                              st->signal, strsignal(st->signal));
@@ -463,6 +499,43 @@ static int run_outcome(const struct xova_arch *arch, const struct hv_run_opts *o
         return r;
 }
 
+/* Where the guest writes: the kept state of --state DIR (state.c: locked,
+ * its files inherited by QEMU), or a fresh run directory. */
+static int run_files(const struct hv_run_opts *o, const struct hv_firmware *fw, const struct hv_disk *disks,
+                     size_t n_disks, char **ret_dir, char **overlays, char **ret_vars, struct hv_state **ret_state,
+                     int *keep_fds, size_t *n_keep, struct xerr *e)
+{
+        int r;
+
+        if (o->state_dir) {
+                size_t n_state;
+                const int *state_fds;
+                r = hv_state_open(o->state_dir, o->state_id, o->state_reset, fw, disks, n_disks, ret_state,
+                                  overlays, ret_vars, e);
+                if (r < 0)
+                        return r;
+                note(o, "state in %s (%s)", o->state_dir, r > 0 ? "new" : "reused");
+                state_fds = hv_state_fds(*ret_state, &n_state);
+                for (size_t i = 0; i < n_state; i++)
+                        keep_fds[(*n_keep)++] = state_fds[i];
+                return 0;
+        }
+        r = make_run_dir(o->keep, ret_dir, e);
+        if (r < 0)
+                return r;
+        if (o->keep)
+                note(o, "run directory: %s", *ret_dir);
+        *ret_vars = xova_path_join(*ret_dir, "efi-vars.fd");
+        if (!*ret_vars)
+                return xerr_set(e, -ENOMEM, "run", "out of memory");
+        for (size_t i = 0; i < n_disks; i++)
+                if (asprintf(&overlays[i], "%s/disk%zu.qcow2", *ret_dir, i) < 0) {
+                        overlays[i] = NULL;
+                        return xerr_set(e, -ENOMEM, "run", "out of memory");
+                }
+        return prepare_disks(fw, disks, n_disks, *ret_vars, overlays, e);
+}
+
 int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_disks,
               const struct hv_run_opts *o, struct xerr *e)
 {
@@ -476,7 +549,10 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_dis
         char **overlays = NULL;
         struct hv_host host = { 0 };
         struct sig_guard sg = { .pipe = { -1, -1 } };
-        struct console con = { 0 };
+        struct console con = { .guest_fd = -1, .in_fd = -1 };
+        struct hv_state *state = NULL;
+        struct hv_tty tty = { .fd = -1 };
+        int con_pair[2] = { -1, -1 };
         struct run_state st;
         enum hv_accel accel;
         enum run_result res = RUN_EXITED;
@@ -490,7 +566,8 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_dis
                 return xerr_set(e, -EINVAL, arch->name, "invalid machine type '%s'", machine);
         if (n_disks == 0)
                 return xerr_set(e, -EINVAL, arch->name, "the VM definition has no disks");
-        keep_fds = calloc(n_disks, sizeof(int));
+        /* the disks, the state files (overlays, vars), the console socket */
+        keep_fds = calloc(2 * n_disks + 2, sizeof(int));
         if (!keep_fds)
                 return xerr_set(e, -ENOMEM, arch->name, "out of memory");
         for (size_t i = 0; i < n_disks; i++) {
@@ -518,24 +595,12 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_dis
         r = hv_vm_firmware(vm, machine, &fw, e);
         if (r < 0)
                 return r;
-        r = make_run_dir(o->keep, &dir, e);
-        if (r < 0)
-                goto out;
-        if (o->keep)
-                note(o, "run directory: %s", dir);
         overlays = calloc(n_disks + 1, sizeof(char *));
-        vars = xova_path_join(dir, "efi-vars.fd");
-        if (!overlays || !vars) {
+        if (!overlays) {
                 r = xerr_set(e, -ENOMEM, "run", "out of memory");
                 goto out;
         }
-        for (size_t i = 0; i < n_disks; i++)
-                if (asprintf(&overlays[i], "%s/disk%zu.qcow2", dir, i) < 0) {
-                        overlays[i] = NULL;
-                        r = xerr_set(e, -ENOMEM, "run", "out of memory");
-                        goto out;
-                }
-        r = prepare_disks(fw, disks, n_disks, vars, overlays, e);
+        r = run_files(o, fw, disks, n_disks, &dir, overlays, &vars, &state, keep_fds, &n_keep, e);
         if (r < 0)
                 goto out;
         xova_debug("firmware vars and %zu overlays ready", n_disks);
@@ -562,6 +627,16 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_dis
                         .disks = disks, .overlays = (const char *const *) overlays, .n_disks = n_disks,
                         .nic = vm->nic_model && *vm->nic_model,
                 };
+                if (o->interactive) {   /* a fresh socket for each QEMU */
+                        r = hv_console_begin(o, arch->name, &tty, con_pair, e);
+                        if (r < 0)
+                                goto out;
+                        c.console_fd = con_pair[1];
+                        keep_fds[n_keep] = con_pair[1];
+                        con.guest_fd = con_pair[0];
+                        con.guest_peer = &con_pair[1];
+                        con.in_fd = STDIN_FILENO;
+                }
                 argv = hv_argv_free(argv);
                 r = hv_qemu_argv(&c, &argv, e);
                 if (r < 0)
@@ -570,7 +645,10 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_dis
                         for (char **a = argv; *a; a++)
                                 xova_debug("qemu argv: %s", *a);
                 memset(&st, 0, sizeof(st));
-                r = run_qemu(qemu, argv, keep_fds, n_keep, o, &con, &sg, accel == HV_ACCEL_KVM, &res, &st, e);
+                r = run_qemu(qemu, argv, keep_fds, n_keep + (o->interactive ? 1 : 0), o, &con, &sg,
+                             accel == HV_ACCEL_KVM, &res, &st, e);
+                hv_console_end(&tty, con_pair);
+                con.guest_fd = -1;
                 if (r < 0)
                         goto out;
                 if (attempt == 0 && auto_kvm && res != RUN_MARKER && res != RUN_SIGNAL &&
@@ -580,7 +658,8 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_dis
                         accel = HV_ACCEL_TCG;
                         con.seen = false;
                         con.carry_len = 0;
-                        r = prepare_disks(fw, disks, n_disks, vars, overlays, e);
+                        /* kept state stays: a guest KVM failed early has not changed it */
+                        r = state ? 0 : prepare_disks(fw, disks, n_disks, vars, overlays, e);
                         if (r < 0)
                                 goto out;
                         continue;
@@ -590,7 +669,9 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_dis
 
         r = run_outcome(arch, o, res, &st, &con, e);
 out:
+        hv_console_end(&tty, con_pair);
         sig_guard_remove(&sg);
+        hv_state_free(state);
         if (overlays) {
                 for (size_t i = 0; i < n_disks; i++)
                         free(overlays[i]);
@@ -682,6 +763,15 @@ int hv_run(const char *bundle, const struct hv_run_opts *o, struct xerr *e)
         if (r < 0)
                 return r;
         xova_debug("bundle verified, VM definition %s", vm->arch->name);
+        if (o->state_dir) {
+                _cleanup_free_ char *id = NULL;
+                struct hv_run_opts so = *o;
+                r = hv_state_identity(bundle, b, vm->arch, &id, e);
+                if (r < 0)
+                        return r;
+                so.state_id = id;
+                return hv_run_vm(vm, disks, vm->n_disks, &so, e);
+        }
         /* no realpath: QEMU opens each disk's verified fd (blockdev.c), so a
          * file renamed over the bundle's path now is never read */
         return hv_run_vm(vm, disks, vm->n_disks, o, e);

@@ -58,6 +58,7 @@ struct hv_qemu_config {
         const char *const *overlays;    /* one qcow2 overlay per disk */
         size_t n_disks;
         bool nic;                       /* virtio NIC on user networking */
+        int console_fd;                 /* > 2: serial on this socket (interactive), else stdio */
 };
 
 /* Builds the argv (NULL-terminated, every string owned): explicit driver
@@ -116,6 +117,53 @@ int hv_overlays_create(const struct hv_overlay *v, size_t n, struct xerr *e);
  * written from 0), or a new file `target` (O_CREAT|O_EXCL|O_NOFOLLOW). */
 int hv_vars_fill(const char *template_path, int out, struct xerr *e);
 int hv_vars_copy(const char *template_path, const char *target, struct xerr *e);
+
+/* ---- interactive console (console.c) ------------------------------------ */
+
+#include <termios.h>
+
+#define HV_CONSOLE_ESCAPE 0x1d          /* Ctrl-] */
+
+struct hv_tty {
+        int fd;                         /* -1: not in raw mode */
+        struct termios saved;
+};
+/* Saves fd's modes and switches it to raw (no ISIG, no echo, no CR/NL
+ * mapping); hv_tty_restore() puts them back (idempotent). */
+int hv_tty_raw(struct hv_tty *t, int fd, struct xerr *e);
+void hv_tty_restore(struct hv_tty *t);
+/* From a signal handler: restores the modes hv_tty_raw() saved, if any. */
+void hv_tty_restore_async(void);
+/* Interactive console start: a connected AF_UNIX stream pair, both
+ * CLOEXEC ([0] ours, [1] for QEMU's -chardev socket,fd=N), the note naming
+ * Ctrl-] and the window size, then the terminal on fd 0 raw. Needs fd 0 and
+ * 1 to be terminals. hv_console_end() restores the terminal and closes
+ * what of the pair is still open (both idempotent). */
+int hv_console_begin(const struct hv_run_opts *o, const char *arch, struct hv_tty *tty, int pair[2],
+                     struct xerr *e);
+void hv_console_end(struct hv_tty *tty, int pair[2]);
+/* How many bytes of terminal input go to the guest: all, or those before
+ * the escape key (then *ret_escape). */
+ssize_t hv_console_input(const char *buf, size_t n, bool *ret_escape);
+
+/* ---- persistent state (state.c) ------------------------------------------- */
+
+struct hv_state;
+/* The stamp text of a bundle's state directory: bundle name, version, arch
+ * and the SHA-256 of the manifest (which names every member's digest). */
+int hv_state_identity(const char *bundle, const struct ovf_bundle *b, const struct xova_arch *arch, char **ret,
+                      struct xerr *e);
+/* Opens (creates) dir, takes its lock, checks its stamp against identity
+ * (another bundle, version or arch: refused, unless reset) and opens, or
+ * when fresh creates, one overlay per disk and the firmware vars. Sets
+ * overlays[i] and *ret_vars (if fw has NVRAM) to "/proc/self/fd/N" paths
+ * for QEMU (keep hv_state_fds() open in QEMU). Returns 1 when the state
+ * was created now, 0 when reused. */
+int hv_state_open(const char *dir, const char *identity, bool reset, const struct hv_firmware *fw,
+                  const struct hv_disk *disks, size_t n, struct hv_state **ret, char **overlays, char **ret_vars,
+                  struct xerr *e);
+const int *hv_state_fds(const struct hv_state *s, size_t *ret_n);
+struct hv_state *hv_state_free(struct hv_state *s);
 
 /* ---- bundles ------------------------------------------------------------- */
 

@@ -48,6 +48,16 @@ struct hv_run_opts {
         unsigned timeout;               /* seconds for --expect, 0 = none */
         bool console;                   /* copy the serial console to stdout */
         bool keep;                      /* keep the run directory */
+        /* the guest's serial console both ways on the terminal at fd 0/1
+         * (raw mode, Ctrl-] stops the guest; hv/console.c) instead of a pipe */
+        bool interactive;
+        /* keep overlays and firmware vars in this directory across runs
+         * (hv/state.c), NULL = a throwaway run directory; state_reset
+         * starts it over. state_id is what the directory's stamp must say
+         * (hv_run() sets it from the bundle). */
+        const char *state_dir;
+        bool state_reset;
+        const char *state_id;
         const char *ca_file;            /* verify the signer against it */
         struct xova_progress progress;
         /* notes for the user ("emulated with TCG", "KVM unusable: ..."): */

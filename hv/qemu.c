@@ -164,9 +164,13 @@ int hv_qemu_argv(const struct hv_qemu_config *c, char ***ret_argv, struct xerr *
                 add(&b, "-device");
                 add(&b, "virtio-net-pci,netdev=net0,romfile=");
         }
-        /* the first serial port is the guest console (ttyS0 / ttyAMA0): on our stdout pipe */
+        /* the first serial port is the guest console (ttyS0 / ttyAMA0): on our
+         * stdout pipe, or both ways on an inherited socket (console.c) */
         add(&b, "-chardev");
-        add(&b, "stdio,id=con0,signal=off");
+        if (c->console_fd > STDERR_FILENO)
+                addf(&b, "socket,id=con0,fd=%d", c->console_fd);
+        else
+                add(&b, "stdio,id=con0,signal=off");
         add(&b, "-serial");
         add(&b, "chardev:con0");
         if (b.oom) {

@@ -20,6 +20,8 @@ PKGS=(build-essential autoconf automake libtool pkg-config
       grub-common dosfstools mtools e2fsprogs
 # run-time tools of `xova run` / tests: QEMU, firmware, libvirt schema check
       qemu-system-x86 qemu-system-arm qemu-utils ovmf qemu-efi-aarch64 libvirt-clients
+# tests: the interactive console of `xova run` is driven in a terminal multiplexer
+      tmux
 # tests: GPT/XML readers that are not our writers, fixture tools, man page lint
       gdisk fdisk libxml2-utils cpio file mandoc groff-base openssl python3 procps util-linux
 # tests: tarballs with devices/xattrs/ACLs (bsdtar), ACLs on a directory, a Debian root
