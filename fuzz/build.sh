@@ -31,8 +31,8 @@ fi
 "$CC" --version 2>/dev/null | grep -q clang || die "'$CC' is not clang (libFuzzer needs clang)"
 command -v pkg-config >/dev/null || die "pkg-config not found: install the Debian package 'pkg-config'"
 
-pkgs=(json-c libarchive libxml-2.0 libcrypto fdisk zlib libdeflate)
-pkg_cflags=$(pkg-config --cflags "${pkgs[@]}") || die "pkg-config: missing development packages (libjson-c-dev libarchive-dev libxml2-dev libssl-dev libfdisk-dev zlib1g-dev libdeflate-dev)"
+pkgs=(json-c libarchive libxml-2.0 libcrypto fdisk zlib libdeflate ext2fs com_err)
+pkg_cflags=$(pkg-config --cflags "${pkgs[@]}") || die "pkg-config: missing development packages (libjson-c-dev libarchive-dev libxml2-dev libssl-dev libfdisk-dev zlib1g-dev libdeflate-dev libext2fs-dev)"
 pkg_libs=$(pkg-config --libs "${pkgs[@]}")
 
 # -fno-sanitize-recover: a UBSan finding is a crash libFuzzer keeps, not a log line
