@@ -196,9 +196,7 @@ static int parse_arch(struct ctx *c, struct json_object *o, const char *jpath,
         uint64_t vcpus = 1, memory = MEMORY_DEFAULT;
         int r;
 
-        if (!json_object_is_type(o, json_type_object))
-                return sj_fail(&c->j, -EINVAL, jpath, "expected an object, got %s", sj_type_desc(o));
-        r = sj_check_keys(&c->j, o, jpath, keys);
+        r = sj_check_object(&c->j, o, jpath, keys);
         if (r < 0)
                 return r;
         sj_jpath_key(kpath, sizeof(kpath), jpath, "name");
@@ -244,9 +242,7 @@ static int parse_disk(struct ctx *c, struct appliance *a, struct json_object *o,
         char kpath[256];
         int r;
 
-        if (!json_object_is_type(o, json_type_object))
-                return sj_fail(&c->j, -EINVAL, jpath, "expected an object, got %s", sj_type_desc(o));
-        r = sj_check_keys(&c->j, o, jpath, keys);
+        r = sj_check_object(&c->j, o, jpath, keys);
         if (r < 0)
                 return r;
         if ((r = sj_get_string(&c->j, o, jpath, "name", true, &name_rule, &name)) < 0 ||

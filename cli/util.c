@@ -104,3 +104,13 @@ int cli_version(void)
         printf("xova %s\n", PACKAGE_VERSION);
         return 0;
 }
+
+void cli_getopt_flags(int argc, char **argv, const struct cli_flag *flags)
+{
+        int c;
+
+        while ((c = cli_getopt(argc, argv)) != -1)
+                for (const struct cli_flag *f = flags; f->arg; f++)
+                        if (f->arg == c)
+                                *f->set = true;
+}

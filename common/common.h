@@ -322,6 +322,10 @@ int xova_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 int xova_pread_all(int fd, void *buf, size_t len, off_t off);  /* -EIO on short read (EOF) */
 /* Copies len bytes from in_fd@in_off to out_fd@out_off, keeping holes for
  * all-zero 64 KiB blocks (output must already be sized). */
+/* After `tool` (mke2fs, mkfs.fat) wrote a region into the image behind fd:
+ * the image must still reach byte `end`, where the region (`what`: "the
+ * filesystem") ends; otherwise xerr_set_tool(). */
+int xova_image_reaches(int fd, const char *tool, const char *what, uint64_t end, struct xerr *e);
 int xova_copy_range(int in_fd, off_t in_off, int out_fd, off_t out_off, uint64_t len);
 /* dirname/basename that allocate; NULL on OOM. */
 char *xova_dirname(const char *path);
