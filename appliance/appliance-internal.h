@@ -47,5 +47,10 @@ int appliance_member_normalize(const char *src, const char *name, char **ret, st
 /* A libarchive reader for the tarballs a disk may hold: tar, pax, GNU;
  * none, gzip, xz or zstd. NULL when out of memory. */
 struct archive *appliance_tar_reader(void);
+/* The user tarball at path opened (xova_open_input) and read through
+ * appliance_tar_reader(); *ret_fd stays open while *ret reads it. `kind`
+ * follows "not a tarball" in the error ("" or " (tar, ...)"). */
+int appliance_tar_open(const char *path, const char *kind, int *ret_fd, struct archive **ret,
+                       struct xerr *e);
 
 #endif

@@ -242,19 +242,11 @@ int cw_read_tarball(struct writer *w, const char *src)
         _cleanup_(archive_freep) struct archive *in = NULL;
         _cleanup_close_ int fd = -1;
         struct archive_entry *entry;
-        struct xerr sub = { 0 };
         int r;
 
-        r = xova_open_input(src, UINT64_MAX, &fd, NULL, &sub);
+        r = appliance_tar_open(src, " (tar, optionally gzip, xz or zstd compressed)", &fd, &in, w->e);
         if (r < 0)
-                return xerr_set(w->e, r, sub.where, "%s", sub.msg);
-        in = appliance_tar_reader();
-        if (!in)
-                return xerr_set(w->e, -ENOMEM, src, "out of memory");
-        if (archive_read_open_fd(in, fd, 64 * 1024) != ARCHIVE_OK)
-                return xerr_set(w->e, -EINVAL, src, "not a tarball (tar, optionally gzip, xz or zstd "
-                                "compressed): %s", archive_error_string(in) ? archive_error_string(in)
-                                                                             : "unknown format");
+                return r;
         for (;;) {
                 _cleanup_free_ char *rel = NULL;
 
@@ -290,3 +282,25 @@ struct archive *appliance_tar_reader(void)
         return a;
 }
 
+
+int appliance_tar_open(const char *path, const char *kind, int *ret_fd, struct archive **ret,
+                       struct xerr *e)
+{
+        _cleanup_(archive_freep) struct archive *a = NULL;
+        _cleanup_close_ int fd = -1;
+        struct xerr sub = { 0 };
+        int r;
+
+        r = xova_open_input(path, UINT64_MAX, &fd, NULL, &sub);
+        if (r < 0)
+                return xerr_set(e, r, sub.where, "%s", sub.msg);
+        a = appliance_tar_reader();
+        if (!a)
+                return xerr_oom(e, path);
+        if (archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK)
+                return xerr_set(e, -EINVAL, path, "not a tarball%s: %s", kind,
+                                archive_error_string(a) ? archive_error_string(a) : "unknown format");
+        *ret_fd = TAKE_FD(fd);
+        *ret = TAKE_PTR(a);
+        return 0;
+}

@@ -429,6 +429,14 @@ int sj_check_keys(struct sj_ctx *c, struct json_object *o, const char *jpath,
         return 0;
 }
 
+int sj_check_object(struct sj_ctx *c, struct json_object *o, const char *jpath,
+                    const char *const *known)
+{
+        if (!json_object_is_type(o, json_type_object))
+                return sj_fail(c, -EINVAL, jpath, "expected an object, got %s", sj_type_desc(o));
+        return sj_check_keys(c, o, jpath, known);
+}
+
 /* ------------------------------------------------------------------ */
 /* Typed getters: absent optional keys leave *ret untouched             */
 
@@ -445,20 +453,30 @@ int sj_get_member(struct sj_ctx *c, struct json_object *o, const char *jpath, co
         return sj_fail(c, -EINVAL, kpath, "missing required key '%s'", key);
 }
 
+/* sj_get_member(), and on a hit the key's JSON path for the getter's messages */
+static int member_at(struct sj_ctx *c, struct json_object *o, const char *jpath, const char *key,
+                     bool required, struct json_object **ret, char kpath[static SJ_KPATH_MAX])
+{
+        int r = sj_get_member(c, o, jpath, key, required, ret);
+
+        if (r > 0)
+                sj_jpath_key(kpath, SJ_KPATH_MAX, jpath, key);
+        return r;
+}
+
 
 int sj_get_string(struct sj_ctx *c, struct json_object *o, const char *jpath, const char *key,
                       bool required, const struct sj_str_rule *rule, const char **ret)
 {
         struct json_object *v;
-        char kpath[256], q[80];
+        char kpath[SJ_KPATH_MAX], q[80];
         const char *s;
         size_t len;
         int r;
 
-        r = sj_get_member(c, o, jpath, key, required, &v);
+        r = member_at(c, o, jpath, key, required, &v, kpath);
         if (r <= 0)
                 return r;
-        sj_jpath_key(kpath, sizeof(kpath), jpath, key);
         if (!json_object_is_type(v, json_type_string))
                 return sj_fail(c, -EINVAL, kpath, "expected a string (%s), got %s", rule->expect,
                             sj_type_desc(v));
@@ -496,14 +514,13 @@ int sj_get_size(struct sj_ctx *c, struct json_object *o, const char *jpath, cons
                     bool required, uint64_t min, uint64_t max, uint64_t *ret)
 {
         struct json_object *v;
-        char kpath[256], q[80], a[32], b[32];
+        char kpath[SJ_KPATH_MAX], q[80], a[32], b[32];
         uint64_t val;
         int r;
 
-        r = sj_get_member(c, o, jpath, key, required, &v);
+        r = member_at(c, o, jpath, key, required, &v, kpath);
         if (r <= 0)
                 return r;
-        sj_jpath_key(kpath, sizeof(kpath), jpath, key);
         switch (json_object_get_type(v)) {
         case json_type_string: {
                 const char *s = json_object_get_string(v);
@@ -552,14 +569,13 @@ int sj_get_uint(struct sj_ctx *c, struct json_object *o, const char *jpath, cons
                     bool required, uint64_t min, uint64_t max, uint64_t *ret)
 {
         struct json_object *v;
-        char kpath[256];
+        char kpath[SJ_KPATH_MAX];
         uint64_t val;
         int r;
 
-        r = sj_get_member(c, o, jpath, key, required, &v);
+        r = member_at(c, o, jpath, key, required, &v, kpath);
         if (r <= 0)
                 return r;
-        sj_jpath_key(kpath, sizeof(kpath), jpath, key);
         if (!json_object_is_type(v, json_type_int))
                 return sj_fail(c, -EINVAL, kpath, "expected an integer %llu..%llu, got %s",
                             (unsigned long long) min, (unsigned long long) max, sj_type_desc(v));
@@ -580,14 +596,13 @@ int sj_get_array(struct sj_ctx *c, struct json_object *o, const char *jpath, con
                      bool required, size_t min, size_t max, struct json_object **ret)
 {
         struct json_object *v;
-        char kpath[256];
+        char kpath[SJ_KPATH_MAX];
         size_t n;
         int r;
 
-        r = sj_get_member(c, o, jpath, key, required, &v);
+        r = member_at(c, o, jpath, key, required, &v, kpath);
         if (r <= 0)
                 return r;
-        sj_jpath_key(kpath, sizeof(kpath), jpath, key);
         if (!json_object_is_type(v, json_type_array))
                 return sj_fail(c, -EINVAL, kpath, "expected an array, got %s", sj_type_desc(v));
         n = json_object_array_length(v);

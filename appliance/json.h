@@ -24,6 +24,8 @@ struct json_object;
 /* No object of a valid spec has more than 10 keys; the cap bounds the
  * quadratic duplicate-key check. */
 #define SJ_KEYS_MAX 64
+/* A JSON path as messages show it ("architectures[1].memory") */
+#define SJ_KPATH_MAX 256
 
 struct sj_ctx {
         const char *file;               /* the file as given, for messages */
@@ -55,6 +57,9 @@ void sj_jpath_key(char *out, size_t size, const char *parent, const char *key);
  * an error suggesting the closest known key (edit distance < 3). */
 int sj_check_keys(struct sj_ctx *c, struct json_object *o, const char *jpath,
                   const char *const *known);
+/* o must be an object ("expected an object, got ..."), then sj_check_keys(). */
+int sj_check_object(struct sj_ctx *c, struct json_object *o, const char *jpath,
+                    const char *const *known);
 
 /* A string's alphabet and length. */
 typedef bool (*sj_char_ok_fn)(unsigned char ch);

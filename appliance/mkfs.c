@@ -117,14 +117,11 @@ static int check_mke2fs(int fd, uint64_t offset, uint64_t size, const uint8_t uu
         struct appliance_ext4_super sb;
         struct xerr sub = { 0 };
         char have[37], want[37];
-        struct stat st;
         int r;
 
-        if (fstat(fd, &st) < 0)
-                return xerr_set_errno(e, -errno, "mke2fs", "cannot stat the image");
-        if ((uint64_t) st.st_size < offset + size)
-                return xerr_set_tool(e, "mke2fs", "the image is now %" PRIu64 " bytes, the filesystem "
-                                     "ends at byte %" PRIu64, (uint64_t) st.st_size, offset + size);
+        r = xova_image_reaches(fd, "mke2fs", "the filesystem", offset + size, e);
+        if (r < 0)
+                return r;
         r = appliance_ext4_read_super(fd, offset, &sb, &sub);
         if (r < 0)
                 return xerr_set_tool_finding(e, "mke2fs", r, &sub);
@@ -307,15 +304,9 @@ int appliance_fs_estimate(const struct appliance_disk *d, uint64_t *ret, struct 
                                         archive_error_string(a) ? archive_error_string(a) : "unknown error");
                 break;
         case APPLIANCE_CONTENT_TARBALL:
-                r = xova_open_input(d->source, UINT64_MAX, &fd, NULL, &sub);
+                r = appliance_tar_open(d->source, "", &fd, &a, e);
                 if (r < 0)
-                        return xerr_set(e, r, sub.where, "%s", sub.msg);
-                a = appliance_tar_reader();
-                if (!a)
-                        return xerr_set(e, -ENOMEM, d->source, "out of memory");
-                if (archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK)
-                        return xerr_set(e, -EINVAL, d->source, "not a tarball: %s",
-                                        archive_error_string(a) ? archive_error_string(a) : "unknown format");
+                        return r;
                 while ((r = archive_read_next_header(a, &entry)) == ARCHIVE_OK) {
                         content += entry_cost(archive_entry_mode(entry),
                                               archive_entry_size(entry) > 0 ? (uint64_t) archive_entry_size(entry) : 0);

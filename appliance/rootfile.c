@@ -116,18 +116,11 @@ static int read_tar_names(struct source *s)
         _cleanup_(archive_freep) struct archive *a = NULL;
         _cleanup_close_ int fd = -1;
         struct archive_entry *entry;
-        struct xerr sub = { 0 };
         int r;
 
-        r = xova_open_input(s->d->source, UINT64_MAX, &fd, NULL, &sub);
+        r = appliance_tar_open(s->d->source, "", &fd, &a, s->e);
         if (r < 0)
-                return xerr_set(s->e, r, sub.where, "%s", sub.msg);
-        a = appliance_tar_reader();
-        if (!a)
-                return xerr_set(s->e, -ENOMEM, s->d->source, "out of memory");
-        if (archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK)
-                return xerr_set(s->e, -EINVAL, s->d->source, "not a tarball: %s",
-                                archive_error_string(a) ? archive_error_string(a) : "unknown format");
+                return r;
         while ((r = archive_read_next_header(a, &entry)) >= ARCHIVE_WARN) {
                 const char *hl = archive_entry_hardlink(entry), *sl = archive_entry_symlink(entry);
                 struct tarname t = { 0 };
@@ -280,19 +273,13 @@ static int extract_from_tar(struct source *s, const char *rel, int out, uint64_t
         _cleanup_(archive_freep) struct archive *a = NULL;
         _cleanup_close_ int fd = -1;
         struct archive_entry *entry;
-        struct xerr sub = { 0 };
         char what[PATH_MAX + 64];
         int r;
 
         snprintf(what, sizeof(what), "%s: '%s'", s->d->source, XOVA_ESC(rel));
-        r = xova_open_input(s->d->source, UINT64_MAX, &fd, NULL, &sub);
+        r = appliance_tar_open(s->d->source, "", &fd, &a, s->e);
         if (r < 0)
-                return xerr_set(s->e, r, sub.where, "%s", sub.msg);
-        a = appliance_tar_reader();
-        if (!a)
-                return xerr_set(s->e, -ENOMEM, s->d->source, "out of memory");
-        if (archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK)
-                return xerr_set(s->e, -EINVAL, s->d->source, "not a tarball");
+                return r;
         while ((r = archive_read_next_header(a, &entry)) >= ARCHIVE_WARN && r != ARCHIVE_EOF) {
                 _cleanup_free_ char *name = NULL;
                 if (archive_entry_hardlink(entry) || archive_entry_filetype(entry) != AE_IFREG)

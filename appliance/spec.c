@@ -163,23 +163,13 @@ static int lookup_arch(struct ctx *c, const char *jpath, const char *name,
                 *ret = a;
                 return 0;
         }
-        /* an alias (Debian's "arm64", uname's, GRUB's, any case) gets the right name */
-        for (size_t i = 0; i < xova_arch_count; i++) {
-                const struct xova_arch *t = &xova_arch_table[i];
-                if (strcasecmp(name, t->name) == 0 || strcasecmp(name, t->deb_arch) == 0 ||
-                    strcasecmp(name, t->uname) == 0 || strcasecmp(name, t->grub_cpu) == 0 ||
-                    strcasecmp(name, t->libvirt_arch) == 0 ||
-                    (strcmp(t->name, "x86_64") == 0 &&
-                     (strcasecmp(name, "x86-64") == 0 || strcasecmp(name, "x64") == 0)))
-                        return sj_fail(&c->j, -EINVAL, jpath, "unknown architecture '%s', did you mean '%s'?",
-                                    sj_quote(name, strlen(name), q), t->name);
-        }
-        for (size_t i = 0; i < xova_arch_count; i++) {
-                size_t n = strlen(known);
-                snprintf(known + n, sizeof(known) - n, "%s'%s'", i ? ", " : "", xova_arch_table[i].name);
-        }
+        /* an alias (Debian's "arm64", any case) gets the right name */
+        a = xova_arch_by_alias(name);
+        if (a)
+                return sj_fail(&c->j, -EINVAL, jpath, "unknown architecture '%s', did you mean '%s'?",
+                            sj_quote(name, strlen(name), q), a->name);
         return sj_fail(&c->j, -EINVAL, jpath, "unknown architecture '%s', expected one of %s",
-                    sj_quote(name, strlen(name), q), known);
+                    sj_quote(name, strlen(name), q), xova_arch_names(known, sizeof(known), "'", ", "));
 }
 
 static int parse_arch(struct ctx *c, struct json_object *o, const char *jpath,
@@ -196,9 +186,7 @@ static int parse_arch(struct ctx *c, struct json_object *o, const char *jpath,
         uint64_t vcpus = 1, memory = MEMORY_DEFAULT;
         int r;
 
-        if (!json_object_is_type(o, json_type_object))
-                return sj_fail(&c->j, -EINVAL, jpath, "expected an object, got %s", sj_type_desc(o));
-        r = sj_check_keys(&c->j, o, jpath, keys);
+        r = sj_check_object(&c->j, o, jpath, keys);
         if (r < 0)
                 return r;
         sj_jpath_key(kpath, sizeof(kpath), jpath, "name");
@@ -244,9 +232,7 @@ static int parse_disk(struct ctx *c, struct appliance *a, struct json_object *o,
         char kpath[256];
         int r;
 
-        if (!json_object_is_type(o, json_type_object))
-                return sj_fail(&c->j, -EINVAL, jpath, "expected an object, got %s", sj_type_desc(o));
-        r = sj_check_keys(&c->j, o, jpath, keys);
+        r = sj_check_object(&c->j, o, jpath, keys);
         if (r < 0)
                 return r;
         if ((r = sj_get_string(&c->j, o, jpath, "name", true, &name_rule, &name)) < 0 ||

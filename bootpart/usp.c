@@ -170,15 +170,11 @@ static int check_mkfs(int fd, uint64_t offset, uint64_t size, uint32_t serial,
 {
         _cleanup_(bootpart_fat_done) struct bootpart_fat f = { .fd = -1 };
         struct xerr sub = { 0 };
-        struct stat st;
         int r;
 
-        if (fstat(fd, &st) < 0)
-                return xerr_set_errno(e, -errno, "mkfs.fat", "cannot stat the image");
-        if ((uint64_t) st.st_size < offset + size)
-                return xerr_set_tool(e, "mkfs.fat", "the image is now %" PRIu64 " bytes, the boot "
-                                     "partition ends at byte %" PRIu64, (uint64_t) st.st_size,
-                                     offset + size);
+        r = xova_image_reaches(fd, "mkfs.fat", "the boot partition", offset + size, e);
+        if (r < 0)
+                return r;
         r = bootpart_fat_open(fd, offset, &f, &sub);
         if (r < 0)
                 return xerr_set_tool_finding(e, "mkfs.fat", r, &sub);

@@ -109,5 +109,13 @@ extern const struct verb *cli_verb;
  * options, from the start (main.c resets optind), silent (main.c reported
  * bad options already). */
 int cli_getopt(int argc, char **argv);
+/* A verb whose own options are all flags: runs cli_getopt() to the end and
+ * sets *flags[i].set for each option flags[i].arg seen ({ 0 }-terminated);
+ * anything else was handled (or reported) by main.c. */
+struct cli_flag {
+        int arg;
+        bool *set;
+};
+void cli_getopt_flags(int argc, char **argv, const struct cli_flag *flags);
 
 #endif

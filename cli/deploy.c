@@ -9,6 +9,8 @@
 
 void verb_deploy_help(void)
 {
+        char names[128];
+
         printf("Usage: xova deploy --libvirt-xml [OPTIONS] BUNDLE\n"
                "\n"
                "Verify BUNDLE and write a libvirt domain XML for one of its VM definitions.\n"
@@ -17,7 +19,7 @@ void verb_deploy_help(void)
                "\n"
                "Options:\n"
                "      --libvirt-xml     emit a libvirt domain XML (required)\n"
-               "      --arch ARCH       the x86_64 or aarch64 definition (default: the host's)\n"
+               "      --arch ARCH       the %s definition (default: the host's)\n"
                "      --disk-dir DIR    create the overlay disks in DIR\n"
                "                        (default: ./NAME-ARCH-disks)\n"
                "      --no-disks        only print the XML, create no disks\n"
@@ -27,7 +29,7 @@ void verb_deploy_help(void)
                "  -V, --version         show the version and exit\n"
                "\n"
                "Exit status: 0 ok, 1 failure, 2 usage, 3 verification failed.\n"
-               "See xova-deploy(1).\n");
+               "See xova-deploy(1).\n", xova_arch_names(names, sizeof(names), "", " or "));
 }
 
 enum { ARG_XML = CLI_ARG_VERB, ARG_ARCH, ARG_DISKDIR, ARG_NODISKS };
@@ -49,6 +51,7 @@ int verb_deploy(int argc, char **argv, const struct cli_bundle_opts *bo)
         const char *output = NULL;
         struct xerr e = { 0 };
         bool want_xml = false;
+        char names[128];
         int c, r;
 
         while ((c = cli_getopt(argc, argv)) >= 0) {
@@ -58,7 +61,8 @@ int verb_deploy(int argc, char **argv, const struct cli_bundle_opts *bo)
                         break;
                 case ARG_ARCH:
                         if (!xova_arch_by_name(optarg))
-                                return cli_usage_error("deploy", "unknown architecture '%s' (x86_64, aarch64)", optarg);
+                                return cli_usage_error("deploy", "unknown architecture '%s' (%s)", optarg,
+                                                       xova_arch_names(names, sizeof(names), "", ", "));
                         o.arch = optarg;
                         break;
                 case ARG_DISKDIR:

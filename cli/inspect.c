@@ -343,21 +343,10 @@ int verb_inspect(int argc, char **argv, const struct cli_bundle_opts *bo)
         struct ovf_open_opts oo = { .ca_file = bo->ca_file, .require_signature = bo->require_signature };
         bool json = false, deep = false;
         struct xerr e = { 0 };
-        int c, r;
+        int r;
 
-        while ((c = cli_getopt(argc, argv)) != -1) {
-                switch (c) {
-                case ARG_JSON:
-                        json = true;
-                        break;
-                case ARG_DEEP:
-                        deep = true;
-                        break;
-                CLI_HANDLED_OPTIONS:
-                default:
-                        break;
-                }
-        }
+        cli_getopt_flags(argc, argv, (const struct cli_flag[]) {
+                { ARG_JSON, &json }, { ARG_DEEP, &deep }, { 0, NULL } });
         r = ovf_bundle_open(argv[optind], &oo, &b, &e);
         if (r < 0)
                 return cli_error(&e);

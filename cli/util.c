@@ -115,3 +115,13 @@ int cli_version(void)
 #endif
         return 0;
 }
+
+void cli_getopt_flags(int argc, char **argv, const struct cli_flag *flags)
+{
+        int c;
+
+        while ((c = cli_getopt(argc, argv)) != -1)
+                for (const struct cli_flag *f = flags; f->arg; f++)
+                        if (f->arg == c)
+                                *f->set = true;
+}

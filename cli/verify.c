@@ -77,18 +77,9 @@ int verb_verify(int argc, char **argv, const struct cli_bundle_opts *bo)
         bool json = false;
         struct xerr e = { 0 };
         const char *path;
-        int c, r;
+        int r;
 
-        while ((c = cli_getopt(argc, argv)) != -1) {
-                switch (c) {
-                case ARG_JSON:
-                        json = true;
-                        break;
-                CLI_HANDLED_OPTIONS:
-                default:
-                        break;
-                }
-        }
+        cli_getopt_flags(argc, argv, (const struct cli_flag[]) { { ARG_JSON, &json }, { 0, NULL } });
         path = argv[optind];
 
         r = ovf_bundle_open(path, &oo, &b, &e);

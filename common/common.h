@@ -158,6 +158,8 @@ int xova_source_date_epoch(uint64_t *ret, struct xerr *e);
 
 struct xova_arch {
         const char *name;              /* "x86_64", "aarch64": spec, OVF, CLI */
+        const char *aliases[4];        /* other names people write ("arm64"), NULL-ended;
+                                        * only suggested, never accepted */
         const char *uname;             /* uname -m on such a host */
         const char *deb_arch;          /* "amd64", "arm64" */
         const char *grub_target;       /* grub-mkimage -O: "x86_64-efi" */
@@ -166,6 +168,7 @@ struct xova_arch {
         uint16_t pe_machine;           /* PE/COFF Machine of that image: 0x8664, 0xaa64 */
         const char *console;           /* kernel console: "ttyS0", "ttyAMA0" */
         const char *qemu_binary;       /* "qemu-system-x86_64" */
+        const char *qemu_package;      /* the Debian package with it: "qemu-system-x86" */
         const char *qemu_machine;      /* default machine type: "q35", "virt" */
         const char *fw_arch;           /* architecture in QEMU firmware descriptors */
         const char *dps_root_type;     /* Discoverable Partitions root type GUID */
@@ -178,6 +181,12 @@ extern const struct xova_arch xova_arch_table[];
 extern const size_t xova_arch_count;
 /* Exact name only ("aarch64"); NULL if unknown. */
 const struct xova_arch *xova_arch_by_name(const char *name);
+/* The row whose name or alias is `name`, any case ("AMD64" -> x86_64): for
+ * "did you mean" hints; NULL if none. */
+const struct xova_arch *xova_arch_by_alias(const char *name);
+/* The names of all rows for a message: each in `quote`, joined by `sep`
+ * ("x86_64, aarch64", "'x86_64', 'aarch64'", "x86_64 or aarch64"). Returns buf. */
+const char *xova_arch_names(char *buf, size_t size, const char *quote, const char *sep);
 /* The host's row (from uname), NULL if the host arch is not in the table. */
 const struct xova_arch *xova_arch_host(void);
 
@@ -322,6 +331,10 @@ int xova_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 int xova_pread_all(int fd, void *buf, size_t len, off_t off);  /* -EIO on short read (EOF) */
 /* Copies len bytes from in_fd@in_off to out_fd@out_off, keeping holes for
  * all-zero 64 KiB blocks (output must already be sized). */
+/* After `tool` (mke2fs, mkfs.fat) wrote a region into the image behind fd:
+ * the image must still reach byte `end`, where the region (`what`: "the
+ * filesystem") ends; otherwise xerr_set_tool(). */
+int xova_image_reaches(int fd, const char *tool, const char *what, uint64_t end, struct xerr *e);
 int xova_copy_range(int in_fd, off_t in_off, int out_fd, off_t out_off, uint64_t len);
 /* dirname/basename that allocate; NULL on OOM. */
 char *xova_dirname(const char *path);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,12 +63,14 @@ int xova_read_file(const char *path, uint64_t max_size, char **ret_buf, size_t *
         return 0;
 }
 
-int xova_write_all(int fd, const void *buf, size_t len)
+/* One loop for all three: EINTR retried, short counts continued, a zero
+ * count (end of file, or a device that takes nothing) is -EIO. off < 0 on
+ * output is write() at the file position. */
+static int io_all(int fd, char *p, size_t len, off_t off, bool out)
 {
-        const char *p = buf;
-
         while (len > 0) {
-                ssize_t n = write(fd, p, len);
+                ssize_t n = !out ? pread(fd, p, len, off) :
+                            off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -76,49 +79,31 @@ int xova_write_all(int fd, const void *buf, size_t len)
                 if (n == 0)
                         return -EIO;
                 p += n;
+                if (off >= 0)
+                        off += n;
                 len -= (size_t) n;
         }
         return 0;
+}
+
+int xova_write_all(int fd, const void *buf, size_t len)
+{
+        /* io_all only passes the pointer on to write(), which does not write through it */
+        return io_all(fd, (char *) (uintptr_t) buf, len, -1, true);
 }
 
 int xova_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
-        const char *p = buf;
-
-        while (len > 0) {
-                ssize_t n = pwrite(fd, p, len, off);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        return -EIO;
-                p += n;
-                off += n;
-                len -= (size_t) n;
-        }
-        return 0;
+        if (off < 0 && len > 0)      /* what pread/pwrite would say */
+                return -EINVAL;
+        return io_all(fd, (char *) (uintptr_t) buf, len, off, true);
 }
 
 int xova_pread_all(int fd, void *buf, size_t len, off_t off)
 {
-        char *p = buf;
-
-        while (len > 0) {
-                ssize_t n = pread(fd, p, len, off);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        return -EIO;
-                p += n;
-                off += n;
-                len -= (size_t) n;
-        }
-        return 0;
+        if (off < 0 && len > 0)      /* what pread/pwrite would say */
+                return -EINVAL;
+        return io_all(fd, buf, len, off, false);
 }
 
 bool xova_mem_is_zero(const void *mem, size_t n)
@@ -138,6 +123,18 @@ bool xova_mem_is_zero(const void *mem, size_t n)
                 if (p[i])
                         return false;
         return true;
+}
+
+int xova_image_reaches(int fd, const char *tool, const char *what, uint64_t end, struct xerr *e)
+{
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return xerr_set_errno(e, -errno, tool, "cannot stat the image");
+        if ((uint64_t) st.st_size < end)
+                return xerr_set_tool(e, tool, "the image is now %" PRIu64 " bytes, %s ends at byte %" PRIu64,
+                                     (uint64_t) st.st_size, what, end);
+        return 0;
 }
 
 int xova_copy_range(int in_fd, off_t in_off, int out_fd, off_t out_off, uint64_t len)

@@ -16,6 +16,13 @@ static void copy_where(struct xerr *e, const char *where)
         snprintf(e->where, sizeof(e->where), "%s", where);
 }
 
+static void vset(struct xerr *e, int code, const char *where, const char *fmt, va_list ap)
+{
+        e->code = code;
+        copy_where(e, where);
+        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+}
+
 int xerr_set(struct xerr *e, int code, const char *where, const char *fmt, ...)
 {
         va_list ap;
@@ -24,10 +31,8 @@ int xerr_set(struct xerr *e, int code, const char *where, const char *fmt, ...)
                 code = -EINVAL;
         if (!e)
                 return code;
-        e->code = code;
-        copy_where(e, where);
         va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+        vset(e, code, where, fmt, ap);
         va_end(ap);
         return code;
 }
@@ -46,10 +51,8 @@ int xerr_set_errno(struct xerr *e, int code, const char *where, const char *fmt,
                 code = -EIO;
         if (!e)
                 return code;
-        e->code = code;
-        copy_where(e, where);
         va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+        vset(e, code, where, fmt, ap);
         va_end(ap);
         n = strlen(e->msg);
         if (-code < XOVA_EVERIFY)

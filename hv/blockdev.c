@@ -49,7 +49,7 @@ int hv_disk_filename(const struct hv_disk *d, pid_t holder, char *buf, size_t si
         return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
 }
 
-static json_object *file_node(const char *filename, bool read_only)
+json_object *hv_blockdev_file(const char *filename, bool read_only)
 {
         json_object *o = json_object_new_object();
 
@@ -75,7 +75,7 @@ json_object *hv_blockdev_source(const struct hv_disk *d, pid_t holder)
                 if (d->size > 0)
                         json_object_object_add(range, "size", json_object_new_int64((int64_t) d->size));
         }
-        json_object_object_add(range, "file", file_node(filename, true));
+        json_object_object_add(range, "file", hv_blockdev_file(filename, true));
         if (d->format != OVF_DISK_RAW) {
                 top = json_object_new_object();
                 json_object_object_add(top, "driver", json_object_new_string("vmdk"));
@@ -95,7 +95,7 @@ json_object *hv_blockdev_overlay(const struct hv_disk *d, const char *overlay, c
         json_object_object_add(o, "driver", json_object_new_string("qcow2"));
         json_object_object_add(o, "node-name", json_object_new_string(node_name));
         json_object_object_add(o, "discard", json_object_new_string("unmap"));
-        json_object_object_add(o, "file", file_node(overlay, false));
+        json_object_object_add(o, "file", hv_blockdev_file(overlay, false));
         json_object_object_add(o, "backing", backing);
         return o;
 }

@@ -82,6 +82,9 @@ int hv_disk_filename(const struct hv_disk *d, pid_t holder, char *buf, size_t si
  * {"driver":"file","filename":F,"read-only":true}}} (a raw disk has no vmdk
  * level). NULL when out of memory or d->fd is 0-2. Caller puts it. */
 json_object *hv_blockdev_source(const struct hv_disk *d, pid_t holder);
+/* A "file" protocol node: {"driver":"file","filename":...[,"read-only":true]}.
+ * The one builder of it (hv/qemu.c still has a copy, see docs/HACKING.md). */
+json_object *hv_blockdev_file(const char *filename, bool read_only);
 /* The -blockdev node for a disk booted by xova: a qcow2 overlay (file by
  * path, in the private run directory) backed by hv_blockdev_source(d, 0). */
 json_object *hv_blockdev_overlay(const struct hv_disk *d, const char *overlay, const char *node_name);

@@ -18,8 +18,9 @@
  *     file is the member in place, json:{"driver":"vmdk","file":{"driver":
  *     "raw","offset":O,"size":S,"file":{...}}} with the backing format given
  *     (-F vmdk), added to libguestfs as format "qcow2". Zero copy, constant
- *     scratch space, and the same block graph hv/ boots (bootlab/NOTES.md
- *     checked QEMU reads a streamOptimized member in place).
+ *     scratch space, and the same block graph hv/ boots (QEMU's vmdk
+ *     driver reads a streamOptimized member in place through the raw
+ *     offset/size node: the boot tests read their disks that way).
  * We use the overlay. QEMU's VMDK driver then parses the member, but only
  * after ovf_bundle_open() ran ovf_vmdk_check() over it (one extent, no
  * parent, markers in bounds), the same trust hv/ extends when it boots it.
@@ -29,7 +30,7 @@
  *
  * Launch: backend "direct" (no libvirt) and TCG forced: KVM is present but
  * broken on our build hosts, and libguestfs preferring it hung for minutes
- * (bootlab/NOTES.md). libguestfs' own launch limit is 20 minutes, so a
+ * in the launch (seen on those hosts). libguestfs' own launch limit is 20 minutes, so a
  * watchdog thread kills the launching thread's children (supermin, QEMU and
  * its recovery process) after HV_DEEP_LAUNCH_TIMEOUT seconds, which makes
  * guestfs_launch() return promptly with an error we turn into a timeout.

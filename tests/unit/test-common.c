@@ -177,9 +177,35 @@ static void test_common_arch_table(void **state)
                 assert_true(r->pe_machine != 0);
                 assert_non_null(r->console);
                 assert_non_null(r->qemu_binary);
+                assert_non_null(r->qemu_package);
                 assert_int_equal(strlen(r->dps_root_type), 36);
+                /* an alias names no other row */
+                for (size_t j = 0; r->aliases[j]; j++) {
+                        assert_ptr_equal(xova_arch_by_alias(r->aliases[j]), r);
+                        assert_null(xova_arch_by_name(r->aliases[j]));
+                }
         }
         assert_non_null(xova_arch_host());       /* this test runs on a supported host */
+}
+
+static void test_common_arch_alias(void **state)
+{
+        char buf[128];
+
+        (void) state;
+        assert_ptr_equal(xova_arch_by_alias("AMD64"), xova_arch_by_name("x86_64"));
+        assert_ptr_equal(xova_arch_by_alias("x64"), xova_arch_by_name("x86_64"));
+        assert_ptr_equal(xova_arch_by_alias("x86-64"), xova_arch_by_name("x86_64"));
+        assert_ptr_equal(xova_arch_by_alias("Arm64"), xova_arch_by_name("aarch64"));
+        assert_ptr_equal(xova_arch_by_alias("AArch64"), xova_arch_by_name("aarch64"));
+        assert_null(xova_arch_by_alias("riscv64"));
+        assert_null(xova_arch_by_alias(NULL));
+        assert_string_equal(xova_arch_by_name("x86_64")->qemu_package, "qemu-system-x86");
+        assert_string_equal(xova_arch_by_name("aarch64")->qemu_package, "qemu-system-arm");
+        assert_string_equal(xova_arch_names(buf, sizeof(buf), "", ", "), "x86_64, aarch64");
+        assert_string_equal(xova_arch_names(buf, sizeof(buf), "'", " or "), "'x86_64' or 'aarch64'");
+        /* truncated, still a string */
+        assert_string_equal(xova_arch_names(buf, 5, "", ", "), "x86_");
 }
 
 static void test_common_derive_uuid(void **state)
@@ -785,6 +811,7 @@ int main(void)
                 cmocka_unit_test(test_common_parse_size),
                 cmocka_unit_test(test_common_source_date_epoch),
                 cmocka_unit_test(test_common_arch_table),
+                cmocka_unit_test(test_common_arch_alias),
                 cmocka_unit_test(test_common_derive_uuid),
                 cmocka_unit_test_setup_teardown(test_common_atomic_commit, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_common_atomic_failure_leaves_nothing, setup_tmpdir, teardown_tmpdir),
