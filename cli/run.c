@@ -11,6 +11,8 @@
 
 void verb_run_help(void)
 {
+        char names[128];
+
         printf("Usage: xova run [OPTIONS] BUNDLE\n"
                "\n"
                "Verify BUNDLE and boot its VM definition for this host's architecture (or\n"
@@ -20,7 +22,7 @@ void verb_run_help(void)
                "it; otherwise it is on a pipe.\n"
                "\n"
                "Options:\n"
-               "      --arch ARCH       boot the x86_64 or aarch64 definition (default: the host's)\n"
+               "      --arch ARCH       boot the %s definition (default: the host's)\n"
                "      --accel MODE      auto, kvm or tcg (default: auto = KVM only if it works)\n"
                "      --expect MARKER   stop the guest and succeed when MARKER is on the console\n"
                "      --timeout SECONDS give up after SECONDS (exit 4); 0 = no limit (default)\n"
@@ -34,7 +36,7 @@ void verb_run_help(void)
                "  -V, --version         show the version and exit\n"
                "\n"
                "Exit status: 0 ok, 1 failure, 2 usage, 3 verification failed, 4 timeout,\n"
-               "130 interrupted. See xova-run(1).\n");
+               "130 interrupted. See xova-run(1).\n", xova_arch_names(names, sizeof(names), "", " or "));
 }
 
 enum {
@@ -74,8 +76,11 @@ int verb_run(int argc, char **argv, const struct cli_bundle_opts *bo)
         while ((c = cli_getopt(argc, argv)) >= 0) {
                 switch (c) {
                 case ARG_ARCH:
-                        if (!xova_arch_by_name(optarg))
-                                return cli_usage_error("run", "unknown architecture '%s' (x86_64, aarch64)", optarg);
+                        if (!xova_arch_by_name(optarg)) {
+                                char names[128];
+                                return cli_usage_error("run", "unknown architecture '%s' (%s)", optarg,
+                                                       xova_arch_names(names, sizeof(names), "", ", "));
+                        }
                         o.arch = optarg;
                         break;
                 case ARG_ACCEL:

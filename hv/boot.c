@@ -578,7 +578,7 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_dis
         }
         if (o->expect && (strlen(o->expect) == 0 || strlen(o->expect) > 255))
                 return xerr_set(e, -EINVAL, "--expect", "the marker must be 1 to 255 bytes");
-        r = xova_find_tool(arch->qemu_binary, strcmp(arch->name, "x86_64") == 0 ? "qemu-system-x86" : "qemu-system-arm",
+        r = xova_find_tool(arch->qemu_binary, arch->qemu_package,
                            &qemu, e);
         if (r < 0)
                 return r;
@@ -700,8 +700,11 @@ int hv_bundle_vm(const char *bundle, const char *arch_name, const char *ca_file,
 
         if (arch_name) {
                 arch = xova_arch_by_name(arch_name);
-                if (!arch)
-                        return xerr_set(e, -EINVAL, arch_name, "unknown architecture (known: x86_64, aarch64)");
+                if (!arch) {
+                        char names[128];
+                        return xerr_set(e, -EINVAL, arch_name, "unknown architecture (known: %s)",
+                                        xova_arch_names(names, sizeof(names), "", ", "));
+                }
         } else {
                 arch = xova_arch_host();
                 if (!arch)

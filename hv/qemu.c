@@ -85,17 +85,6 @@ static void add_json(struct argv_builder *b, json_object *o)
         json_object_put(o);
 }
 
-static json_object *file_node(const char *filename, bool read_only)
-{
-        json_object *o = json_object_new_object();
-
-        json_object_object_add(o, "driver", json_object_new_string("file"));
-        json_object_object_add(o, "filename", json_object_new_string(filename));
-        if (read_only)
-                json_object_object_add(o, "read-only", json_object_new_boolean(1));
-        return o;
-}
-
 static json_object *fw_node(const char *node_name, const char *filename, const char *format, bool read_only)
 {
         json_object *o = json_object_new_object();
@@ -104,7 +93,7 @@ static json_object *fw_node(const char *node_name, const char *filename, const c
         json_object_object_add(o, "node-name", json_object_new_string(node_name));
         if (read_only)
                 json_object_object_add(o, "read-only", json_object_new_boolean(1));
-        json_object_object_add(o, "file", file_node(filename, read_only));
+        json_object_object_add(o, "file", hv_blockdev_file(filename, read_only));
         return o;
 }
 

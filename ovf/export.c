@@ -34,11 +34,6 @@ struct sink {
         const char *name;
 };
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-        return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
-
 static int archive_write_all(struct archive *ar, const void *buf, size_t len)
 {
         const char *p = buf;
@@ -78,7 +73,7 @@ static int stream(int in_fd, uint64_t size, const struct sink *s, const char *wh
                 EVP_DigestUpdate(md, buf, n);
                 for (size_t o = 0; o < n; o += POPULATED_BLOCK) {
                         size_t bl = n - o < POPULATED_BLOCK ? n - o : POPULATED_BLOCK;
-                        if (!all_zero(buf + o, bl))
+                        if (!xova_mem_is_zero(buf + o, bl))
                                 populated += bl;
                 }
                 if (s && s->ar) {
@@ -91,7 +86,7 @@ static int stream(int in_fd, uint64_t size, const struct sink *s, const char *wh
                         }
                 } else if (s && s->fd >= 0) {
                         /* keep holes: an all-zero chunk is skipped, the size set below */
-                        if (!all_zero(buf, n)) {
+                        if (!xova_mem_is_zero(buf, n)) {
                                 r = xova_pwrite_all(s->fd, buf, n, (off_t) done);
                                 if (r < 0) {
                                         r = xerr_set_errno(e, r, s->name, "cannot write");

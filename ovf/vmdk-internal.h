@@ -211,22 +211,4 @@ static inline void vmdk_grain_record_encode(uint8_t *out, uint64_t lba, uint32_t
         vmdk_put_le32(out + 8, csize);
 }
 
-static inline bool vmdk_all_zero(const uint8_t *p, size_t n)
-{
-        /* 64 bytes at a time (memcpy compiles to plain loads): most zero
-         * grains sit in long zero runs, and this runs on every grain */
-        size_t i;
-
-        for (i = 0; i + 64 <= n; i += 64) {
-                uint64_t w[8];
-                memcpy(w, p + i, sizeof w);
-                if (w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7])
-                        return false;
-        }
-        for (; i < n; i++)
-                if (p[i])
-                        return false;
-        return true;
-}
-
 #endif

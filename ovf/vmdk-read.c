@@ -514,7 +514,7 @@ static int walk_marker(struct vmdk_reader *rd, struct walk *w, const struct vmdk
 
         switch (mk->type) {
         case MARKER_EOS:
-                if (!vmdk_all_zero(w->rec, SECTOR))
+                if (!xova_mem_is_zero(w->rec, SECTOR))
                         return rd_err(rd, w->pos, "malformed end-of-stream marker");
                 w->eos = true;
                 break;
@@ -591,7 +591,7 @@ static int walk_end(struct vmdk_reader *rd, struct walk *w)
                         r = rd_read(rd, w->rec, n, w->pos, "padding");
                         if (r < 0)
                                 return r;
-                        if (!vmdk_all_zero(w->rec, n))
+                        if (!xova_mem_is_zero(w->rec, n))
                                 return rd_err(rd, w->pos, "data after the end-of-stream marker");
                         w->pos += n;
                 }
@@ -678,7 +678,7 @@ int ovf_vmdk_check(int fd, uint64_t offset, uint64_t size, const char *where, in
                 vmdk_marker_decode(f, &fm);
                 if (fm.val != 1 || fm.size != 0 || fm.type != MARKER_FOOTER)
                         return rd_err(&rd, size - 3 * SECTOR, "no footer marker");
-                if (!vmdk_all_zero(f + 2 * SECTOR, SECTOR))
+                if (!xova_mem_is_zero(f + 2 * SECTOR, SECTOR))
                         return rd_err(&rd, size - SECTOR, "no end-of-stream marker");
                 r = header_check(&rd, f + SECTOR, size - 2 * SECTOR);
                 if (r < 0)

@@ -194,7 +194,7 @@ static void grain_compress(struct vmdk_pipe *p, struct libdeflate_compressor *c,
         size_t clen, len;
 
         s->error = 0;
-        if (vmdk_all_zero(s->in, GRAIN)) {
+        if (xova_mem_is_zero(s->in, GRAIN)) {
                 s->out_len = 0;
                 return;
         }
