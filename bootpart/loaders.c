@@ -485,20 +485,7 @@ static int mkdir_p(const char *path, mode_t mode, struct xerr *e)
         return 0;
 }
 
-static void note(const struct bootpart_loaders_fetch_opts *o, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-static void note(const struct bootpart_loaders_fetch_opts *o, const char *fmt, ...)
-{
-        char buf[1024];
-        va_list ap;
-
-        if (!o->note)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        o->note(o->userdata, buf);
-}
+#define note(o, ...) xova_note((o)->note, (o)->userdata, __VA_ARGS__)
 
 static int write_text(const char *path, const char *text, struct xerr *e)
 {

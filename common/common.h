@@ -120,6 +120,10 @@ int xerr_exit_code(int code);
 
 /* Debug output only when XOVA_DEBUG is set (util-linux style); libraries never log otherwise. */
 void xova_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A library's note to its caller: formats fmt and hands the line to fn (an
+ * options struct's `note` callback); nothing when fn is NULL. */
+void xova_note(void (*fn)(void *userdata, const char *line), void *userdata, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------------------ */
 /* Outside text on a terminal (escape.c has the whole rule)            */

@@ -136,3 +136,16 @@ void xova_debug(const char *fmt, ...)
         va_end(ap);
         fputc('\n', stderr);
 }
+
+void xova_note(void (*fn)(void *userdata, const char *line), void *userdata, const char *fmt, ...)
+{
+        char buf[1024];
+        va_list ap;
+
+        if (!fn)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        fn(userdata, buf);
+}

@@ -357,19 +357,7 @@ fail:
         return r;
 }
 
-static void note(const struct hv_run_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(const struct hv_run_opts *o, const char *fmt, ...)
-{
-        char buf[512];
-        va_list ap;
-
-        if (!o->note)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        o->note(o->userdata, buf);
-}
+#define note(o, ...) xova_note((o)->note, (o)->userdata, __VA_ARGS__)
 
 /* The first stderr line that says "error", else the last one. */
 static void err_line(const struct tailbuf *t, char *out, size_t size)

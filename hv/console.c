@@ -113,19 +113,7 @@ ssize_t hv_console_input(const char *buf, size_t n, bool *ret_escape)
         return esc ? esc - buf : (ssize_t) n;
 }
 
-static void note(const struct hv_run_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(const struct hv_run_opts *o, const char *fmt, ...)
-{
-        char buf[320];
-        va_list ap;
-
-        if (!o->note)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        o->note(o->userdata, buf);
-}
+#define note(o, ...) xova_note((o)->note, (o)->userdata, __VA_ARGS__)
 
 int hv_console_begin(const struct hv_run_opts *o, const char *arch, struct hv_tty *tty, int pair[2],
                      struct xerr *e)
