@@ -28,7 +28,16 @@ PKGS=(build-essential autoconf automake libtool pkg-config
       libarchive-tools acl mmdebstrap time
       ca-certificates
 # the Debian package (debian/, tests/integration/deb.sh) and shell completion
-      dpkg-dev debhelper fakeroot lintian binutils bash-completion)
+      dpkg-dev debhelper fakeroot lintian binutils bash-completion
+# deploy through libvirt's C API, and the daemons its tests start (libvirtd,
+# virtlogd; sshd on a loopback port for qemu+ssh://)
+      libvirt-dev libvirt-daemon-system openssh-server
+# importer compatibility tests: govmomi's own OVF code (Go), virt-v2v, libvmdk's reader
+      golang-go golang-github-vmware-govmomi-dev virt-v2v libvmdk-utils
+# Secure Boot: PE signing and checking, EFI signature lists for offline enrolment
+      sbsigntool efitools
+# examples/debian: arm64 maintainer scripts under qemu-user; the service fetched with curl
+      qemu-user-static binfmt-support arch-test curl)
 
 missing=()
 for p in "${PKGS[@]}"; do
