@@ -87,6 +87,17 @@ if [ "$debarch" != "$(dpkg --print-architecture)" ]; then
 fi
 
 mkdir -p "$cache"
+# One maker per root: a second mkroot.sh of the same arch waits, then reuses.
+exec 9>"$cache/.xova-debian-$debarch.lock"
+if ! flock -n 9; then
+    say "$arch: another mkroot.sh is making this root; waiting for it"
+    flock 9
+fi
+if [ -s "$out" ]; then
+    say "$arch: reusing $out"
+    printf '%s\n' "$out"
+    exit 0
+fi
 # mmdebstrap picks the output format from the name: it must end in .tar.
 partial="$cache/.xova-debian-$suite-$debarch-$key.partial.tar"
 trap 'rm -f "$partial"' EXIT
