@@ -9,8 +9,10 @@
 # gets nothing. The first run needs root and Debian's mirror (see mkroot.sh);
 # later runs reuse the cached roots and download nothing.
 #
-# XOVA: the xova to run (default: xova on PATH). SOURCE_DATE_EPOCH is passed
-# through (default 1700000000), so two builds are byte-identical.
+# XOVA: the xova to run (default: build/xova of this tree if there is one, else
+# xova on PATH); XOVA_GRUB_PATH likewise defaults to this tree's GRUB fixtures
+# (tests/fixtures/cache/grub) if present. SOURCE_DATE_EPOCH is passed through
+# (default 1700000000), so two builds are byte-identical.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=debian.ova
@@ -18,11 +20,17 @@ while [ $# -gt 0 ]; do
     case $1 in
         -o) [ $# -ge 2 ] || { echo "build.sh: -o needs a file" >&2; exit 2; }; out=$2; shift 2 ;;
         --) shift; break ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "build.sh: unknown argument '$1' (build.sh [-o OUT.ova] [-- XOVA-BUILD-OPTIONS...])" >&2; exit 2 ;;
     esac
 done
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
+# In a source tree after scripts/quickstart.sh: its xova and GRUB fixtures.
+top=$(cd "$here/../.." && pwd)
+if [ -z "${XOVA:-}" ] && [ -x "$top/build/xova" ]; then XOVA=$top/build/xova; fi
+if [ -z "${XOVA_GRUB_PATH:-}" ] && [ -d "$top/tests/fixtures/cache/grub" ]; then
+    export XOVA_GRUB_PATH=$top/tests/fixtures/cache/grub
+fi
 xova=${XOVA:-xova}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/xova-debian.XXXXXX")
