@@ -27,6 +27,8 @@ static const struct verb verbs[] = {
           "boot a bundle under QEMU with the host's VM definition" },
         { "deploy",  verb_deploy,  verb_deploy_help,  verb_deploy_options,  "ho:V",        1, 1, "BUNDLE", VERB_BUNDLE,
           "emit a libvirt domain for a bundle" },
+        { "export",  verb_export,  verb_export_help,  verb_export_options,  "ho:V",        1, 1, "BUNDLE", VERB_BUNDLE,
+          "write one architecture as an OVA for VMware, VirtualBox, virt-v2v, Glance or libvirt" },
         { "loaders", verb_loaders, verb_loaders_help, verb_loaders_options, "a:qhV",       1, 1, "ACTION", 0,
           "fetch and list each architecture's boot-loader files" },
 };

@@ -114,6 +114,14 @@ int ovf_bundle_member(const struct ovf_bundle *b, size_t i, const char **ret_nam
         return 0;
 }
 
+int ovf_bundle_member_sha256(const struct ovf_bundle *b, size_t i, uint8_t ret[32])
+{
+        if (i >= b->n_members)
+                return -ENOENT;
+        memcpy(ret, b->members[i].sha256, 32);
+        return 0;
+}
+
 int ovf_bundle_disk_location(const struct ovf_bundle *b, size_t disk, const char **ret_file,
                              uint64_t *ret_offset, uint64_t *ret_size, struct xerr *e)
 {

@@ -33,6 +33,9 @@ struct reader {
         size_t n_files;
         /* address of each attached disk, parallel to d->vms[].disks */
         uint64_t *addr[OVF_MAX_VMS];
+        /* optional markers of each configuration: xova's own hardware,
+         * which overrides what the items say for other importers */
+        char *disk_bus[OVF_MAX_VMS], *nic_model[OVF_MAX_VMS], *console[OVF_MAX_VMS];
 };
 
 static bool is(xmlNodePtr n, const char *ns, const char *name)
@@ -300,17 +303,22 @@ static int read_disks(struct reader *rd, xmlNodePtr sec)
 }
 
 /* A marker's value: xova:NAME inside a Configuration. */
-static int marker_text(struct reader *rd, xmlNodePtr conf, const char *name, char **ret)
+static int marker_text_opt(struct reader *rd, xmlNodePtr conf, const char *name, bool required, char **ret)
 {
         const char *why = NULL;
         int r;
 
-        r = child_text(rd, conf, OVF_XOVA_NS, name, true, ret);
-        if (r < 0)
+        r = child_text(rd, conf, OVF_XOVA_NS, name, required, ret);
+        if (r < 0 || !*ret)
                 return r;
         if ((why = ovf_id_problem(*ret)))
                 return bad(rd, first_child(conf, OVF_XOVA_NS, name), "'%s': %s", XOVA_ESC(*ret), why);
         return 0;
+}
+
+static int marker_text(struct reader *rd, xmlNodePtr conf, const char *name, char **ret)
+{
+        return marker_text_opt(rd, conf, name, true, ret);
 }
 
 static int read_configurations(struct reader *rd, xmlNodePtr sec)
@@ -355,6 +363,13 @@ static int read_configurations(struct reader *rd, xmlNodePtr sec)
                 if (r < 0)
                         return r;
                 r = marker_text(rd, c, "Firmware", &v->firmware);
+                if (r < 0)
+                        return r;
+                r = marker_text_opt(rd, c, "DiskBus", false, &rd->disk_bus[d->n_vms - 1]);
+                if (r == 0)
+                        r = marker_text_opt(rd, c, "NicModel", false, &rd->nic_model[d->n_vms - 1]);
+                if (r == 0)
+                        r = marker_text_opt(rd, c, "Console", false, &rd->console[d->n_vms - 1]);
                 if (r < 0)
                         return r;
         }
@@ -631,6 +646,22 @@ static int read_virtual_system(struct reader *rd, xmlNodePtr root)
                         if (r < 0)
                                 return r;
                 }
+        /* xova's markers name the hardware xova gives the VM (virtio, a
+         * serial console) where the items name what every importer
+         * accepts (SCSI, E1000, no serial item: see consumer.c) */
+        for (size_t i = 0; i < rd->d->n_vms; i++) {
+                struct ovf_vm *v = &rd->d->vms[i];
+                if (rd->disk_bus[i] && v->disk_bus) {
+                        free(v->disk_bus);
+                        v->disk_bus = TAKE_PTR(rd->disk_bus[i]);
+                }
+                if (rd->nic_model[i] && v->nic_model) {
+                        free(v->nic_model);
+                        v->nic_model = TAKE_PTR(rd->nic_model[i]);
+                }
+                if (rd->console[i] && !v->console)
+                        v->console = TAKE_PTR(rd->console[i]);
+        }
         for (size_t i = 0; i < rd->d->n_vms; i++) {
                 struct ovf_vm *v = &rd->d->vms[i];
                 if (!v->vcpus || !v->memory_mib || !v->n_disks || !v->disk_bus)
@@ -721,8 +752,12 @@ out:
                 free(rd.files[i].id);
                 free(rd.files[i].href);
         }
-        for (size_t i = 0; i < OVF_MAX_VMS; i++)
+        for (size_t i = 0; i < OVF_MAX_VMS; i++) {
                 free(rd.addr[i]);
+                free(rd.disk_bus[i]);
+                free(rd.nic_model[i]);
+                free(rd.console[i]);
+        }
         xmlFreeDoc(doc);
         return r;
 }

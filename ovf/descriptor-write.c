@@ -19,7 +19,8 @@
 
 struct writer {
         xmlDocPtr doc;
-        xmlNsPtr ovf_default, ovf, rasd, vssd, vmw, xova;
+        xmlNsPtr ovf_default, ovf, rasd, vssd, vmw, xova, pasd, vbox;
+        enum ovf_consumer consumer;
         unsigned instance;
         bool oom;
 };
@@ -85,6 +86,19 @@ static const char *file_id(const struct ovf_disk *k, char *buf, size_t size)
         return buf;
 }
 
+/* A VirtualBox uuid "{...}" derived from the name and what it identifies,
+ * so the export stays reproducible. */
+static void vbox_uuid(const char *name, const char *what, char *buf, size_t size)
+{
+        uint8_t u[16];
+        char label[300];
+
+        snprintf(label, sizeof(label), "vbox-%s", what);
+        xova_derive_uuid(name, label, u);
+        snprintf(buf, size, "{%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x}", u[0], u[1],
+                 u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
 /* References (one File per disk, in disk order = tar member order) and
  * DiskSection */
 static void write_disks(struct writer *w, xmlNodePtr root, const struct ovf_descriptor *d)
@@ -117,6 +131,11 @@ static void write_disks(struct writer *w, xmlNodePtr root, const struct ovf_desc
                 attr(w, n, w->xova, "role", k->role);
                 if (k->arch)
                         attr(w, n, w->xova, "architecture", k->arch->name);
+                if (w->consumer == OVF_FOR_VIRTUALBOX && d->n_vms == 1) {
+                        vbox_uuid(d->name, k->id, buf, sizeof(buf));
+                        buf[strlen(buf) - 1] = '\0';
+                        attr(w, n, w->vbox, "uuid", buf + 1);   /* without the braces */
+                }
         }
 }
 
@@ -124,6 +143,7 @@ static void write_disks(struct writer *w, xmlNodePtr root, const struct ovf_desc
  * Configuration per architecture, carrying our markers */
 static void write_configurations(struct writer *w, xmlNodePtr root, const struct ovf_descriptor *d)
 {
+        struct ovf_arch_ids ids;
         xmlNodePtr sec, n;
         char buf[512];
         bool any_nic = false;
@@ -154,12 +174,25 @@ static void write_configurations(struct writer *w, xmlNodePtr root, const struct
                 marker(w, n, "Architecture", v->arch->name);
                 marker(w, n, "Machine", v->machine);
                 marker(w, n, "Firmware", v->firmware);
+                /* what xova run and deploy give the VM, whatever the items
+                 * say for other importers (see consumer.c) */
+                marker(w, n, "DiskBus", v->disk_bus);
+                if (v->nic_model)
+                        marker(w, n, "NicModel", v->nic_model);
+                if (v->console)
+                        marker(w, n, "Console", v->console);
+                /* the guest id VMware wants for this arch: the format has
+                 * one OperatingSystemSection, so only the default's is in
+                 * vmw:osType; `xova export --for vmware` writes this one */
+                ovf_arch_ids(v->arch, &ids);
+                marker(w, n, "VmwareOsType", ids.vmw_os_type);
         }
 }
 
 /* VirtualSystem with its Product, Annotation and OperatingSystem sections */
 static xmlNodePtr write_system(struct writer *w, xmlNodePtr root, const struct ovf_descriptor *d)
 {
+        struct ovf_arch_ids ids;
         xmlNodePtr sec, vs;
         char buf[512];
 
@@ -182,26 +215,38 @@ static xmlNodePtr write_system(struct writer *w, xmlNodePtr root, const struct o
                 el(w, sec, w->ovf_default, "Annotation", d->description);
         }
 
-        /* The section cannot vary per configuration: the default arch's hint. */
+        /* The section cannot vary per configuration: the default arch's
+         * ids (an export holds one configuration, so its own). */
+        ovf_arch_ids(d->vms[0].arch, &ids);
         sec = el(w, vs, w->ovf_default, "OperatingSystemSection", NULL);
         snprintf(buf, sizeof(buf), "%u", d->vms[0].arch->ovf_os_id);
         attr(w, sec, w->ovf, "id", buf);
-        attr(w, sec, w->vmw, "osType", d->vms[0].arch->vmw_os_type);
+        attr(w, sec, w->vmw, "osType", ids.vmw_os_type);
         el(w, sec, w->ovf_default, "Info", "The guest operating system");
         el(w, sec, w->ovf_default, "Description", "Linux (64-bit)");
+        if (w->consumer == OVF_FOR_VIRTUALBOX)
+                /* ovfreader.cpp reads <vbox:OSType> here */
+                attr(w, el(w, sec, w->vbox, "OSType", ids.vbox_os_type), w->ovf, "required", "false");
 
         return vs;
 }
 
-/* The items of one configuration: CPUs, memory, disk controller, disks,
- * NIC, serial console (RASD children in the CIM schema's alphabetical
- * order) */
+/* The items of one configuration: CPUs (with the CIM processor
+ * architecture), memory, disk controller, disks, NIC (RASD children in the
+ * CIM schema's alphabetical order). The hardware is the consumer's profile
+ * (consumer.c); no serial item, which govmomi refuses (xova:Console says
+ * it). */
 static void write_vm_items(struct writer *w, xmlNodePtr vhs, const struct ovf_descriptor *d,
                            const struct ovf_vm *v)
 {
+        struct ovf_hw_profile hw;
+        struct ovf_arch_ids ids;
         xmlNodePtr n;
         char buf[512];
         unsigned ctrl;
+
+        ovf_hw_profile(w->consumer, v->arch, &hw);
+        ovf_arch_ids(v->arch, &ids);
 
         n = item_new(w, vhs, v, true);
         el(w, n, w->rasd, "AllocationUnits", "hertz * 10^6");
@@ -211,6 +256,12 @@ static void write_vm_items(struct writer *w, xmlNodePtr vhs, const struct ovf_de
         rasd_u64(w, n, "InstanceID", w->instance++);
         el(w, n, w->rasd, "ResourceType", "3");
         rasd_u64(w, n, "VirtualQuantity", v->vcpus);
+        /* CIM_ProcessorAllocationSettingData properties, which the RASD
+         * item's xs:any allows: Glance's ovf_process.py copies every
+         * element of this namespace into image properties; VirtualBox,
+         * govmomi and virt-v2v do not know them and skip them. */
+        el(w, n, w->pasd, "InstructionSet", ids.instruction_set);
+        el(w, n, w->pasd, "ProcessorArchitecture", ids.processor_architecture);
 
         n = item_new(w, vhs, v, true);
         el(w, n, w->rasd, "AllocationUnits", "byte * 2^20");
@@ -223,13 +274,13 @@ static void write_vm_items(struct writer *w, xmlNodePtr vhs, const struct ovf_de
 
         n = item_new(w, vhs, v, true);
         el(w, n, w->rasd, "Address", "0");
-        el(w, n, w->rasd, "Description", "Disk controller");
-        snprintf(buf, sizeof(buf), "%s disk controller", v->disk_bus);
+        el(w, n, w->rasd, "Description", hw.ctrl_type == 6 ? "SCSI controller" : "SATA/NVMe/virtio-scsi controller");
+        snprintf(buf, sizeof(buf), "%s disk controller", hw.ctrl_subtype);
         el(w, n, w->rasd, "ElementName", buf);
         ctrl = w->instance++;
         rasd_u64(w, n, "InstanceID", ctrl);
-        el(w, n, w->rasd, "ResourceSubType", v->disk_bus);
-        el(w, n, w->rasd, "ResourceType", "20");
+        el(w, n, w->rasd, "ResourceSubType", hw.ctrl_subtype);
+        rasd_u64(w, n, "ResourceType", hw.ctrl_type);
 
         for (size_t j = 0; j < v->n_disks; j++) {
                 const struct ovf_disk *k = &d->disks[v->disks[j]];
@@ -249,51 +300,115 @@ static void write_vm_items(struct writer *w, xmlNodePtr vhs, const struct ovf_de
                 el(w, n, w->rasd, "AddressOnParent", "0");
                 el(w, n, w->rasd, "AutomaticAllocation", "true");
                 el(w, n, w->rasd, "Connection", "VM Network");
-                snprintf(buf, sizeof(buf), "%s network adapter", v->nic_model);
+                snprintf(buf, sizeof(buf), "%s network adapter", hw.nic_subtype);
                 el(w, n, w->rasd, "ElementName", buf);
                 rasd_u64(w, n, "InstanceID", w->instance++);
-                el(w, n, w->rasd, "ResourceSubType", v->nic_model);
+                el(w, n, w->rasd, "ResourceSubType", hw.nic_subtype);
                 el(w, n, w->rasd, "ResourceType", "10");
         }
+}
 
-        if (v->console) {
-                /* optional: a consumer without serial ports may drop it */
-                n = item_new(w, vhs, v, false);
-                el(w, n, w->rasd, "AutomaticAllocation", "true");
-                el(w, n, w->rasd, "Description", "Serial console");
-                el(w, n, w->rasd, "ElementName", "serial0");
-                rasd_u64(w, n, "InstanceID", w->instance++);
-                el(w, n, w->rasd, "ResourceType", "21");
-        }
+/* VMware's per-VirtualHardwareSection switches (vmw:Config), which cannot
+ * vary per configuration: the default configuration's values (an export
+ * holds one configuration, so its own). Every vendor hint that belongs to
+ * a VM goes here. */
+static void write_vendor_config(struct writer *w, xmlNodePtr vhs, const struct ovf_vm *v)
+{
+        xmlNodePtr n = el(w, vhs, w->vmw, "Config", NULL);
+
+        attr(w, n, w->ovf, "required", "false");
+        attr(w, n, w->vmw, "key", "firmware");
+        attr(w, n, w->vmw, "value", v->firmware);
 }
 
 /* The one VirtualHardwareSection, with every configuration's items */
 static void write_hardware(struct writer *w, xmlNodePtr vs, const struct ovf_descriptor *d)
 {
+        struct ovf_hw_profile hw;
         xmlNodePtr vhs, n;
 
+        ovf_hw_profile(w->consumer, d->vms[0].arch, &hw);
         vhs = el(w, vs, w->ovf_default, "VirtualHardwareSection", NULL);
         el(w, vhs, w->ovf_default, "Info", "Virtual hardware, one set of items per configuration");
         n = el(w, vhs, w->ovf_default, "System", NULL);
         el(w, n, w->vssd, "ElementName", "Virtual Hardware Family");
         el(w, n, w->vssd, "InstanceID", "0");
         el(w, n, w->vssd, "VirtualSystemIdentifier", d->name);
-        el(w, n, w->vssd, "VirtualSystemType", "vmx-14");
+        el(w, n, w->vssd, "VirtualSystemType", hw.system_type);
         w->instance = 1;
         for (size_t i = 0; i < d->n_vms; i++)
                 write_vm_items(w, vhs, d, &d->vms[i]);
-        /* VMware's firmware switch; not per configuration, and every arch xova
-         * builds for boots UEFI, so the default configuration's value. */
-        n = el(w, vhs, w->vmw, "Config", NULL);
-        attr(w, n, w->ovf, "required", "false");
-        attr(w, n, w->vmw, "key", "firmware");
-        attr(w, n, w->vmw, "value", d->vms[0].firmware);
+        write_vendor_config(w, vhs, &d->vms[0]);
+}
+
+/* VirtualBox's own machine description, which its importer prefers to the
+ * OVF items: needed for an Arm VM (<Platform architecture="ARM">), which
+ * the OVF items cannot express. Written for an export (one configuration)
+ * only; the disks are matched by the vbox:uuid on each ovf:Disk. */
+static void write_vbox_machine(struct writer *w, xmlNodePtr vs, const struct ovf_descriptor *d)
+{
+        const struct ovf_vm *v = &d->vms[0];
+        struct ovf_arch_ids ids;
+        xmlNodePtr m, hw, n, sc, reg;
+        char buf[512], uuid[64];
+
+        ovf_arch_ids(v->arch, &ids);
+        m = el(w, vs, w->vbox, "Machine", NULL);
+        attr(w, m, w->ovf, "required", "false");
+        attr(w, m, NULL, "version", "1.20-linux");
+        vbox_uuid(d->name, "machine", uuid, sizeof(uuid));
+        attr(w, m, NULL, "uuid", uuid);
+        attr(w, m, NULL, "name", d->name);
+        attr(w, m, NULL, "OSType", ids.vbox_os_type);
+        el(w, m, w->ovf, "Info", "VirtualBox machine configuration in VirtualBox format");
+        reg = el(w, m, NULL, "MediaRegistry", NULL);
+        reg = el(w, reg, NULL, "HardDisks", NULL);
+        for (size_t j = 0; j < v->n_disks; j++) {
+                const struct ovf_disk *k = &d->disks[v->disks[j]];
+                n = el(w, reg, NULL, "HardDisk", NULL);
+                vbox_uuid(d->name, k->id, uuid, sizeof(uuid));
+                attr(w, n, NULL, "uuid", uuid);
+                attr(w, n, NULL, "location", k->href);
+                attr(w, n, NULL, "format", "VMDK");
+                attr(w, n, NULL, "type", "Normal");
+        }
+        hw = el(w, m, NULL, "Hardware", NULL);
+        snprintf(buf, sizeof(buf), "%" PRIu64, v->memory_mib);
+        attr(w, el(w, hw, NULL, "Memory", NULL), NULL, "RAMSize", buf);
+        attr(w, el(w, hw, NULL, "Firmware", NULL), NULL, "type", "EFI");
+        sc = el(w, el(w, hw, NULL, "StorageControllers", NULL), NULL, "StorageController", NULL);
+        attr(w, sc, NULL, "name", "VirtioSCSI");
+        attr(w, sc, NULL, "type", "VirtioSCSI");
+        snprintf(buf, sizeof(buf), "%zu", v->n_disks);
+        attr(w, sc, NULL, "PortCount", buf);
+        attr(w, sc, NULL, "Bootable", "true");
+        for (size_t j = 0; j < v->n_disks; j++) {
+                const struct ovf_disk *k = &d->disks[v->disks[j]];
+                n = el(w, sc, NULL, "AttachedDevice", NULL);
+                attr(w, n, NULL, "type", "HardDisk");
+                snprintf(buf, sizeof(buf), "%zu", j);
+                attr(w, n, NULL, "port", buf);
+                attr(w, n, NULL, "device", "0");
+                vbox_uuid(d->name, k->id, uuid, sizeof(uuid));
+                attr(w, el(w, n, NULL, "Image", NULL), NULL, "uuid", uuid);
+        }
+        n = el(w, m, NULL, "Platform", NULL);
+        attr(w, n, NULL, "architecture", "ARM");
+        attr(w, el(w, n, NULL, "Chipset", NULL), NULL, "type", "ARMv8Virtual");
+        snprintf(buf, sizeof(buf), "%u", v->vcpus);
+        attr(w, el(w, n, NULL, "CPU", NULL), NULL, "count", buf);
 }
 
 int ovf_descriptor_write(const struct ovf_descriptor *d, char **ret_xml, size_t *ret_len,
                          struct xerr *e)
 {
-        struct writer w = { 0 };
+        return ovf_descriptor_write_for(d, OVF_FOR_ALL, ret_xml, ret_len, e);
+}
+
+int ovf_descriptor_write_for(const struct ovf_descriptor *d, enum ovf_consumer c, char **ret_xml, size_t *ret_len,
+                             struct xerr *e)
+{
+        struct writer w = { .consumer = c };
         xmlNodePtr root, vs;
         xmlChar *out = NULL;
         int out_len = 0, r;
@@ -320,7 +435,12 @@ int ovf_descriptor_write(const struct ovf_descriptor *d, char **ret_xml, size_t 
         w.vssd = xmlNewNs(root, (const xmlChar *) OVF_VSSD_NS, (const xmlChar *) "vssd");
         w.vmw = xmlNewNs(root, (const xmlChar *) OVF_VMW_NS, (const xmlChar *) "vmw");
         w.xova = xmlNewNs(root, (const xmlChar *) OVF_XOVA_NS, (const xmlChar *) "xova");
-        if (!w.ovf_default || !w.ovf || !w.rasd || !w.vssd || !w.vmw || !w.xova)
+        w.pasd = xmlNewNs(root, (const xmlChar *) OVF_PASD_NS, (const xmlChar *) "pasd");
+        /* ovfreader.cpp looks vbox elements up by the prefix "vbox" */
+        w.vbox = c == OVF_FOR_VIRTUALBOX ? xmlNewNs(root, (const xmlChar *) OVF_VBOX_NS, (const xmlChar *) "vbox")
+                                         : NULL;
+        if (!w.ovf_default || !w.ovf || !w.rasd || !w.vssd || !w.vmw || !w.xova || !w.pasd ||
+            (c == OVF_FOR_VIRTUALBOX && !w.vbox))
                 w.oom = true;
         xmlSetNs(root, w.ovf_default);
 
@@ -328,6 +448,12 @@ int ovf_descriptor_write(const struct ovf_descriptor *d, char **ret_xml, size_t 
         write_configurations(&w, root, d);
         vs = write_system(&w, root, d);
         write_hardware(&w, vs, d);
+        if (c == OVF_FOR_VIRTUALBOX && d->n_vms == 1) {
+                struct ovf_hw_profile hw;
+                ovf_hw_profile(c, d->vms[0].arch, &hw);
+                if (hw.vbox_machine)
+                        write_vbox_machine(&w, vs, d);
+        }
 
         if (!w.oom) {
                 xmlDocDumpFormatMemoryEnc(w.doc, &out, &out_len, "UTF-8", 1);

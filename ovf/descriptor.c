@@ -52,6 +52,68 @@ struct ovf_descriptor *ovf_descriptor_free(struct ovf_descriptor *d)
         return NULL;
 }
 
+static bool dup_or_null(char **dst, const char *src)
+{
+        *dst = src ? strdup(src) : NULL;
+        return !src || *dst;
+}
+
+int ovf_descriptor_subset(const struct ovf_descriptor *d, const char *arch, struct ovf_descriptor **ret,
+                          struct xerr *e)
+{
+        _cleanup_(ovf_descriptor_freep) struct ovf_descriptor *s = NULL;
+        const struct ovf_vm *v = ovf_descriptor_vm(d, arch);
+        struct ovf_vm *sv;
+        size_t map[OVF_MAX_DISKS];
+        bool ok;
+
+        if (!v)
+                return xerr_set(e, -ENOENT, "descriptor", "no configuration for architecture '%s'",
+                                XOVA_ESC(arch ? arch : ""));
+        if (d->n_disks > OVF_MAX_DISKS)
+                return xerr_set(e, -EINVAL, "descriptor", "too many disks");
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return xerr_set(e, -ENOMEM, "descriptor", "out of memory");
+        s->disks = calloc(v->n_disks ? v->n_disks : 1, sizeof(*s->disks));
+        s->vms = calloc(1, sizeof(*s->vms));
+        ok = s->disks && s->vms && dup_or_null(&s->name, d->name) && dup_or_null(&s->version, d->version) &&
+             dup_or_null(&s->vendor, d->vendor) && dup_or_null(&s->description, d->description);
+        /* the disks the configuration uses, in the order of d (= member order) */
+        for (size_t i = 0; ok && i < d->n_disks; i++) {
+                const struct ovf_disk *k = &d->disks[i];
+                struct ovf_disk *sk;
+                bool used = false;
+
+                map[i] = SIZE_MAX;
+                for (size_t j = 0; j < v->n_disks; j++)
+                        used = used || v->disks[j] == i;
+                if (!used)
+                        continue;
+                map[i] = s->n_disks;
+                sk = &s->disks[s->n_disks++];
+                *sk = (struct ovf_disk){ .format = k->format, .capacity = k->capacity, .populated = k->populated,
+                                         .file_size = k->file_size, .arch = k->arch };
+                ok = dup_or_null(&sk->id, k->id) && dup_or_null(&sk->href, k->href) &&
+                     dup_or_null(&sk->role, k->role) && dup_or_null(&sk->source, k->source);
+        }
+        if (ok) {
+                sv = &s->vms[0];
+                s->n_vms = 1;
+                *sv = (struct ovf_vm){ .arch = v->arch, .vcpus = v->vcpus, .memory_mib = v->memory_mib };
+                sv->disks = calloc(v->n_disks ? v->n_disks : 1, sizeof(*sv->disks));
+                ok = sv->disks && dup_or_null(&sv->machine, v->machine) && dup_or_null(&sv->firmware, v->firmware) &&
+                     dup_or_null(&sv->disk_bus, v->disk_bus) && dup_or_null(&sv->nic_model, v->nic_model) &&
+                     dup_or_null(&sv->console, v->console);
+                for (size_t j = 0; ok && j < v->n_disks; j++)
+                        sv->disks[sv->n_disks++] = map[v->disks[j]];
+        }
+        if (!ok)
+                return xerr_set(e, -ENOMEM, "descriptor", "out of memory");
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
 const struct ovf_vm *ovf_descriptor_vm(const struct ovf_descriptor *d, const char *arch)
 {
         if (!d || !arch)

@@ -14,6 +14,8 @@
 #define OVF_RASD_NS "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
 #define OVF_VSSD_NS "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"
 #define OVF_VMW_NS "http://www.vmware.com/schema/ovf"
+#define OVF_PASD_NS "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ProcessorAllocationSettingData"
+#define OVF_VBOX_NS "http://www.virtualbox.org/ovf/machine"
 
 #define OVF_FORMAT_VMDK_STREAM "http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"
 /* No standard URI names a raw image; ours says whose convention it is. */
@@ -120,6 +122,16 @@ int ovf_sha256(const void *buf, size_t len, uint8_t ret[32]);
 
 /* Checks the model is complete and consistent (ids, names, arches, disk
  * references); used by the writer and by the reader after parsing. */
+/* The hardware a consumer gets in a configuration's items (consumer.c). */
+struct ovf_hw_profile {
+        unsigned ctrl_type;             /* rasd:ResourceType of the disk controller: 6 or 20 */
+        const char *ctrl_subtype;
+        const char *nic_subtype;
+        const char *system_type;        /* vssd:VirtualSystemType */
+        bool vbox_machine;              /* write vbox:Machine (VirtualBox Arm) */
+};
+void ovf_hw_profile(enum ovf_consumer c, const struct xova_arch *a, struct ovf_hw_profile *ret);
+
 int ovf_descriptor_validate(const struct ovf_descriptor *d, const char *where, struct xerr *e);
 
 /* "SHA256(name)= hex\n" for each entry, in order. */

@@ -74,10 +74,40 @@ const struct ovf_vm *ovf_descriptor_vm(const struct ovf_descriptor *d, const cha
 /* "vmdk-stream-optimized" or "raw" (inspect output). */
 const char *ovf_disk_format_to_string(enum ovf_disk_format f);
 
+/* Who reads the descriptor: every importer at once (the universal OVA of a
+ * build), or one of them (xova export, one architecture). */
+enum ovf_consumer {
+        OVF_FOR_ALL,
+        OVF_FOR_VMWARE,
+        OVF_FOR_VIRTUALBOX,
+        OVF_FOR_VIRTV2V,
+        OVF_FOR_GLANCE,
+        OVF_FOR_LIBVIRT,
+};
+const char *ovf_consumer_to_string(enum ovf_consumer c);
+int ovf_consumer_from_string(const char *s, enum ovf_consumer *ret);
+
+/* An architecture's names in other people's vocabularies. */
+struct ovf_arch_ids {
+        const char *instruction_set;            /* CIM PASD: "DMTF:x86:64", "DMTF:ARM:A64" */
+        const char *processor_architecture;     /* CIM PASD: "DMTF:x86", "DMTF:ARM" */
+        const char *vmw_os_type;                /* VMware guest id */
+        const char *vbox_os_type;               /* VirtualBox OS type */
+        const char *glance_architecture;        /* Glance/Nova "architecture" property */
+};
+void ovf_arch_ids(const struct xova_arch *a, struct ovf_arch_ids *ret);
+
 /* Descriptor XML (libxml2). The reader refuses any DOCTYPE and uses
  * XML_PARSE_NONET without entity expansion; `where` names the file in errors. */
 int ovf_descriptor_write(const struct ovf_descriptor *d, char **ret_xml, size_t *ret_len,
                          struct xerr *e);
+/* The same for one consumer (ovf_descriptor_write() is OVF_FOR_ALL). */
+int ovf_descriptor_write_for(const struct ovf_descriptor *d, enum ovf_consumer c, char **ret_xml, size_t *ret_len,
+                             struct xerr *e);
+/* A copy holding only the configuration of `arch` and the disks it uses
+ * (in their order in d); -ENOENT if d has no such configuration. */
+int ovf_descriptor_subset(const struct ovf_descriptor *d, const char *arch, struct ovf_descriptor **ret,
+                          struct xerr *e);
 int ovf_descriptor_parse(const char *xml, size_t len, const char *where,
                          struct ovf_descriptor **ret, struct xerr *e);
 
@@ -113,6 +143,12 @@ struct ovf_vmdk_info {
 int ovf_vmdk_write(int raw_fd, uint64_t raw_size, int out_fd, const char *seed, unsigned threads,
                    const struct xova_progress *progress, struct ovf_vmdk_info *ret,
                    struct xerr *e);
+/* The same, naming the extent `extent` in the embedded descriptor (the
+ * file's own name, its OVA member name); ovf_vmdk_write() names it
+ * "disk.vmdk". */
+int ovf_vmdk_write_named(int raw_fd, uint64_t raw_size, int out_fd, const char *seed, const char *extent,
+                         unsigned threads, const struct xova_progress *progress, struct ovf_vmdk_info *ret,
+                         struct xerr *e);
 /* Validates a streamOptimized VMDK of `size` bytes at `offset` in fd (header,
  * descriptor with exactly one extent and no parent, grain markers within the
  * file, capacity cap, inflate bounds). If out_fd >= 0, writes the raw content
@@ -144,6 +180,31 @@ struct ovf_export_opts {
  * href. Writes atomically: nothing at target unless everything succeeded. */
 int ovf_export(const char *target, struct ovf_descriptor *d, const struct ovf_export_opts *o,
                struct xerr *e);
+
+/* ---- one architecture for one consumer (xova export) ------------------- */
+
+struct ovf_bundle;
+
+struct ovf_export_for_opts {
+        enum ovf_consumer consumer;
+        const char *arch;               /* the configuration to keep */
+        bool force;                     /* replace an existing target */
+        uint64_t epoch;                 /* tar mtimes */
+        const char *sign_key;           /* PEM private key (RSA), or NULL */
+        const char *sign_cert;          /* PEM certificate, or NULL */
+        struct xova_progress progress;
+};
+
+/* From a bundle opened (so verified) by ovf_bundle_open(): an OVA at
+ * target holding that arch's configuration and only the disks it uses,
+ * with the descriptor written for the consumer, a new manifest (and .cert
+ * when signing). Disk members are copied byte for byte through the
+ * verified fd and must hash to the digest seen when the bundle was
+ * verified. Glance takes one disk: a configuration with more is refused.
+ * Atomic (temp file beside target + rename). ret_d (may be NULL) gets the
+ * exported model. */
+int ovf_export_for(const struct ovf_bundle *b, const char *target, const struct ovf_export_for_opts *o,
+                   struct ovf_descriptor **ret_d, struct xerr *e);
 
 /* ---- reading a bundle --------------------------------------------------- */
 
@@ -177,6 +238,8 @@ bool ovf_bundle_signer_trusted(const struct ovf_bundle *b);
 size_t ovf_bundle_n_members(const struct ovf_bundle *b);
 int ovf_bundle_member(const struct ovf_bundle *b, size_t i, const char **ret_name, uint64_t *ret_offset,
                       uint64_t *ret_size);
+/* The SHA-256 of member i's bytes, computed while the bundle was verified. */
+int ovf_bundle_member_sha256(const struct ovf_bundle *b, size_t i, uint8_t ret[32]);
 /* The verified open file holding disk i (the OVA itself, or the disk file of
  * a directory; borrowed, O_RDONLY): hv/ can hand QEMU this fd (fdset) so the
  * bytes it reads are the ones we hashed even if the path is replaced. */

@@ -49,7 +49,7 @@ static void marker_build(uint8_t m[SECTOR], uint64_t sectors, uint32_t type)
         vmdk_marker_encode(&(struct vmdk_marker){ .val = sectors, .size = 0, .type = type }, m);
 }
 
-static int descriptor_build(char *buf, size_t size, uint64_t capacity, const char *seed)
+static int descriptor_build(char *buf, size_t size, uint64_t capacity, const char *seed, const char *extent)
 {
         uint64_t sectors = capacity / SECTOR;
         uint64_t cyl = sectors / (255 * 63);
@@ -74,9 +74,9 @@ static int descriptor_build(char *buf, size_t size, uint64_t capacity, const cha
         if (cyl == 0)
                 cyl = 1;
 
-        /* The extent name is nominal: in a monolithic sparse file the extent
-         * is the file itself and readers ignore the name (the OVA member name
-         * is decided by ovf/, not known here). */
+        /* The extent names the file itself (its OVA member name, given by
+         * the caller): libvmdk opens the extent by that name, as qemu-img
+         * and open-vmdk write it; "disk.vmdk" only when no name is given. */
         n = snprintf(buf, size,
                      "# Disk DescriptorFile\n"
                      "version=1\n"
@@ -86,7 +86,7 @@ static int descriptor_build(char *buf, size_t size, uint64_t capacity, const cha
                      "createType=\"streamOptimized\"\n"
                      "\n"
                      "# Extent description\n"
-                     "RW %llu SPARSE \"disk.vmdk\"\n"
+                     "RW %llu SPARSE \"%s\"\n"
                      "\n"
                      "# The Disk Data Base\n"
                      "#DDB\n"
@@ -98,7 +98,7 @@ static int descriptor_build(char *buf, size_t size, uint64_t capacity, const cha
                      "ddb.longContentID = \"%s\"\n"
                      "ddb.uuid = \"%s\"\n"
                      "ddb.virtualHWVersion = \"4\"\n",
-                     cid, (unsigned long long) sectors, (unsigned long long) cyl, lcid, uuid);
+                     cid, (unsigned long long) sectors, extent, (unsigned long long) cyl, lcid, uuid);
         if (n < 0 || (size_t) n >= size)
                 return -ENOBUFS;
         return n;
@@ -278,6 +278,7 @@ struct vmdk_writer {
         uint64_t raw_size;
         const struct xova_progress *progress;
         const char *where;
+        const char *extent;             /* the extent name in the descriptor */
         struct xerr *e;
         uint8_t *in, *outs;             /* the slots' input grains and output records */
         uint32_t *gd;                   /* GD entries, host order */
@@ -340,7 +341,7 @@ static int write_head(struct vmdk_writer *w, const char *seed)
         if (!desc)
                 return xerr_set(w->e, -ENOMEM, w->where, "out of memory");
         header_build(sec, w->raw_size / SECTOR, GD_AT_END);
-        if (descriptor_build(desc, DESC_SECTORS * SECTOR, w->raw_size, seed) < 0)
+        if (descriptor_build(desc, DESC_SECTORS * SECTOR, w->raw_size, seed, w->extent) < 0)
                 return xerr_set(w->e, -ENOBUFS, w->where, "descriptor does not fit");
         r = out_put(&w->o, sec, SECTOR);
         if (r >= 0)
@@ -551,6 +552,13 @@ int ovf_vmdk_write(int raw_fd, uint64_t raw_size, int out_fd, const char *seed, 
                    const struct xova_progress *progress, struct ovf_vmdk_info *ret,
                    struct xerr *e)
 {
+        return ovf_vmdk_write_named(raw_fd, raw_size, out_fd, seed, NULL, threads, progress, ret, e);
+}
+
+int ovf_vmdk_write_named(int raw_fd, uint64_t raw_size, int out_fd, const char *seed, const char *extent,
+                         unsigned threads, const struct xova_progress *progress, struct ovf_vmdk_info *ret,
+                         struct xerr *e)
+{
         struct vmdk_writer w = {
                 .p = {
                         .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -562,9 +570,16 @@ int ovf_vmdk_write(int raw_fd, uint64_t raw_size, int out_fd, const char *seed, 
                 .raw_size = raw_size,
                 .progress = progress,
                 .where = "vmdk writer",
+                .extent = extent ? extent : "disk.vmdk",
                 .e = e,
         };
         int r;
+
+        /* the name goes between double quotes in the descriptor */
+        for (const char *c = w.extent; *c; c++)
+                if (*c == '"' || *c == '\\' || (unsigned char) *c < 0x20 || *c == 0x7f)
+                        return xerr_set(e, -EINVAL, w.where, "extent name '%s' cannot be quoted in a VMDK descriptor",
+                                        XOVA_ESC(w.extent));
 
         if (raw_size % SECTOR != 0)
                 return xerr_set(e, -EINVAL, w.where, "raw size %llu is not a multiple of 512",

@@ -201,7 +201,7 @@ static void test_ovf_descriptor_hostile(void **state)
  */
 static void test_ovf_descriptor_duplicates(void **state)
 {
-        static const char proc_x86[] = "<rasd:VirtualQuantity>2</rasd:VirtualQuantity>\n      </Item>";
+        static const char proc_x86[] = "<pasd:ProcessorArchitecture>DMTF:x86</pasd:ProcessorArchitecture>\n      </Item>";
         static const struct bad_xml cases[] = {
                 { "  </References>\n", "  </References>\n  <References>\n    <File ovf:href=\"evil.img\" "
                   "ovf:id=\"file-evil\" ovf:size=\"1\"/>\n  </References>\n", "a second <References>" },
@@ -217,20 +217,20 @@ static void test_ovf_descriptor_duplicates(void **state)
                 { "  <DeploymentOptionSection>", "  <DeploymentOptionSection>\n    <Info>x</Info>\n"
                   "  </DeploymentOptionSection>\n  <DeploymentOptionSection>", "a second <DeploymentOptionSection>" },
                 /* a second processor item for x86_64, and one for every configuration */
-                { proc_x86, "<rasd:VirtualQuantity>2</rasd:VirtualQuantity>\n      </Item>\n      <Item "
+                { proc_x86, "<pasd:ProcessorArchitecture>DMTF:x86</pasd:ProcessorArchitecture>\n      </Item>\n      <Item "
                   "ovf:configuration=\"x86_64\"><rasd:InstanceID>99</rasd:InstanceID><rasd:ResourceType>3"
                   "</rasd:ResourceType><rasd:VirtualQuantity>64</rasd:VirtualQuantity></Item>",
                   "a second processor item for configuration 'x86_64'" },
-                { proc_x86, "<rasd:VirtualQuantity>2</rasd:VirtualQuantity>\n      </Item>\n      <Item>"
+                { proc_x86, "<pasd:ProcessorArchitecture>DMTF:x86</pasd:ProcessorArchitecture>\n      </Item>\n      <Item>"
                   "<rasd:InstanceID>99</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType>"
                   "<rasd:VirtualQuantity>64</rasd:VirtualQuantity></Item>",
                   "a second processor item for configuration 'x86_64'" },
-                { proc_x86, "<rasd:VirtualQuantity>2</rasd:VirtualQuantity>\n      </Item>\n      <Item "
+                { proc_x86, "<pasd:ProcessorArchitecture>DMTF:x86</pasd:ProcessorArchitecture>\n      </Item>\n      <Item "
                   "ovf:configuration=\"x86_64\"><rasd:InstanceID>98</rasd:InstanceID><rasd:AllocationUnits>"
                   "byte * 2^20</rasd:AllocationUnits><rasd:ResourceType>4</rasd:ResourceType>"
                   "<rasd:VirtualQuantity>64</rasd:VirtualQuantity></Item>",
                   "a second memory item for configuration 'x86_64'" },
-                { proc_x86, "<rasd:VirtualQuantity>2</rasd:VirtualQuantity>\n      </Item>\n      <Item "
+                { proc_x86, "<pasd:ProcessorArchitecture>DMTF:x86</pasd:ProcessorArchitecture>\n      </Item>\n      <Item "
                   "ovf:configuration=\"x86_64\"><rasd:InstanceID>97</rasd:InstanceID><rasd:ResourceSubType>"
                   "lsilogic</rasd:ResourceSubType><rasd:ResourceType>6</rasd:ResourceType></Item>",
                   "a second disk controller item for configuration 'x86_64'" },
