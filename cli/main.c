@@ -26,7 +26,9 @@ static const struct verb verbs[] = {
         { "run",     verb_run,     verb_run_help,     verb_run_options,     "hV",          1, 1, "BUNDLE", VERB_BUNDLE,
           "boot a bundle under QEMU with the host's VM definition" },
         { "deploy",  verb_deploy,  verb_deploy_help,  verb_deploy_options,  "ho:V",        1, 1, "BUNDLE", VERB_BUNDLE,
-          "emit a libvirt domain for a bundle" },
+          "deploy a bundle onto libvirt hosts (or emit a domain XML)" },
+        { "undeploy", verb_undeploy, verb_undeploy_help, verb_undeploy_options, "hV",       1, 1, "NAME",   0,
+          "remove a deployed domain, its NVRAM and volumes" },
         { "loaders", verb_loaders, verb_loaders_help, verb_loaders_options, "a:qhV",       1, 1, "ACTION", 0,
           "fetch and list each architecture's boot-loader files" },
 };
