@@ -64,6 +64,7 @@ int verb_verify(int argc, char **argv, const struct cli_bundle_opts *bo);
 int verb_run(int argc, char **argv, const struct cli_bundle_opts *bo);
 int verb_deploy(int argc, char **argv, const struct cli_bundle_opts *bo);
 int verb_export(int argc, char **argv, const struct cli_bundle_opts *bo);
+int verb_undeploy(int argc, char **argv, const struct cli_bundle_opts *bo);
 int verb_loaders(int argc, char **argv, const struct cli_bundle_opts *bo);
 void verb_build_help(void);
 void verb_inspect_help(void);
@@ -71,6 +72,7 @@ void verb_verify_help(void);
 void verb_run_help(void);
 void verb_deploy_help(void);
 void verb_export_help(void);
+void verb_undeploy_help(void);
 void verb_loaders_help(void);
 extern const struct option verb_build_options[];
 extern const struct option verb_inspect_options[];
@@ -78,6 +80,7 @@ extern const struct option verb_verify_options[];
 extern const struct option verb_run_options[];
 extern const struct option verb_deploy_options[];
 extern const struct option verb_export_options[];
+extern const struct option verb_undeploy_options[];
 extern const struct option verb_loaders_options[];
 
 /* "xova: error: WHERE: MSG" on stderr; returns the exit code for e->code. */

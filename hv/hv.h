@@ -128,6 +128,55 @@ struct hv_deploy_opts {
 int hv_libvirt_deploy(const char *bundle, const struct hv_deploy_opts *o, char **ret_xml,
                       struct xerr *e);
 
+/* ---- deploying onto libvirt hosts (deploy.c) ---------------------------- */
+
+/* One --connect: the host and what is asked of it there. */
+struct hv_target {
+        const char *uri;                /* libvirt URI: qemu:///system, qemu+ssh://... */
+        const char *arch;               /* NULL: chosen from the host's capabilities */
+        enum hv_accel accel;            /* AUTO: KVM when the host offers it and it works */
+        const char *name;               /* domain name; NULL: BUNDLE-ARCH */
+        const char *pool;               /* storage pool; NULL: "default" */
+};
+
+/* What happened on one host (the summary line). */
+struct hv_target_result {
+        char host[256];                 /* the URI without a password */
+        const char *arch;               /* chosen, or NULL if it failed before */
+        enum hv_accel accel;
+        char domain[128];
+        char volumes[512];              /* the disk ids uploaded, comma-separated */
+        uint64_t bytes;                 /* uploaded */
+        uint64_t ms;
+        bool marker_seen;
+        int code;                       /* 0 or -errno / -XOVA_E* */
+        struct xerr err;
+};
+
+struct hv_remote_opts {
+        const char *ca_file;
+        bool start;
+        const char *expect;             /* marker on the console (implies start), or NULL */
+        unsigned timeout;               /* seconds for expect; 0 = 300 */
+        bool replace;                   /* replace a domain/volumes of the same name */
+        void (*note)(void *userdata, const char *msg);  /* thread-safe: called from host threads */
+        void *userdata;
+};
+
+/* Verifies the bundle once (-XOVA_EVERIFY: no host was contacted), then
+ * deploys onto every target in parallel, one thread and one connection
+ * each; res[i] says what happened on targets[i]. A host that fails is
+ * rolled back (domain undefined with its NVRAM, the volumes it got
+ * deleted); the others are left deployed. Returns 0 if all succeeded,
+ * else the first failure's code (e: that host's error). */
+int hv_deploy_remote(const char *bundle, const struct hv_remote_opts *o, const struct hv_target *targets, size_t n,
+                     struct hv_target_result *res, struct xerr *e);
+
+/* Removes a domain deploy made: stops it, undefines it with its NVRAM and
+ * deletes the volumes its xova metadata names. A domain without that
+ * metadata is refused (not ours). ret_volumes: how many were deleted. */
+int hv_undeploy(const char *uri, const char *name, size_t *ret_volumes, struct xerr *e);
+
 /* ---- looking inside the disks (inspect.c, libguestfs) ------------------- */
 
 /* HAVE_LIBGUESTFS (config.h) says whether this build has it; without it
