@@ -40,28 +40,9 @@ for t in mke2fs qemu-img sha256sum tar jq cc /usr/bin/time; do
     command -v "$t" >/dev/null || die "$t missing"
 done
 
-# The example's root for one arch, made by nobody here: mkroot.sh only
-# prints the cached path; run unprivileged it cannot start mmdebstrap.
-root_for() { # arch
-    local a=$1 v="ROOT_$1" out
-    if [ -n "${!v:-}" ]; then
-        [ -s "${!v}" ] || die "$v=${!v}: no such root tarball"
-        echo "${!v}"; return
-    fi
-    [ -x "$SRC/examples/debian/mkroot.sh" ] || die "examples/debian/mkroot.sh missing (this checkout predates the example)"
-    if [ "$(id -u)" -eq 0 ]; then
-        out=$(cd / && setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
-              bash "$SRC/examples/debian/mkroot.sh" "$a" 2>"$T/mkroot-$a.log" | tail -1) || out=
-    else
-        out=$(bash "$SRC/examples/debian/mkroot.sh" "$a" 2>"$T/mkroot-$a.log" | tail -1) || out=
-    fi
-    [ -n "$out" ] && [ -s "$out" ] ||
-        die "no cached root for $a ($(grep -m1 error "$T/mkroot-$a.log" || true)); make it first with: sudo $SRC/examples/debian/mkroot.sh $a (about 3 min for x86_64, 10-20 min for aarch64)"
-    echo "$out"
-}
-
 T=$(mktemp -d "${TMPDIR:-/var/tmp}/xova-bench-build.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
+. "$SRC/bench/lib.sh"
 now() { echo "$EPOCHREALTIME"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b - a}'; }
@@ -69,32 +50,15 @@ div() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 declare -A ROOT
-for a in "${ARCHS[@]}"; do ROOT[$a]=$(root_for "$a"); done
+for a in "${ARCHS[@]}"; do ROOT[$a]=$(root_for "$a") || exit 1; done
 LOAD0=$(load)
 echo "== machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/ {print $2}') GiB; load before: $LOAD0"
 echo "== $("$XOVA" --version | head -1); $(qemu-img --version | head -1); $(mke2fs -V 2>&1 | head -1); N=$N"
 for a in "${ARCHS[@]}"; do echo "== root $a: ${ROOT[$a]} ($(du -m --apparent-size "${ROOT[$a]}" | cut -f1) MiB)"; done
 echo "== work dir $T"
 
-# The spec: the example's shape (kernel and initrd from each root, one root
-# disk per arch, the shared data disk) with the tarballs found above.
-{
-    echo '{ "name": "debian", "version": "12", "architectures": ['
-    sep=
-    for a in "${ARCHS[@]}"; do
-        con=ttyS0; [ "$a" = aarch64 ] && con=ttyAMA0
-        printf '%s { "name": "%s", "kernel": { "from-root": "/vmlinuz" }, "initrd": { "from-root": "/initrd.img" },\n    "cmdline": "console=%s", "memory": "1024M" }\n' "$sep" "$a" "$con"
-        sep=,
-    done
-    echo '], "disks": ['
-    for a in "${ARCHS[@]}"; do
-        printf ' { "name": "root", "role": "root", "arch": "%s", "size": "1024M", "tarball": "%s" },\n' "$a" "${ROOT[$a]}"
-    done
-    printf ' { "name": "shared", "role": "data", "size": "16M", "label": "shared", "directory": "%s" } ] }\n' \
-        "$SRC/examples/debian/data"
-} > "$T/debian.json"
-[ -d "$SRC/examples/debian/data" ] || { mkdir -p "$T/data"; echo "shared" > "$T/data/index.html";
-                                        sed -i "s|$SRC/examples/debian/data|$T/data|" "$T/debian.json"; }
+# The spec: the example's shape with the roots found above (bench/lib.sh)
+debian_spec "${ARCHS[@]}" > "$T/debian.json"
 
 ###############################################################################
 # Preparation (not timed): raw images, the floor program, the reference OVA
