@@ -160,6 +160,7 @@ struct vmdk_slot {
         uint8_t *out;                   /* record: lba, size, data, padding */
         size_t out_len;                 /* 0: all-zero grain, not written */
         int error;                      /* compression failure (cannot happen short of a bug) */
+        bool hole;                      /* in a hole of the raw file: zero, never read */
         bool done;
 };
 
@@ -194,7 +195,7 @@ static void grain_compress(struct vmdk_pipe *p, struct libdeflate_compressor *c,
         size_t clen, len;
 
         s->error = 0;
-        if (xova_mem_is_zero(s->in, GRAIN)) {
+        if (s->hole || xova_mem_is_zero(s->in, GRAIN)) {
                 s->out_len = 0;
                 return;
         }
@@ -287,6 +288,9 @@ struct vmdk_writer {
         uint64_t n_gt, gd_sectors;
         uint64_t write_seq;             /* grains written (or skipped as zero) */
         uint64_t populated, next_report;
+        uint64_t hole_end;              /* [.., hole_end) known to be a hole of the raw file */
+        uint64_t data_end;              /* [.., data_end) known to hold data (or unknown) */
+        bool no_seek_data;              /* the filesystem cannot tell holes */
         pthread_t *tids;
         unsigned threads, n_threads;
 };
@@ -354,6 +358,39 @@ static int write_head(struct vmdk_writer *w, const char *seed)
         return 0;
 }
 
+/*
+ * Whether the grains from off on lie in a hole of the raw file, from
+ * SEEK_DATA / SEEK_HOLE: a hole reads as zeros, so its grains are all-zero
+ * grains (no record) without reading them. A raw disk image is mostly
+ * holes (the free space of its file systems): reading them costs the
+ * kernel a memset and us a zero test per byte. The output is the same
+ * either way. Where the filesystem cannot say, everything is read.
+ */
+static void holes_probe(struct vmdk_writer *w, uint64_t off)
+{
+        off_t d, h;
+
+        if (w->no_seek_data || off < w->hole_end || off < w->data_end)
+                return;
+        d = lseek(w->raw_fd, (off_t) off, SEEK_DATA);
+        if (d < 0) {
+                if (errno == ENXIO)                     /* no data after off */
+                        w->hole_end = w->raw_size;
+                else
+                        w->no_seek_data = true;
+                return;
+        }
+        if ((uint64_t) d > off) {
+                w->hole_end = (uint64_t) d;
+                return;
+        }
+        h = lseek(w->raw_fd, (off_t) off, SEEK_HOLE);
+        if (h < 0 || (uint64_t) h <= off)
+                w->no_seek_data = true;
+        else
+                w->data_end = (uint64_t) h;
+}
+
 /* Reads the next grains into free slots, while there is room in the window */
 static int read_ahead(struct vmdk_writer *w)
 {
@@ -367,12 +404,27 @@ static int read_ahead(struct vmdk_writer *w)
         idx = (size_t) (first % p->n_slots);
         n = p->n_slots - (first - w->write_seq);
         off = first * GRAIN;
-        if (n > READ_CHUNK)
-                n = READ_CHUNK;
         if (n > p->n_slots - idx)
                 n = p->n_slots - idx;           /* no wrap inside one pread */
         if (n > p->n_grains - first)
                 n = p->n_grains - first;
+        holes_probe(w, off);
+        if (off + GRAIN <= w->hole_end) {
+                /* whole grains of a hole: zero grains, handed on unread */
+                if (n > (w->hole_end - off) / GRAIN)
+                        n = (w->hole_end - off) / GRAIN;
+                pthread_mutex_lock(&p->lock);
+                for (uint64_t i = 0; i < n; i++) {
+                        p->slots[idx + i].hole = true;
+                        p->slots[idx + i].done = false;
+                }
+                p->read_seq += n;
+                pthread_cond_broadcast(&p->work);
+                pthread_mutex_unlock(&p->lock);
+                return 0;
+        }
+        if (n > READ_CHUNK)
+                n = READ_CHUNK;
         len = n * GRAIN;
         if (len > w->raw_size - off) {
                 len = w->raw_size - off;        /* tail: pad with zeros */
@@ -382,8 +434,10 @@ static int read_ahead(struct vmdk_writer *w)
         if (r < 0)
                 return xerr_set_errno(w->e, r, w->where, "cannot read raw image at %llu", (unsigned long long) off);
         pthread_mutex_lock(&p->lock);
-        for (uint64_t i = 0; i < n; i++)
+        for (uint64_t i = 0; i < n; i++) {
+                p->slots[idx + i].hole = false;
                 p->slots[idx + i].done = false;
+        }
         p->read_seq += n;
         pthread_cond_broadcast(&p->work);
         pthread_mutex_unlock(&p->lock);

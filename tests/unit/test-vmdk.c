@@ -627,6 +627,54 @@ static void test_vmdk_hostile_truncated_stream(void **state)
         free(g.data);
 }
 
+/*
+ * A sparse raw image (the writer skips its holes unread, SEEK_DATA) gives
+ * the very bytes the same content written out densely gives: data that
+ * starts and ends inside a grain next to a hole, a hole longer than the
+ * writer's window of grains (2 threads: 32 grains = 2 MiB), data in the
+ * last, partial grain, and the hole at the end.
+ */
+static void test_vmdk_sparse_same_as_dense(void **state)
+{
+        _cleanup_free_ char *sparse = path(state, "sparse.raw"), *dense = path(state, "dense.raw");
+        _cleanup_free_ char *vs = path(state, "sparse.vmdk"), *vd = path(state, "dense.vmdk");
+        const uint64_t size = (40u << 20) + 4096;       /* not a whole number of grains */
+        const struct { uint64_t off, len; } data[] = {
+                { 0, 8192 },                            /* the GPT's place */
+                { 3 * GRAIN + 4096, 4096 },             /* inside a grain, holes around it */
+                { (7u << 20) - 4096, 8192 },            /* across a grain boundary */
+                { (30u << 20), 3 * GRAIN },             /* after a hole of ~23 MiB */
+                { size - 4096, 4096 },                  /* the partial last grain */
+        };
+        uint8_t *buf = calloc(1, size), chunk[3 * GRAIN];
+        struct ovf_vmdk_info is, id;
+        int fd;
+
+        assert_non_null(buf);
+        fd = open(sparse, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, (off_t) size), 0);
+        for (size_t i = 0; i < sizeof(data) / sizeof(data[0]); i++) {
+                fill_random(chunk, data[i].len, 100 + i);
+                memcpy(buf + data[i].off, chunk, data[i].len);
+                assert_int_equal(xova_pwrite_all(fd, chunk, data[i].len, (off_t) data[i].off), 0);
+        }
+        assert_int_equal(close(fd), 0);
+        fd = open(dense, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(xova_write_all(fd, buf, size), 0);
+        assert_int_equal(close(fd), 0);
+        free(buf);
+
+        is = write_vmdk(sparse, vs, 2);
+        id = write_vmdk(dense, vd, 2);
+        assert_true(is.populated == id.populated);
+        assert_memory_equal(is.sha256, id.sha256, 32);
+        assert_same_file(vs, vd);
+        is = write_vmdk(sparse, vs, 1);
+        assert_memory_equal(is.sha256, id.sha256, 32);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -636,6 +684,7 @@ int main(void)
                 T(test_vmdk_roundtrip_mixed),
                 T(test_vmdk_roundtrip_tail),
                 T(test_vmdk_threads_identical),
+                T(test_vmdk_sparse_same_as_dense),
                 T(test_vmdk_rejects_unaligned_size),
                 T(test_vmdk_reader_at_offset),
                 T(test_vmdk_accepts_qemu_img_output),
