@@ -16,6 +16,9 @@
 # update in the host's apt lists, makes a new root; otherwise it is reused and
 # nothing is downloaded. SOURCE_DATE_EPOCH is passed through to mmdebstrap.
 set -euo pipefail
+# All of it is one function, read whole before it runs: editing this file
+# while a 20-minute mmdebstrap runs cannot change what runs after it.
+main() {
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 say() { printf 'mkroot: %s\n' "$*" >&2; }
@@ -115,3 +118,5 @@ mv -f "$partial" "$out"
 trap - EXIT
 say "$arch: made $out ($(du -m "$out" | cut -f1) MB) in $(( $(date +%s) - start )) s"
 printf '%s\n' "$out"
+}
+main "$@"
