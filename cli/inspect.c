@@ -139,6 +139,42 @@ static json_object *deep_json(const struct ovf_descriptor *d, const struct hv_de
         return o;
 }
 
+static const enum ovf_consumer importers[] = {
+        OVF_FOR_VMWARE, OVF_FOR_VIRTUALBOX, OVF_FOR_VIRTV2V, OVF_FOR_GLANCE, OVF_FOR_LIBVIRT,
+};
+#define N_IMPORTERS (sizeof(importers) / sizeof(importers[0]))
+
+/* { "vmware": { "x86_64": "as-is", "aarch64": "export" }, ... } */
+static json_object *importers_json(const struct ovf_descriptor *d)
+{
+        json_object *o = json_object_new_object();
+
+        for (size_t c = 0; c < N_IMPORTERS; c++) {
+                json_object *a = json_object_new_object();
+                for (size_t i = 0; i < d->n_vms; i++)
+                        json_object_object_add(a, d->vms[i].arch->name, json_object_new_string(
+                                ovf_suit_to_string(ovf_descriptor_suits(d, &d->vms[i], importers[c]))));
+                json_object_object_add(o, ovf_consumer_to_string(importers[c]), a);
+        }
+        return o;
+}
+
+static void importers_text(const struct ovf_descriptor *d)
+{
+        printf("\nimporters (as-is, export: after `xova export --for IMPORTER --arch ARCH`, no):\n");
+        for (size_t c = 0; c < N_IMPORTERS; c++) {
+                printf("  %-11s", ovf_consumer_to_string(importers[c]));
+                for (size_t i = 0; i < d->n_vms; i++) {
+                        enum ovf_suit s = ovf_descriptor_suits(d, &d->vms[i], importers[c]);
+                        printf("%s %s %s", i ? "," : "", d->vms[i].arch->name, ovf_suit_to_string(s));
+                }
+                if (importers[c] == OVF_FOR_GLANCE && d->n_vms && ovf_descriptor_suits(d, &d->vms[0], importers[c]) ==
+                                                                      OVF_SUIT_NO)
+                        printf(" (one disk only: build with --layout single)");
+                putchar('\n');
+        }
+}
+
 static int inspect_json(const char *path, const struct ovf_bundle *b, const struct hv_deep_report *deep)
 {
         const struct ovf_descriptor *d = ovf_bundle_descriptor(b);
@@ -172,6 +208,7 @@ static int inspect_json(const char *path, const struct ovf_bundle *b, const stru
                 json_object_array_add(archs, a);
         }
         json_object_object_add(o, "architectures", archs);
+        json_object_object_add(o, "importers", importers_json(d));
         for (size_t i = 0; i < d->n_disks; i++) {
                 const struct ovf_disk *k = &d->disks[i];
                 json_object *j = json_object_new_object();
@@ -334,6 +371,7 @@ static void inspect_text(const char *path, const struct ovf_bundle *b)
                        xova_format_size(k->populated, s2, sizeof(s2)), xova_format_size(k->file_size, s3, sizeof(s3)),
                        ovf_disk_format_to_string(k->format), XOVA_ESC(k->href));
         }
+        importers_text(d);
 }
 
 int verb_inspect(int argc, char **argv, const struct cli_bundle_opts *bo)

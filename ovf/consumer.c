@@ -123,3 +123,33 @@ void ovf_hw_profile(enum ovf_consumer c, const struct xova_arch *a, struct ovf_h
                 break;
         }
 }
+
+const char *ovf_suit_to_string(enum ovf_suit s)
+{
+        return s == OVF_SUIT_AS_IS ? "as-is" : s == OVF_SUIT_EXPORT ? "export" : "no";
+}
+
+enum ovf_suit ovf_descriptor_suits(const struct ovf_descriptor *d, const struct ovf_vm *v, enum ovf_consumer c)
+{
+        switch (c) {
+        case OVF_FOR_VMWARE:
+                /* vSphere picks a configuration (deployment option), but the
+                 * guest id is the default one's: an Arm VM needs its own */
+                return is_arm(v->arch) ? OVF_SUIT_EXPORT : OVF_SUIT_AS_IS;
+        case OVF_FOR_VIRTUALBOX:
+                /* reads no configurations; an Arm VM needs vbox:Machine */
+                return d->n_vms == 1 && !is_arm(v->arch) ? OVF_SUIT_AS_IS : OVF_SUIT_EXPORT;
+        case OVF_FOR_VIRTV2V:
+                /* takes every item whatever its configuration */
+                return d->n_vms == 1 ? OVF_SUIT_AS_IS : OVF_SUIT_EXPORT;
+        case OVF_FOR_GLANCE:
+                /* exactly one disk in the OVA */
+                if (v->n_disks != 1)
+                        return OVF_SUIT_NO;
+                return d->n_disks == 1 && d->n_vms == 1 ? OVF_SUIT_AS_IS : OVF_SUIT_EXPORT;
+        case OVF_FOR_ALL:
+        case OVF_FOR_LIBVIRT:
+                break;
+        }
+        return OVF_SUIT_AS_IS;
+}

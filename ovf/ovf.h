@@ -87,6 +87,17 @@ enum ovf_consumer {
 const char *ovf_consumer_to_string(enum ovf_consumer c);
 int ovf_consumer_from_string(const char *s, enum ovf_consumer *ret);
 
+/* Whether a consumer imports a configuration of d as it is, after
+ * `xova export` (ovf_export_for), or not at all (Glance: more than one
+ * disk). */
+enum ovf_suit {
+        OVF_SUIT_AS_IS,
+        OVF_SUIT_EXPORT,
+        OVF_SUIT_NO,
+};
+enum ovf_suit ovf_descriptor_suits(const struct ovf_descriptor *d, const struct ovf_vm *v, enum ovf_consumer c);
+const char *ovf_suit_to_string(enum ovf_suit s);
+
 /* An architecture's names in other people's vocabularies. */
 struct ovf_arch_ids {
         const char *instruction_set;            /* CIM PASD: "DMTF:x86:64", "DMTF:ARM:A64" */
