@@ -272,6 +272,11 @@ int hv_lv_choose(const struct hv_lv_caps *c, const struct ovf_descriptor *d, con
         r = choose_vm(c, d, want_arch, host, &ch.vm, &ch.guest, e);
         if (r < 0)
                 return r;
+        /* the decision hv_vm_firmware() takes for run and --libvirt-xml
+         * (whose firmware file is then chosen here; a host picks its own) */
+        if (ch.vm->firmware && *ch.vm->firmware && strcmp(ch.vm->firmware, "efi") != 0)
+                return xerr_set(e, -ENOTSUP, host, "the %s definition wants firmware '%s'; only efi is supported",
+                                ch.vm->arch->name, XOVA_ESC(ch.vm->firmware));
         ch.machine = ch.vm->machine && *ch.vm->machine ? ch.vm->machine : ch.vm->arch->qemu_machine;
         if (!hv_machine_name_valid(ch.machine) || !guest_has_machine(ch.guest, ch.machine))
                 return xerr_set(e, -ENOTSUP, host, "its %s emulator offers no machine type '%s'",
