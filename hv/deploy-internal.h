@@ -63,9 +63,10 @@ int hv_lv_check_efi(virConnectPtr conn, const struct hv_lv_choice *ch, const cha
 
 /* The text of libvirt's last error ("unknown error" if none). */
 const char *hv_lv_error(void);
-/* A URI for messages: the userinfo's password (user:PASS@) removed. */
+/* A URI for messages: the userinfo's password (user:PASS@) and the query
+ * removed. */
 void hv_lv_uri_display(const char *uri, char *buf, size_t size);
-/* Is the URI's host this machine (no server part, or localhost)? */
+/* Is the URI's host this machine (no server part, localhost, loopback)? */
 bool hv_lv_uri_local(const char *uri);
 
 /* ---- volumes (deploy-volumes.c) -------------------------------------------- */

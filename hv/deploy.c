@@ -515,9 +515,15 @@ static int host_deploy(struct job *j, struct xerr *e)
                 j->res->marker_seen = true;
         }
 out:
-        if (r < 0 && s.n_vols + (s.dom != NULL) > 0)
-                xova_note(j->o->note, j->o->userdata, "%s: rolling back (%s%zu volume(s))", j->res->host,
-                          s.dom ? "domain, NVRAM, " : "", s.n_vols);
+        if (r < 0) {
+                size_t made = 0;
+                for (size_t i = 0; i < s.n_vols; i++)
+                        made += s.vol_ptrs[i] != NULL;
+                if (made || s.dom)
+                        xova_note(j->o->note, j->o->userdata, "%s: rolling back: %s%zu volume(s) deleted",
+                                  j->res->host, s.dom ? "domain and NVRAM undefined, " : "", made);
+                j->res->volumes[0] = 0;         /* none of them stays */
+        }
         host_state_clear(&s, r < 0);
         return r;
 }

@@ -28,7 +28,9 @@ void hv_lv_uri_display(const char *uri, char *buf, size_t size)
 {
         const char *auth = strstr(uri, "://"), *at, *colon, *slash;
 
-        snprintf(buf, size, "%s", uri);
+        /* the query (keyfile=, command=, ...) is left out: long, and no
+         * part of which host it is */
+        snprintf(buf, size, "%.*s", (int) strcspn(uri, "?"), uri);
         if (!auth)
                 return;
         auth += 3;
@@ -40,9 +42,11 @@ void hv_lv_uri_display(const char *uri, char *buf, size_t size)
         if (!colon)
                 return;
         /* user:password@host -> user@host */
-        snprintf(buf, size, "%.*s%s", (int) (colon - uri), uri, at);
+        snprintf(buf, size, "%.*s%.*s", (int) (colon - uri), uri, (int) strcspn(at, "?"), at);
 }
 
+/* No server, localhost or a loopback address: this machine, whose KVM
+ * probe applies (libvirt offers KVM whenever /dev/kvm exists). */
 bool hv_lv_uri_local(const char *uri)
 {
         xmlURIPtr u = xmlParseURI(uri);
@@ -50,7 +54,9 @@ bool hv_lv_uri_local(const char *uri)
 
         if (!u)
                 return false;
-        local = !u->server || !*u->server || strcmp(u->server, "localhost") == 0;
+        local = !u->server || !*u->server || strcmp(u->server, "localhost") == 0 ||
+                strncmp(u->server, "127.", 4) == 0 || strcmp(u->server, "[::1]") == 0 ||
+                strcmp(u->server, "::1") == 0;
         xmlFreeURI(u);
         return local;
 }
@@ -266,6 +272,11 @@ int hv_lv_choose(const struct hv_lv_caps *c, const struct ovf_descriptor *d, con
         r = choose_vm(c, d, want_arch, host, &ch.vm, &ch.guest, e);
         if (r < 0)
                 return r;
+        /* the decision hv_vm_firmware() takes for run and --libvirt-xml
+         * (whose firmware file is then chosen here; a host picks its own) */
+        if (ch.vm->firmware && *ch.vm->firmware && strcmp(ch.vm->firmware, "efi") != 0)
+                return xerr_set(e, -ENOTSUP, host, "the %s definition wants firmware '%s'; only efi is supported",
+                                ch.vm->arch->name, XOVA_ESC(ch.vm->firmware));
         ch.machine = ch.vm->machine && *ch.vm->machine ? ch.vm->machine : ch.vm->arch->qemu_machine;
         if (!hv_machine_name_valid(ch.machine) || !guest_has_machine(ch.guest, ch.machine))
                 return xerr_set(e, -ENOTSUP, host, "its %s emulator offers no machine type '%s'",

@@ -41,6 +41,7 @@ check "build without SPEC says so" grep -q "missing SPEC" "$T/err"
 # the verb table's operand counts, checked once in cli/main.c for every verb
 for v in $verbs; do
     operand=BUNDLE; [ "$v" = build ] && operand=SPEC; [ "$v" = loaders ] && operand=ACTION
+    [ "$v" = undeploy ] && operand=NAME
     "$XOVA" $v >"$T/out" 2>"$T/err"; rc=$?
     check "$v without operands exits 2" test $rc -eq 2
     check "$v without operands: 'missing $operand'" grep -q "^xova $v: missing $operand\$" "$T/err"
