@@ -57,16 +57,17 @@ echo "== $("$XOVA" --version | head -1); $(qemu-img --version | head -1); $(mke2
 for a in "${ARCHS[@]}"; do echo "== root $a: ${ROOT[$a]} ($(du -m --apparent-size "${ROOT[$a]}" | cut -f1) MiB)"; done
 echo "== work dir $T"
 
-# The spec: the example's shape with the roots found above (bench/lib.sh)
-debian_spec "${ARCHS[@]}" > "$T/debian.json"
+# The example's spec with the roots found above (bench/lib.sh)
+SPEC=$(debian_spec "${ARCHS[@]}")
+SPECDIR=$(dirname "$SPEC")
 
 ###############################################################################
 # Preparation (not timed): raw images, the floor program, the reference OVA
 ###############################################################################
-"$XOVA" build "$T/debian.json" -f raw -o "$T/raw" -q
+"$XOVA" build "$SPEC" -f raw -o "$T/raw" -q
 mapfile -t RAWS < <(jq -r '.disks[].file' "$T/raw/summary.json")
 cc -O2 -Wall -Wextra -o "$T/floor" "$SRC/bench/floor.c" -ldeflate -lpthread
-"$XOVA" build "$T/debian.json" -o "$T/ref.ova" -q
+"$XOVA" build "$SPEC" -o "$T/ref.ova" -q
 tar -xOf "$T/ref.ova" debian.ovf > "$T/debian.ovf"        # the baseline's pre-made descriptor
 echo "== images: $(for f in "${RAWS[@]}"; do printf '%s %s MiB (%s MiB allocated); ' "$f" \
     $(( $(stat -c %s "$T/raw/$f") >> 20 )) "$(du -m "$T/raw/$f" | cut -f1)"; done)"
@@ -102,18 +103,20 @@ baseline() { # out.ova
         psize=$(jq -r ".disks[$i].partitions[0].size" "$T/raw/summary.json")
         if [ "$(jq -r ".disks[$i].role" "$T/raw/summary.json")" = root ]; then
             a=$(jq -r ".disks[$i].arch" "$T/raw/summary.json")
-            dir=$w/root-$a; mkdir "$dir"; label=root
+            dir=$w/root-$a; mkdir "$dir"
+            label=$(jq -r --arg a "$a" '.disks[] | select(.role == "root" and .arch == $a) | .label // "root"' "$SPEC")
             t=$(now)
             tar -xpf "${ROOT[$a]}" --numeric-owner -C "$dir"
             lap extract "$t"
         else
-            dir=$(jq -r '.disks[] | select(.role == "data") | .directory' "$T/debian.json"); label=shared
+            dir=$SPECDIR/$(jq -r '.disks[] | select(.role == "data") | .directory' "$SPEC")
+            label=$(jq -r '.disks[] | select(.role == "data") | .label // "data"' "$SPEC")
         fi
         t=$(now)
         E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mke2fs -q -F -t ext4 -b 4096 -U "$uuid" -L "$label" \
             -E "offset=$off,root_owner=0:0" -d "$dir" "$w/$f" "$((psize / 1024))k"
         lap mke2fs "$t"
-        [ "$label" = root ] && rm -rf "$dir"
+        case $dir in "$w"/*) rm -rf "$dir" ;; esac
     done
     t=$(now)
     for f in "${RAWS[@]}"; do
@@ -133,7 +136,7 @@ baseline() { # out.ova
 xova_build() { # out.ova; appends wall s and peak RSS KiB
     local t
     t=$(now)
-    /usr/bin/time -f '%M %U %S' -o "$T/rss" "$XOVA" build "$T/debian.json" -o "$1" -q --force
+    /usr/bin/time -f '%M %U %S' -o "$T/rss" "$XOVA" build "$SPEC" -o "$1" -q --force
     sub "$t" "$(now)" >> "$T/t.xova"; echo >> "$T/t.xova"
     awk '{print $1}' "$T/rss" >> "$T/m.xova"
     awk '{print $2 + $3}' "$T/rss" >> "$T/c.xova"
@@ -201,7 +204,7 @@ for i in $(seq "$PHASE_RUNS"); do
         printf "roots+plan %.3f\nboot-disk %.3f\next4 %.3f\nexport %.3f\ntotal %.3f\n",
             $first{grub}, $first{ext4} - $first{grub}, $first{export} - $first{ext4},
             $end - $first{export}, $end;
-    ' env XOVA_DEBUG=1 "$XOVA" build "$T/debian.json" -o "$T/p.ova" --force >> "$T/t.phases"
+    ' env XOVA_DEBUG=1 "$XOVA" build "$SPEC" -o "$T/p.ova" --force >> "$T/t.phases"
     rm -f "$T/p.ova"
 done
 echo "xova phases (median of $PHASE_RUNS XOVA_DEBUG runs, s; roots+plan = spec, kernels out of the roots;"

@@ -30,21 +30,38 @@ root_for() { # arch
     echo "$out"
 }
 
-# A spec of the Debian example's shape (kernel and initrd from each root,
-# a 1 GiB root disk per arch, the 16 MiB shared data disk) for the roots in
-# the associative array ROOT (arch -> tarball), in the order of $@.
+# The Debian example put together as examples/debian/build.sh does, in
+# DIR (default $T/spec): xova.json (the example's, or, in a checkout that
+# predates it, one of the same shape), data/, and roots/ARCH.tar as hard
+# links to the tarballs in the associative array ROOT (arch -> tarball; a
+# copy across filesystems). Only the arches given are kept. Prints the spec.
 debian_spec() { # arch...
-    local a con sep= data=$SRC/examples/debian/data
-    if [ ! -d "$data" ]; then data=$T/data; mkdir -p "$data"; echo shared > "$data/index.html"; fi
-    echo '{ "name": "debian", "version": "12", "architectures": ['
+    local d=${SPEC_DIR:-$T/spec} a keep
+    rm -rf "$d"; mkdir -p "$d/roots"
+    if [ -f "$SRC/examples/debian/xova.json" ]; then
+        cp "$SRC/examples/debian/xova.json" "$d/full.json"
+        cp -a "$SRC/examples/debian/data" "$d/data"
+    else
+        mkdir "$d/data"; echo '<p>xova bench</p>' > "$d/data/index.html"
+        cat > "$d/full.json" <<'JSON'
+{ "name": "debian", "version": "12",
+  "architectures": [
+    { "name": "x86_64", "kernel": { "from-root": "/vmlinuz" }, "initrd": { "from-root": "/initrd.img" },
+      "cmdline": "rw", "vcpus": 1, "memory": "1024M" },
+    { "name": "aarch64", "kernel": { "from-root": "/vmlinuz" }, "initrd": { "from-root": "/initrd.img" },
+      "cmdline": "rw", "vcpus": 1, "memory": "1024M" } ],
+  "disks": [
+    { "name": "root", "role": "root", "arch": "x86_64", "size": "1024M", "tarball": "roots/x86_64.tar", "label": "root" },
+    { "name": "root", "role": "root", "arch": "aarch64", "size": "1024M", "tarball": "roots/aarch64.tar", "label": "root" },
+    { "name": "data", "role": "data", "size": "16M", "directory": "data", "label": "data" } ] }
+JSON
+    fi
+    keep=$(printf '%s\n' "$@" | jq -R . | jq -sc .)
+    jq --argjson k "$keep" '.architectures |= map(select(.name as $n | $k | index($n)))
+        | .disks |= map(select(.role != "root" or (.arch as $a | $k | index($a))))' "$d/full.json" > "$d/xova.json"
+    rm -f "$d/full.json"
     for a in "$@"; do
-        con=ttyS0; [ "$a" = aarch64 ] && con=ttyAMA0
-        printf '%s { "name": "%s", "kernel": { "from-root": "/vmlinuz" }, "initrd": { "from-root": "/initrd.img" },\n    "cmdline": "console=%s", "memory": "1024M" }\n' "$sep" "$a" "$con"
-        sep=,
+        ln "${ROOT[$a]}" "$d/roots/$a.tar" 2>/dev/null || cp "${ROOT[$a]}" "$d/roots/$a.tar"
     done
-    echo '], "disks": ['
-    for a in "$@"; do
-        printf ' { "name": "root", "role": "root", "arch": "%s", "size": "1024M", "tarball": "%s" },\n' "$a" "${ROOT[$a]}"
-    done
-    printf ' { "name": "shared", "role": "data", "size": "16M", "label": "shared", "directory": "%s" } ] }\n' "$data"
+    echo "$d/xova.json"
 }

@@ -56,11 +56,11 @@ for input in $INPUTS; do
         debian-*)
                 a=${input#debian-}
                 ROOT[$a]=$(root_for "$a") || exit 1
-                debian_spec "$a" > "$work/$a.json"
+                spec=$(SPEC_DIR=$work/spec-$a debian_spec "$a")
                 XOVA_GRUB_PATH=${XOVA_FIXTURES:-$SRC/tests/fixtures/cache}/grub \
-                        "$build/xova" build "$work/$a.json" -f raw -o "$work/$a-raw" -q
+                        "$build/xova" build "$spec" -f raw -o "$work/$a-raw" -q
                 mv "$work/$a-raw/debian-root-$a.raw" "$work/$input.raw"
-                rm -rf "$work/$a-raw" ;;
+                rm -rf "$work/$a-raw" "$work/spec-$a" ;;
         *) echo "vmdk.sh: unknown input '$input' (gen, debian-x86_64, debian-aarch64)" >&2; exit 1 ;;
         esac
 done

@@ -169,13 +169,12 @@ struct export_state {
         char *ovf_name, *mf_name, *cert_name;
 };
 
-static int convert_disk(struct export_state *s, size_t i, struct xerr *e)
+/* Opens disk i's source and names its member; converts nothing. */
+static int disk_prepare(struct export_state *s, size_t i, struct xerr *e)
 {
         struct ovf_disk *k = &s->d->disks[i];
         const struct ovf_export_opts *o = s->o;
-        const char *outdir = s->dir ? xova_atomic_dir_path(s->dir) : s->scratch;
         uint64_t size;
-        char phase[128];
         int r;
 
         if (!k->source)
@@ -195,15 +194,39 @@ static int convert_disk(struct export_state *s, size_t i, struct xerr *e)
                 k->href = NULL;
                 return xerr_set(e, -ENOMEM, k->id, "out of memory");
         }
+        if (k->format == OVF_DISK_VMDK_STREAM && size % 512)
+                return xerr_set(e, -EINVAL, k->source, "image is %" PRIu64 " bytes, not a multiple of 512", size);
+        return 0;
+}
 
+/* One seed per disk: two disks never share a CID or uuid */
+static char *disk_seed(const struct export_state *s, size_t i)
+{
+        char *seed = NULL;
+
+        if (asprintf(&seed, "%s/%s", s->o->seed ? s->o->seed : "", s->d->disks[i].id) < 0)
+                return NULL;
+        return seed;
+}
+
+static int convert_disk(struct export_state *s, size_t i, struct xerr *e)
+{
+        struct ovf_disk *k = &s->d->disks[i];
+        const struct ovf_export_opts *o = s->o;
+        const char *outdir = s->dir ? xova_atomic_dir_path(s->dir) : s->scratch;
+        uint64_t size;
+        char phase[128];
+        int r;
+
+        r = disk_prepare(s, i, e);
+        if (r < 0)
+                return r;
+        size = k->capacity;
         if (k->format == OVF_DISK_VMDK_STREAM) {
                 struct ovf_vmdk_info info = { 0 };
                 _cleanup_free_ char *seed = NULL;
                 int out_fd = -1;
 
-                if (size % 512)
-                        return xerr_set(e, -EINVAL, k->source, "image is %" PRIu64 " bytes, not a multiple of 512",
-                                        size);
                 r = create_file_at(outdir, k->href, &out_fd, e);
                 if (r < 0)
                         return r;
@@ -215,8 +238,7 @@ static int convert_disk(struct export_state *s, size_t i, struct xerr *e)
                         if (!tmp || unlink(tmp) < 0)
                                 return xerr_set_errno(e, tmp ? -errno : -ENOMEM, outdir, "cannot use work directory");
                 }
-                /* one seed per disk: two disks never share a CID or uuid */
-                if (asprintf(&seed, "%s/%s", o->seed ? o->seed : "", k->id) < 0)
+                if (!(seed = disk_seed(s, i)))
                         return xerr_set(e, -ENOMEM, k->id, "out of memory");
                 r = ovf_vmdk_write_named(s->src_fds[i], size, out_fd, seed, k->href, o->threads, &o->progress, &info, e);
                 if (r < 0)
@@ -244,6 +266,250 @@ static int convert_disk(struct export_state *s, size_t i, struct xerr *e)
         if (r < 0)
                 return r;
         k->file_size = size;
+        return 0;
+}
+
+/* The descriptor, the manifest (the descriptor, then the disks; never
+ * itself or the cert) and, when signing, the cert, from d and s->sha. */
+static int make_meta(struct export_state *s, struct xerr *e)
+{
+        struct ovf_manifest mf = { 0 };
+        const struct ovf_export_opts *o = s->o;
+        int r;
+
+        free(s->xml);
+        free(s->mf);
+        free(s->cert);
+        s->xml = s->mf = s->cert = NULL;
+        r = ovf_descriptor_write(s->d, &s->xml, &s->xml_len, e);
+        if (r < 0)
+                return r;
+        mf.entries = calloc(s->d->n_disks + 1, sizeof(*mf.entries));
+        if (!mf.entries)
+                return xerr_set(e, -ENOMEM, s->target, "out of memory");
+        mf.entries[0].name = s->ovf_name;
+        r = ovf_sha256(s->xml, s->xml_len, mf.entries[0].sha256);
+        for (size_t i = 0; i < s->d->n_disks; i++) {
+                mf.entries[i + 1].name = s->d->disks[i].href;
+                memcpy(mf.entries[i + 1].sha256, s->sha[i], 32);
+        }
+        mf.n = s->d->n_disks + 1;
+        if (r == 0)
+                r = ovf_manifest_format(&mf, &s->mf, &s->mf_len);
+        free(mf.entries);
+        if (r < 0)
+                return xerr_set(e, r, s->target, "cannot make the manifest");
+        if (o->sign_key) {
+                xova_progress_report(&o->progress, "signing", 0, 0);
+                r = ovf_cert_sign(s->mf_name, s->mf, s->mf_len, o->sign_key, o->sign_cert, &s->cert, &s->cert_len, e);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* ---- OVA with the VMDKs written in place -------------------------------- */
+
+/*
+ * The VMDKs are written straight into the OVA's temp file, each after room
+ * for its tar header, instead of into scratch files that a second pass
+ * copies (and hashes again) into the tar: at real sizes that pass read and
+ * wrote every VMDK byte once more. The writer hashes as it writes, so the
+ * manifest needs no other pass.
+ *
+ * What comes first in the OVA (descriptor, manifest, cert) holds the VMDK
+ * sizes, known only afterwards. So its room R is reserved from a
+ * descriptor made with upper bounds for those numbers; numbers with fewer
+ * digits can only make it shorter, which changes the room only when the
+ * descriptor ends in one tar block fewer. Then (and if a signature came
+ * out longer) the disks are moved by the difference (OVA_MOVE), the rare
+ * slow path. The headers are libarchive's own, made in memory (the same
+ * calls as the streaming writer), and the end is what archive_write_close
+ * writes into a regular file: two zero blocks. The bytes are
+ * those of the streaming path (tests: reproducible.sh, tests/cli/golden.sh).
+ */
+#define PAD512(n) (((n) + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK)
+
+/* Whether every disk fits the in-place layout: a plain 512-byte ustar
+ * header (name under 100 bytes, VMDK surely under 8 GiB: no pax header). */
+static uint64_t vmdk_bound(uint64_t capacity)
+{
+        /* a grain record is at most 12 + deflate bound, padded: < 1.01 x;
+         * metadata (GT, GD, header, descriptor) < capacity / 64 + 1 MiB */
+        return capacity + capacity / 8 + (UINT64_C(1) << 20);
+}
+
+static bool inplace_fits(const struct export_state *s)
+{
+        if (getenv("XOVA_OVA_STREAM"))  /* the old two-pass path, for tests and benches */
+                return false;
+        for (size_t i = 0; i < s->d->n_disks; i++) {
+                const struct ovf_disk *k = &s->d->disks[i];
+                if (k->capacity == 0 || vmdk_bound(k->capacity) >= (UINT64_C(1) << 33) ||
+                    strlen(s->d->name) + strlen(k->id) + 6 >= 100)
+                        return false;
+        }
+        return true;
+}
+
+/* Tar bytes made by libarchive in memory: n members (name, buf, len), each
+ * header, data and padding; with buf[i] NULL, only that member's header. */
+static int tar_bytes(struct export_state *s, const char *const *names, const void *const *bufs,
+                     const size_t *lens, size_t n, uint8_t **ret, size_t *ret_len, struct xerr *e)
+{
+        _cleanup_free_ uint8_t *buf = NULL;
+        struct archive *ar = archive_write_new();
+        size_t size = 8 * TAR_BLOCK, used = 0;
+        int r = 0;
+
+        for (size_t i = 0; i < n; i++)
+                size += 3 * TAR_BLOCK + (bufs[i] ? PAD512(lens[i]) : 0);
+        buf = malloc(size);
+        if (!ar || !buf) {
+                archive_write_free(ar);
+                return xerr_set(e, -ENOMEM, s->target, "out of memory");
+        }
+        if (archive_write_set_format_pax_restricted(ar) != ARCHIVE_OK ||
+            archive_write_set_bytes_per_block(ar, 0) != ARCHIVE_OK ||
+            archive_write_open_memory(ar, buf, size, &used) != ARCHIVE_OK)
+                r = ovf_tar_error(ar, e, s->target, "cannot start the archive");
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                r = ovf_tar_member_header(ar, names[i], lens[i], s->o->epoch, s->target, e);
+                if (r == 0 && bufs[i]) {
+                        if (archive_write_all(ar, bufs[i], lens[i]) < 0 || archive_write_finish_entry(ar) != ARCHIVE_OK)
+                                r = ovf_tar_error(ar, e, s->target, "cannot make the archive");
+                }
+        }
+        *ret_len = used;
+        /* freeing closes: whatever it adds after `used` is not taken */
+        archive_write_free(ar);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* Descriptor, manifest, cert as tar members */
+static int preamble_bytes(struct export_state *s, uint8_t **ret, size_t *ret_len, struct xerr *e)
+{
+        const char *names[3] = { s->ovf_name, s->mf_name, s->cert_name };
+        const void *bufs[3] = { s->xml, s->mf, s->cert };
+        size_t lens[3] = { s->xml_len, s->mf_len, s->cert_len };
+
+        return tar_bytes(s, names, bufs, lens, s->cert ? 3 : 2, ret, ret_len, e);
+}
+
+/* Moves len bytes of fd from src to dst (the ranges may overlap). */
+static int file_move(int fd, uint64_t src, uint64_t dst, uint64_t len)
+{
+        _cleanup_free_ uint8_t *buf = malloc(CHUNK);
+        int r;
+
+        if (!buf)
+                return -ENOMEM;
+        for (uint64_t done = 0; done < len;) {
+                size_t n = len - done < CHUNK ? (size_t) (len - done) : CHUNK;
+                /* copy away from the side being overwritten */
+                uint64_t at = dst < src ? done : len - done - n;
+                r = xova_pread_all(fd, buf, n, (off_t) (src + at));
+                if (r == 0)
+                        r = xova_pwrite_all(fd, buf, n, (off_t) (dst + at));
+                if (r < 0)
+                        return r;
+                done += n;
+        }
+        return 0;
+}
+
+static int write_ova_inplace(struct export_state *s, struct xerr *e)
+{
+        struct ovf_descriptor *d = s->d;
+        _cleanup_free_ uint64_t *at = calloc(d->n_disks, sizeof(*at));
+        _cleanup_free_ uint8_t *pre = NULL;
+        int fd = xova_atomic_fd(s->out);
+        uint64_t room, end, final;
+        size_t pre_len;
+        int r;
+
+        if (!at)
+                return xerr_set(e, -ENOMEM, s->target, "out of memory");
+        for (size_t i = 0; i < d->n_disks; i++) {
+                r = disk_prepare(s, i, e);
+                if (r < 0)
+                        return r;
+                /* upper bounds: as many digits as the real numbers, or more */
+                d->disks[i].file_size = vmdk_bound(d->disks[i].capacity);
+                d->disks[i].populated = d->disks[i].capacity;
+        }
+        r = make_meta(s, e);
+        if (r == 0)
+                r = preamble_bytes(s, &pre, &pre_len, e);
+        if (r < 0)
+                return r;
+        room = pre_len;
+        free(TAKE_PTR(pre));
+
+        end = room;
+        for (size_t i = 0; i < d->n_disks; i++) {
+                struct ovf_disk *k = &d->disks[i];
+                struct ovf_vmdk_info info = { 0 };
+                _cleanup_free_ char *seed = disk_seed(s, i);
+
+                if (!seed)
+                        return xerr_set(e, -ENOMEM, k->id, "out of memory");
+                at[i] = end;
+                if (lseek(fd, (off_t) (end + TAR_BLOCK), SEEK_SET) < 0)
+                        return xerr_set_errno(e, -errno, s->target, "cannot seek");
+                r = ovf_vmdk_write(s->src_fds[i], k->capacity, fd, seed, s->o->threads, &s->o->progress, &info, e);
+                if (r < 0)
+                        return xerr_prefix(e, "converting disk '%s'", k->id);
+                k->file_size = info.file_size;
+                k->populated = info.populated;
+                memcpy(s->sha[i], info.sha256, 32);
+                end += TAR_BLOCK + PAD512(info.file_size);
+        }
+
+        r = make_meta(s, e);
+        if (r == 0)
+                r = preamble_bytes(s, &pre, &pre_len, e);
+        if (r < 0)
+                return r;
+        if (pre_len != room) {
+                /* the descriptor came out a block shorter (or the cert longer) */
+                r = file_move(fd, room, pre_len, end - room);
+                if (r < 0)
+                        return xerr_set_errno(e, r, s->target, "cannot write");
+                for (size_t i = 0; i < d->n_disks; i++)
+                        at[i] = at[i] - room + pre_len;
+                end = end - room + pre_len;
+        }
+        r = xova_pwrite_all(fd, pre, pre_len, 0);
+        for (size_t i = 0; r == 0 && i < d->n_disks; i++) {
+                const char *names[1] = { d->disks[i].href };
+                const void *bufs[1] = { NULL };
+                size_t lens[1] = { (size_t) d->disks[i].file_size }, hl;
+                _cleanup_free_ uint8_t *h = NULL;
+
+                r = tar_bytes(s, names, bufs, lens, 1, &h, &hl, e);
+                if (r < 0)
+                        return r;
+                if (hl != TAR_BLOCK)
+                        return xerr_set(e, -EIO, s->target, "member '%s': a %zu-byte tar header", d->disks[i].href, hl);
+                r = xova_pwrite_all(fd, h, hl, (off_t) at[i]);
+                /* the padding after the VMDK: zeros, whatever a move left there */
+                if (r == 0 && PAD512(d->disks[i].file_size) != d->disks[i].file_size) {
+                        static const uint8_t zero[TAR_BLOCK];
+                        r = xova_pwrite_all(fd, zero, PAD512(d->disks[i].file_size) - d->disks[i].file_size,
+                                            (off_t) (at[i] + TAR_BLOCK + d->disks[i].file_size));
+                }
+        }
+        if (r < 0)
+                return xerr_set_errno(e, r, s->target, "cannot write");
+        /* two zero blocks (libarchive does not pad a regular file to its
+         * record): a truncate to `end` first drops whatever a move left */
+        final = end + 2 * TAR_BLOCK;
+        if (ftruncate(fd, (off_t) end) < 0 || ftruncate(fd, (off_t) final) < 0)
+                return xerr_set_errno(e, -errno, s->target, "cannot write");
         return 0;
 }
 
@@ -321,7 +587,6 @@ int ovf_export(const char *target, struct ovf_descriptor *d, const struct ovf_ex
                struct xerr *e)
 {
         struct export_state s = { .target = target, .d = d, .o = o };
-        struct ovf_manifest mf = { 0 };
         unsigned flags = o->force ? XOVA_ATOMIC_REPLACE : 0;
         const char *why = NULL;
         int r;
@@ -336,8 +601,7 @@ int ovf_export(const char *target, struct ovf_descriptor *d, const struct ovf_ex
         s.src_fds = malloc(d->n_disks * sizeof(int));
         s.conv_fds = malloc(d->n_disks * sizeof(int));
         s.sha = calloc(d->n_disks, sizeof(*s.sha));
-        mf.entries = calloc(d->n_disks + 1, sizeof(*mf.entries));
-        if (!s.src_fds || !s.conv_fds || !s.sha || !mf.entries ||
+        if (!s.src_fds || !s.conv_fds || !s.sha ||
             asprintf(&s.ovf_name, "%s.ovf", d->name) < 0 || asprintf(&s.mf_name, "%s.mf", d->name) < 0 ||
             asprintf(&s.cert_name, "%s.cert", d->name) < 0) {
                 r = xerr_set(e, -ENOMEM, target, "out of memory");
@@ -350,6 +614,12 @@ int ovf_export(const char *target, struct ovf_descriptor *d, const struct ovf_ex
                 r = xova_atomic_dir_open(target, flags, &s.dir, e);
         } else {
                 r = xova_atomic_open(target, 0666, flags, &s.out, e);
+                if (r == 0 && o->disk_format == OVF_DISK_VMDK_STREAM && inplace_fits(&s)) {
+                        r = write_ova_inplace(&s, e);
+                        if (r == 0)
+                                r = xova_atomic_commit(s.out, e);
+                        goto out;
+                }
                 if (r == 0 && o->disk_format == OVF_DISK_VMDK_STREAM) {
                         if (o->workdir) {
                                 s.scratch = o->workdir;
@@ -367,30 +637,9 @@ int ovf_export(const char *target, struct ovf_descriptor *d, const struct ovf_ex
                 if (r < 0)
                         goto out;
         }
-        r = ovf_descriptor_write(d, &s.xml, &s.xml_len, e);
+        r = make_meta(&s, e);
         if (r < 0)
                 goto out;
-
-        /* manifest: the descriptor, then the disks; never itself or the cert */
-        mf.entries[0].name = s.ovf_name;
-        r = ovf_sha256(s.xml, s.xml_len, mf.entries[0].sha256);
-        for (size_t i = 0; i < d->n_disks; i++) {
-                mf.entries[i + 1].name = d->disks[i].href;
-                memcpy(mf.entries[i + 1].sha256, s.sha[i], 32);
-        }
-        mf.n = d->n_disks + 1;
-        if (r == 0)
-                r = ovf_manifest_format(&mf, &s.mf, &s.mf_len);
-        if (r < 0) {
-                r = xerr_set(e, r, target, "cannot make the manifest");
-                goto out;
-        }
-        if (o->sign_key) {
-                xova_progress_report(&o->progress, "signing", 0, 0);
-                r = ovf_cert_sign(s.mf_name, s.mf, s.mf_len, o->sign_key, o->sign_cert, &s.cert, &s.cert_len, e);
-                if (r < 0)
-                        goto out;
-        }
 
         if (s.dir) {
                 const char *p = xova_atomic_dir_path(s.dir);
@@ -407,7 +656,6 @@ int ovf_export(const char *target, struct ovf_descriptor *d, const struct ovf_ex
                         r = xova_atomic_commit(s.out, e);
         }
 out:
-        free(mf.entries);
         export_state_done(&s);
         return r;
 }
