@@ -313,6 +313,23 @@ static int marker_text(struct reader *rd, xmlNodePtr conf, const char *name, cha
         return 0;
 }
 
+/* xova:SecureBoot (optional): "true" = the configuration needs UEFI
+ * Secure Boot; absent = it does not */
+static int read_secure_boot_marker(struct reader *rd, xmlNodePtr conf, struct ovf_vm *v)
+{
+        _cleanup_free_ char *sb = NULL;
+        int r;
+
+        r = child_text(rd, conf, OVF_XOVA_NS, "SecureBoot", false, &sb);
+        if (r < 0)
+                return r;
+        if (sb && strcmp(sb, "true") != 0 && strcmp(sb, "false") != 0)
+                return bad(rd, first_child(conf, OVF_XOVA_NS, "SecureBoot"), "'%s': expected true or false",
+                           XOVA_ESC(sb));
+        v->secure_boot = sb && strcmp(sb, "true") == 0;
+        return 0;
+}
+
 static int read_configurations(struct reader *rd, xmlNodePtr sec)
 {
         struct ovf_descriptor *d = rd->d;
@@ -355,6 +372,9 @@ static int read_configurations(struct reader *rd, xmlNodePtr sec)
                 if (r < 0)
                         return r;
                 r = marker_text(rd, c, "Firmware", &v->firmware);
+                if (r < 0)
+                        return r;
+                r = read_secure_boot_marker(rd, c, v);
                 if (r < 0)
                         return r;
         }

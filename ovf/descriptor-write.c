@@ -69,6 +69,15 @@ static void marker(struct writer *w, xmlNodePtr parent, const char *name, const 
         attr(w, n, w->ovf, "required", "false");
 }
 
+/* The configuration needs UEFI Secure Boot: xova:SecureBoot (what hv/
+ * reads, ovf_vm.secure_boot); written only when on, so bundles without
+ * Secure Boot keep their bytes. */
+static void write_secure_boot_marker(struct writer *w, xmlNodePtr conf, const struct ovf_vm *v)
+{
+        if (v->secure_boot)
+                marker(w, conf, "SecureBoot", "true");
+}
+
 static xmlNodePtr item_new(struct writer *w, xmlNodePtr vhs, const struct ovf_vm *v, bool required)
 {
         xmlNodePtr it = el(w, vhs, w->ovf_default, "Item", NULL);
@@ -154,6 +163,7 @@ static void write_configurations(struct writer *w, xmlNodePtr root, const struct
                 marker(w, n, "Architecture", v->arch->name);
                 marker(w, n, "Machine", v->machine);
                 marker(w, n, "Firmware", v->firmware);
+                write_secure_boot_marker(w, n, v);
         }
 }
 
@@ -267,6 +277,22 @@ static void write_vm_items(struct writer *w, xmlNodePtr vhs, const struct ovf_de
         }
 }
 
+/* VMware's Secure Boot switch, beside its firmware switch in the
+ * VirtualHardwareSection (vmw:Config is not per configuration; every
+ * configuration of one appliance shares its system partition, so they all
+ * need Secure Boot or none does). Only written when it is on. */
+static void write_secure_boot_hint(struct writer *w, xmlNodePtr vhs, const struct ovf_descriptor *d)
+{
+        xmlNodePtr n;
+
+        if (d->n_vms == 0 || !d->vms[0].secure_boot)
+                return;
+        n = el(w, vhs, w->vmw, "Config", NULL);
+        attr(w, n, w->ovf, "required", "false");
+        attr(w, n, w->vmw, "key", "bootOptions.efiSecureBootEnabled");
+        attr(w, n, w->vmw, "value", "true");
+}
+
 /* The one VirtualHardwareSection, with every configuration's items */
 static void write_hardware(struct writer *w, xmlNodePtr vs, const struct ovf_descriptor *d)
 {
@@ -288,6 +314,7 @@ static void write_hardware(struct writer *w, xmlNodePtr vs, const struct ovf_des
         attr(w, n, w->ovf, "required", "false");
         attr(w, n, w->vmw, "key", "firmware");
         attr(w, n, w->vmw, "value", d->vms[0].firmware);
+        write_secure_boot_hint(w, vhs, d);
 }
 
 int ovf_descriptor_write(const struct ovf_descriptor *d, char **ret_xml, size_t *ret_len,
