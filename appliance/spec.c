@@ -323,8 +323,6 @@ static int parse_secure_boot(struct ctx *c, struct json_object *root, struct app
                 return sj_fail(&c->j, -EINVAL, sb->key ? "secure_boot.key" : sb->cert ? "secure_boot.cert" :
                                "secure_boot.sign_kernels", "only for mode 'own-key': 'distribution' ships "
                                "Debian's signed loaders and kernels as they are");
-        if (sb->mode == BOOTPART_SB_OWN_KEY && sb->ca)
-                return sj_fail(&c->j, -EINVAL, "secure_boot.ca", "only for mode 'distribution'");
         if (sb->mode == BOOTPART_SB_OWN_KEY && !sb->key != !sb->cert)
                 return sj_fail(&c->j, -EINVAL, sb->key ? "secure_boot.cert" : "secure_boot.key",
                                "own-key needs both \"key\" and \"cert\" (or neither, and --sb-key/--sb-cert)");

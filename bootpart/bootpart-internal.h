@@ -29,6 +29,8 @@ void bootpart_stage_done(struct bootpart_stage *s);
 /* Secure Boot part of bootpart_stage_build (secureboot.c): after the
  * grub-mkimage images are made (own-key) or instead of them (distribution). */
 int bootpart_sb_stage(const struct bootpart_usp *u, struct bootpart_stage *s, struct xerr *e);
+/* own-key: the SBAT metadata (CSV) our GRUB image carries, into out. */
+int bootpart_sb_sbat(const struct bootpart_usp *u, const struct xova_arch *a, const char *out, struct xerr *e);
 
 /* 8-4-4-4-12 hex digits (either case). */
 bool bootpart_uuid_string_valid(const char *s);

@@ -47,9 +47,11 @@ enum bootpart_sb_mode {
          * built-in prefix EFI/debian; every kernel must be signed by the CA of
          * the shim's vendor certificate (Debian Secure Boot CA) */
         BOOTPART_SB_DISTRIBUTION,
-        /* our grub-mkimage images (built with --disable-shim-lock), signed
-         * with the user's key, and the kernels too when sign_kernels; the
-         * certificate is shipped as EFI/xova/db.der for enrolment */
+        /* Debian's shim re-signed with the user's key as BOOT<ARCH>.EFI,
+         * our grub-mkimage image signed with it beside it (grub<arch>.efi),
+         * grub.cfg in EFI/BOOT; the kernels signed too when sign_kernels
+         * (else they must chain to the shim's vendor CA); the certificate
+         * is shipped as EFI/xova/db.der for enrolment */
         BOOTPART_SB_OWN_KEY,
 };
 const char *bootpart_sb_mode_name(enum bootpart_sb_mode m);

@@ -382,7 +382,7 @@ int bootpart_pe_check(const char *path, const char *name, uint16_t machine, cons
 }
 
 static int make_shim(const struct bootpart_usp *u, const struct xova_arch *a, const char *early,
-                     const char *out, bool no_shim_lock, struct xerr *e)
+                     const char *sbat, const char *out, struct xerr *e)
 {
         _cleanup_free_ char *moddir = NULL;
         const char *argv[16 + ELEMENTSOF(grub_modules)];
@@ -403,11 +403,10 @@ static int make_shim(const struct bootpart_usp *u, const struct xova_arch *a, co
         argv[k++] = early;
         argv[k++] = "-o";
         argv[k++] = out;
-        /* own-key Secure Boot: the firmware checks this image against db
-         * itself and there is no shim whose shim_lock protocol GRUB's
-         * verifier would ask (without this it refuses every kernel) */
-        if (no_shim_lock)
-                argv[k++] = "--disable-shim-lock";
+        if (sbat) {     /* own-key Secure Boot: shim wants SBAT metadata */
+                argv[k++] = "--sbat";
+                argv[k++] = sbat;
+        }
         for (size_t i = 0; i < ELEMENTSOF(grub_modules); i++)
                 argv[k++] = grub_modules[i];
         /* UGA is the pre-GOP video protocol of old x86 firmware; there is no
@@ -482,7 +481,18 @@ int bootpart_stage_build(const struct bootpart_usp *u, struct bootpart_stage *re
                 s.shim[i] = xova_path_join(s.dir, a->efi_name);
                 if (!s.shim[i])
                         return xerr_oom(e, "boot partition");
-                r = make_shim(u, a, early, s.shim[i], sb == BOOTPART_SB_OWN_KEY, e);
+                _cleanup_free_ char *sbat = NULL;
+                if (sb == BOOTPART_SB_OWN_KEY) {
+                        char name[64];
+                        snprintf(name, sizeof(name), "sbat-%s.csv", a->name);
+                        sbat = xova_path_join(s.dir, name);
+                        if (!sbat)
+                                return xerr_oom(e, "boot partition");
+                        r = bootpart_sb_sbat(u, a, sbat, e);
+                        if (r < 0)
+                                return r;
+                }
+                r = make_shim(u, a, early, sbat, s.shim[i], e);
                 if (r < 0)
                         return r;
         }

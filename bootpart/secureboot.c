@@ -382,6 +382,47 @@ static bool section_is(const char *buf, size_t len, const uint8_t *h, const char
         return memcmp(p + strtab + off, want, wl + 1) == 0;
 }
 
+/* The bytes of section `name` of PE file `path` (up to its first NUL when
+ * text), into out. */
+static int pe_section_to_file(const char *path, const char *name, bool text, const char *out, struct xerr *e)
+{
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = -1;
+        struct pe_layout l;
+        size_t len;
+        int r;
+
+        r = xova_read_file(path, PE_MAX, &buf, &len, e);
+        if (r < 0)
+                return r;
+        r = pe_layout((const uint8_t *) buf, len, path, &l, e);
+        if (r < 0)
+                return r;
+        for (uint16_t i = 0; i < l.n_sect; i++) {
+                const uint8_t *h = (const uint8_t *) buf + l.sect_off + 40 * (size_t) i;
+                uint32_t raw = xova_le32(h + 20), size = xova_le32(h + 16), vsize = xova_le32(h + 8);
+                if (!section_is(buf, len, h, name))
+                        continue;
+                if ((uint64_t) raw + size > len)
+                        break;
+                if (vsize && vsize < size)
+                        size = vsize;
+                if (text) {
+                        const char *nul = memchr(buf + raw, '\0', size);
+                        if (nul)
+                                size = (uint32_t) (nul - (buf + raw));
+                }
+                fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+                if (fd < 0)
+                        return xerr_set_errno(e, -errno, out, "cannot create");
+                r = xova_write_all(fd, buf + raw, size);
+                if (r < 0)
+                        return xerr_set_errno(e, r, out, "cannot write");
+                return 0;
+        }
+        return xerr_set(e, -ENOENT, path, "no section '%s'", name);
+}
+
 int bootpart_pe_vendor_cert(const char *shim, const char *out, struct xerr *e)
 {
         _cleanup_free_ char *buf = NULL;
@@ -510,58 +551,90 @@ static int find_loaders(const struct bootpart_secure_boot *sb, const struct xova
                         "loaders cache (run 'xova loaders fetch --secure-boot --arch %s')", a->name, a->name);
 }
 
-static int stage_distribution(const struct bootpart_usp *u, struct bootpart_stage *s, struct xerr *e)
+/* The signed shim and GRUB of the loaders cache for payload i, the shim
+ * checked against the Microsoft CA, and the shim's vendor certificate
+ * (DER) extracted to s->dir/vendor-<arch>.der. */
+struct sb_loaders {
+        char *shim, *grub, *vendor;
+};
+
+static void sb_loaders_done(struct sb_loaders *l)
+{
+        free(l->shim);
+        free(l->grub);
+        free(l->vendor);
+}
+
+static int get_loaders(const struct bootpart_usp *u, const struct bootpart_stage *s, size_t i,
+                       struct sb_loaders *ret, struct xerr *e)
 {
         const struct bootpart_secure_boot *sb = u->secure_boot;
+        const struct bootpart_payload *p = &u->payloads[i];
         const char *ca = sb->ca_file ? sb->ca_file : BOOTPART_SB_MICROSOFT_CA;
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_(sb_loaders_done) struct sb_loaders l = { 0 };
+        char sfx[16], rel[64], signer[256] = "";
+        int r;
 
         if (access(ca, R_OK) != 0)
-                return xerr_set_errno(e, -errno, ca, "Secure Boot (distribution): cannot read the Microsoft "
-                                      "UEFI CA certificate the shims must chain to (give one with "
+                return xerr_set_errno(e, -errno, ca, "Secure Boot: cannot read the Microsoft UEFI CA "
+                                      "certificate the shims must chain to (give one with "
                                       "\"secure_boot\": {\"ca\": FILE})");
+        efi_suffix(p->arch, sfx);
+        r = find_loaders(sb, p->arch, &dir, e);
+        if (r < 0)
+                return r;
+        snprintf(rel, sizeof(rel), "shim/shim%s.efi.signed", sfx);
+        l.shim = xova_path_join(dir, rel);
+        snprintf(rel, sizeof(rel), "grub/grub%s.efi.signed", sfx);
+        l.grub = xova_path_join(dir, rel);
+        snprintf(rel, sizeof(rel), "vendor-%s.der", p->arch->name);
+        l.vendor = xova_path_join(s->dir, rel);
+        if (!l.shim || !l.grub || !l.vendor)
+                return xerr_oom(e, p->arch->name);
+        /* the shim chains to the Microsoft UEFI CA */
+        r = bootpart_pe_verify(l.shim, l.shim, ca, signer, sizeof(signer), e);
+        if (r < 0)
+                return r;
+        xova_debug("%s: shim signed by %s", p->arch->name, signer);
+        r = bootpart_pe_vendor_cert(l.shim, l.vendor, e);
+        if (r < 0)
+                return r;
+        *ret = l;
+        l = (struct sb_loaders) { 0 };
+        return 0;
+}
+
+static int stage_distribution(const struct bootpart_usp *u, struct bootpart_stage *s, struct xerr *e)
+{
         for (size_t i = 0; i < u->n_payloads; i++) {
                 const struct bootpart_payload *p = &u->payloads[i];
-                _cleanup_free_ char *dir = NULL, *shim = NULL, *grub = NULL, *vendor = NULL;
-                char sfx[16], rel[64], signer[256] = "";
+                _cleanup_(sb_loaders_done) struct sb_loaders l = { 0 };
+                char sfx[16], signer[256] = "";
                 int r;
 
-                efi_suffix(p->arch, sfx);
-                r = find_loaders(sb, p->arch, &dir, e);
+                r = get_loaders(u, s, i, &l, e);
                 if (r < 0)
                         return r;
-                snprintf(rel, sizeof(rel), "shim/shim%s.efi.signed", sfx);
-                shim = xova_path_join(dir, rel);
-                snprintf(rel, sizeof(rel), "grub/grub%s.efi.signed", sfx);
-                grub = xova_path_join(dir, rel);
+                efi_suffix(p->arch, sfx);
                 snprintf(s->second_name[i], sizeof(s->second_name[i]), "grub%s.efi", sfx);
-                snprintf(rel, sizeof(rel), "vendor-%s.der", p->arch->name);
-                vendor = xova_path_join(s->dir, rel);
                 s->shim[i] = xova_path_join(s->dir, p->arch->efi_name);
                 s->second[i] = xova_path_join(s->dir, s->second_name[i]);
-                if (!shim || !grub || !vendor || !s->shim[i] || !s->second[i])
+                if (!s->shim[i] || !s->second[i])
                         return xerr_oom(e, p->arch->name);
-
-                /* the shim chains to the Microsoft UEFI CA */
-                r = bootpart_pe_verify(shim, shim, ca, signer, sizeof(signer), e);
-                if (r < 0)
-                        return r;
-                xova_debug("%s: shim signed by %s", p->arch->name, signer);
                 /* GRUB and the kernel to the CA the shim trusts: its vendor certificate */
-                r = bootpart_pe_vendor_cert(shim, vendor, e);
-                if (r < 0)
-                        return r;
-                r = bootpart_pe_verify(grub, grub, vendor, signer, sizeof(signer), e);
+                r = bootpart_pe_verify(l.grub, l.grub, l.vendor, signer, sizeof(signer), e);
                 if (r < 0)
                         return xerr_prefix(e, "the signed GRUB does not chain to the shim's vendor certificate");
-                r = bootpart_pe_verify(p->kernel, p->kernel, vendor, signer, sizeof(signer), e);
+                r = bootpart_pe_verify(p->kernel, p->kernel, l.vendor, signer, sizeof(signer), e);
                 if (r < 0)
                         return xerr_prefix(e, "Secure Boot (distribution): the %s kernel '%s' would be refused "
                                            "by the signed GRUB", p->arch->name, p->kernel);
                 xova_debug("%s: kernel signed by %s", p->arch->name, signer);
-                r = copy_file(shim, s->shim[i], e);
+                r = copy_file(l.shim, s->shim[i], e);
                 if (r < 0)
                         return r;
-                r = copy_file(grub, s->second[i], e);
+                r = copy_file(l.grub, s->second[i], e);
                 if (r < 0)
                         return r;
         }
@@ -594,6 +667,18 @@ static int cert_to_der(const char *pem, const char *out, struct xerr *e)
         return 0;
 }
 
+/*
+ * own-key: the chain is the distribution's, re-rooted in the user's key.
+ * Debian's shim (checked against the Microsoft CA first), its signature
+ * replaced by one with the key, starts our grub-mkimage image (also signed
+ * with the key) as grub<arch>.efi beside it; shim trusts the firmware's db,
+ * which holds the key's certificate, and GRUB has the kernel checked by
+ * shim's shim_lock protocol: a kernel signed with the key (sign_kernels) or
+ * by the shim's vendor CA (Debian's kernels) boots. GRUB cannot do without
+ * shim here: under Secure Boot its lockdown defers every kernel to a
+ * verifier, and without shim_lock there is none ("verification requested
+ * but nobody cares").
+ */
 static int stage_own_key(const struct bootpart_usp *u, struct bootpart_stage *s, struct xerr *e)
 {
         const struct bootpart_secure_boot *sb = u->secure_boot;
@@ -604,30 +689,71 @@ static int stage_own_key(const struct bootpart_usp *u, struct bootpart_stage *s,
                                 "(--sb-key/--sb-cert or \"secure_boot\": {\"key\", \"cert\"})");
         for (size_t i = 0; i < u->n_payloads; i++) {
                 const struct bootpart_payload *p = &u->payloads[i];
-                _cleanup_free_ char *unsigned_img = NULL;
-                char name[64];
+                _cleanup_(sb_loaders_done) struct sb_loaders l = { 0 };
+                _cleanup_free_ char *image = NULL;
+                char sfx[16], name[64];
 
-                if (asprintf(&unsigned_img, "%s.unsigned", s->shim[i]) < 0)
-                        return xerr_oom(e, p->arch->name);
-                if (rename(s->shim[i], unsigned_img) < 0)
-                        return xerr_set_errno(e, -errno, s->shim[i], "cannot rename");
-                r = bootpart_pe_sign(unsigned_img, s->shim[i], sb->key, sb->cert, u->epoch, e);
+                r = get_loaders(u, s, i, &l, e);
                 if (r < 0)
                         return r;
-                if (!sb->sign_kernels)
-                        continue;
-                snprintf(name, sizeof(name), "vmlinuz-%s", p->arch->name);
-                s->kernel[i] = xova_path_join(s->dir, name);
-                if (!s->kernel[i])
+                efi_suffix(p->arch, sfx);
+                snprintf(s->second_name[i], sizeof(s->second_name[i]), "grub%s.efi", sfx);
+                s->second[i] = xova_path_join(s->dir, s->second_name[i]);
+                if (asprintf(&image, "%s.unsigned", s->shim[i]) < 0 || !s->second[i])
                         return xerr_oom(e, p->arch->name);
-                r = bootpart_pe_sign(p->kernel, s->kernel[i], sb->key, sb->cert, u->epoch, e);
+                /* the grub-mkimage image, signed, becomes the second stage */
+                if (rename(s->shim[i], image) < 0)
+                        return xerr_set_errno(e, -errno, s->shim[i], "cannot rename");
+                r = bootpart_pe_sign(image, s->second[i], sb->key, sb->cert, u->epoch, e);
                 if (r < 0)
-                        return xerr_prefix(e, "the %s kernel", p->arch->name);
+                        return r;
+                /* the shim, re-signed, is what the firmware starts */
+                r = bootpart_pe_sign(l.shim, s->shim[i], sb->key, sb->cert, u->epoch, e);
+                if (r < 0)
+                        return r;
+                if (sb->sign_kernels) {
+                        snprintf(name, sizeof(name), "vmlinuz-%s", p->arch->name);
+                        s->kernel[i] = xova_path_join(s->dir, name);
+                        if (!s->kernel[i])
+                                return xerr_oom(e, p->arch->name);
+                        r = bootpart_pe_sign(p->kernel, s->kernel[i], sb->key, sb->cert, u->epoch, e);
+                        if (r < 0)
+                                return xerr_prefix(e, "the %s kernel", p->arch->name);
+                        continue;
+                }
+                /* unsigned by us: shim must trust it through its vendor CA */
+                r = bootpart_pe_verify(p->kernel, p->kernel, l.vendor, NULL, 0, e);
+                if (r < 0)
+                        return xerr_prefix(e, "Secure Boot (own-key): the %s kernel '%s' would be refused by shim "
+                                           "(sign it with \"sign_kernels\": true)", p->arch->name, p->kernel);
         }
         s->db_cert = xova_path_join(s->dir, "db.der");
         if (!s->db_cert)
                 return xerr_oom(e, "secure boot");
         return cert_to_der(sb->cert, s->db_cert, e);
+}
+
+int bootpart_sb_sbat(const struct bootpart_usp *u, const struct xova_arch *a, const char *out, struct xerr *e)
+{
+        _cleanup_free_ char *dir = NULL, *grub = NULL;
+        char sfx[16], rel[64];
+        int r;
+
+        /* shim refuses a second stage without SBAT metadata (its revocation
+         * generations): ours is the GRUB of Debian's signed image from the
+         * same loaders set, the same GRUB release our images are made from */
+        r = find_loaders(u->secure_boot, a, &dir, e);
+        if (r < 0)
+                return r;
+        efi_suffix(a, sfx);
+        snprintf(rel, sizeof(rel), "grub/grub%s.efi.signed", sfx);
+        grub = xova_path_join(dir, rel);
+        if (!grub)
+                return xerr_oom(e, a->name);
+        r = pe_section_to_file(grub, ".sbat", true, out, e);
+        if (r < 0)
+                return xerr_prefix(e, "Secure Boot (own-key): no SBAT data for the GRUB image");
+        return 0;
 }
 
 int bootpart_sb_stage(const struct bootpart_usp *u, struct bootpart_stage *s, struct xerr *e)
