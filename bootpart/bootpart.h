@@ -91,10 +91,11 @@ struct bootpart_usp {
 
 /* 0 when one of the PE image's Authenticode signatures chains to a CA in
  * ca_file (PEM, one or more, or one DER) and its signed hash is the image's
- * hash; -EKEYREJECTED naming `name` and why not. ret_signer (may be NULL)
+ * hash; -EKEYREJECTED naming `name`, the CA (ca_label, NULL = ca_file) and
+ * why not. ret_signer (may be NULL)
  * gets the signing certificate's subject. */
-int bootpart_pe_verify(const char *path, const char *name, const char *ca_file, char *ret_signer,
-                       size_t signer_size, struct xerr *e);
+int bootpart_pe_verify(const char *path, const char *name, const char *ca_file, const char *ca_label,
+                       char *ret_signer, size_t signer_size, struct xerr *e);
 /* Writes the first authorized certificate of shim's .vendor_cert section
  * (DER) to out. */
 int bootpart_pe_vendor_cert(const char *shim, const char *out, struct xerr *e);

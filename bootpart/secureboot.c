@@ -48,6 +48,7 @@
 #define PE_MAX (UINT64_C(512) << 20)
 #define SPC_INDIRECT_DATA_OID "1.3.6.1.4.1.311.2.1.4"
 #define WIN_CERT_TYPE_PKCS_SIGNED_DATA 0x0002
+#define VENDOR_LABEL "the shim's vendor certificate (.vendor_cert)"
 
 const char *bootpart_sb_mode_name(enum bootpart_sb_mode m)
 {
@@ -317,8 +318,8 @@ out:
         return r;
 }
 
-int bootpart_pe_verify(const char *path, const char *name, const char *ca_file, char *ret_signer,
-                       size_t signer_size, struct xerr *e)
+int bootpart_pe_verify(const char *path, const char *name, const char *ca_file, const char *ca_label,
+                       char *ret_signer, size_t signer_size, struct xerr *e)
 {
         _cleanup_(x509_stack_freep) STACK_OF(X509) *cas = NULL;
         _cleanup_free_ char *buf = NULL;
@@ -359,7 +360,7 @@ int bootpart_pe_verify(const char *path, const char *name, const char *ca_file, 
                 o += (clen + 7) & ~UINT64_C(7);
         }
         return xerr_set(e, -EKEYREJECTED, name, "Secure Boot: no signature that chains to %s: %s",
-                        ca_file, why);
+                        ca_label ? ca_label : ca_file, why);
 }
 
 /* Section header h named `want`? Names longer than 8 bytes are "/N": at
@@ -477,7 +478,7 @@ int bootpart_pe_sign(const char *in, const char *out, const char *key, const cha
         if (r < 0)
                 return xerr_prefix(e, "Secure Boot: cannot sign '%s'", in);
         /* its exit status is not proof: the result must verify against the cert */
-        return bootpart_pe_verify(out, out, cert, NULL, 0, e);
+        return bootpart_pe_verify(out, out, cert, NULL, NULL, 0, e);
 }
 
 /* ------------------------------------------------------------------ */
@@ -593,7 +594,7 @@ static int get_loaders(const struct bootpart_usp *u, const struct bootpart_stage
         if (!l.shim || !l.grub || !l.vendor)
                 return xerr_oom(e, p->arch->name);
         /* the shim chains to the Microsoft UEFI CA */
-        r = bootpart_pe_verify(l.shim, l.shim, ca, signer, sizeof(signer), e);
+        r = bootpart_pe_verify(l.shim, l.shim, ca, NULL, signer, sizeof(signer), e);
         if (r < 0)
                 return r;
         xova_debug("%s: shim signed by %s", p->arch->name, signer);
@@ -623,10 +624,10 @@ static int stage_distribution(const struct bootpart_usp *u, struct bootpart_stag
                 if (!s->shim[i] || !s->second[i])
                         return xerr_oom(e, p->arch->name);
                 /* GRUB and the kernel to the CA the shim trusts: its vendor certificate */
-                r = bootpart_pe_verify(l.grub, l.grub, l.vendor, signer, sizeof(signer), e);
+                r = bootpart_pe_verify(l.grub, l.grub, l.vendor, VENDOR_LABEL, signer, sizeof(signer), e);
                 if (r < 0)
                         return xerr_prefix(e, "the signed GRUB does not chain to the shim's vendor certificate");
-                r = bootpart_pe_verify(p->kernel, p->kernel, l.vendor, signer, sizeof(signer), e);
+                r = bootpart_pe_verify(p->kernel, p->kernel, l.vendor, VENDOR_LABEL, signer, sizeof(signer), e);
                 if (r < 0)
                         return xerr_prefix(e, "Secure Boot (distribution): the %s kernel '%s' would be refused "
                                            "by the signed GRUB", p->arch->name, p->kernel);
@@ -722,7 +723,7 @@ static int stage_own_key(const struct bootpart_usp *u, struct bootpart_stage *s,
                         continue;
                 }
                 /* unsigned by us: shim must trust it through its vendor CA */
-                r = bootpart_pe_verify(p->kernel, p->kernel, l.vendor, NULL, 0, e);
+                r = bootpart_pe_verify(p->kernel, p->kernel, l.vendor, VENDOR_LABEL, NULL, 0, e);
                 if (r < 0)
                         return xerr_prefix(e, "Secure Boot (own-key): the %s kernel '%s' would be refused by shim "
                                            "(sign it with \"sign_kernels\": true)", p->arch->name, p->kernel);
