@@ -11,6 +11,7 @@
 #define XOVA_APPLIANCE_H
 
 #include "common/common.h"
+#include "bootpart/bootpart.h"
 
 #define APPLIANCE_SPEC_MAX (1u << 20)   /* a spec larger than 1 MiB is refused unread */
 
@@ -53,6 +54,14 @@ struct appliance_arch {
         char *machine;                  /* default: the arch table's qemu_machine */
 };
 
+/* "secure_boot" (xova.json(5)): how the USP boots with Secure Boot on */
+struct appliance_secure_boot {
+        enum bootpart_sb_mode mode;     /* BOOTPART_SB_OFF when the key is absent */
+        char *ca;                       /* distribution: the CA the shims must chain to, or NULL */
+        char *key, *cert;               /* own-key: resolved paths (--sb-key/--sb-cert override) */
+        bool sign_kernels;              /* own-key: sign the kernels with the key too */
+};
+
 struct appliance {
         char *spec_path;                /* as given */
         char *spec_dir;                 /* relative paths in the spec resolve against it */
@@ -66,6 +75,7 @@ struct appliance {
         size_t n_archs;
         struct appliance_disk *disks;   /* in spec order */
         size_t n_disks;
+        struct appliance_secure_boot secure_boot;
 };
 
 /* Reads (at most APPLIANCE_SPEC_MAX bytes), parses and validates. Errors:
@@ -124,6 +134,10 @@ struct appliance_build_opts {
         const char *const *grub_dirs;   /* see struct bootpart_usp */
         const char *sign_key;           /* PEM private key, or NULL */
         const char *sign_cert;          /* PEM certificate, or NULL */
+        /* --sb-key/--sb-cert: own-key Secure Boot with this key (overrides
+         * the spec's "secure_boot"); NULL = as the spec says */
+        const char *sb_key;
+        const char *sb_cert;
         struct xova_progress progress;
 };
 

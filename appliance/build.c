@@ -62,6 +62,7 @@ struct plan {
         char root_files[8][2][PATH_MAX];        /* kernel, initrd copied out of a root */
         struct plan_disk disks[24];
         size_t n_disks;
+        enum bootpart_sb_mode sb_mode;  /* how the USP boots with Secure Boot (off = not) */
 };
 
 const char *appliance_layout_name(enum appliance_layout l)
@@ -316,6 +317,9 @@ static int write_summary(const struct plan *p, const char *dir, struct xerr *e)
         json_object_object_add(root, "version", json_object_new_string(p->a->version));
         json_object_object_add(root, "layout", json_object_new_string(appliance_layout_name(p->layout)));
         json_object_object_add(root, "source_date_epoch", json_object_new_int64((int64_t) p->epoch));
+        if (p->sb_mode != BOOTPART_SB_OFF)
+                json_object_object_add(root, "secure_boot",
+                                       json_object_new_string(bootpart_sb_mode_name(p->sb_mode)));
         for (size_t i = 0; i < p->n_disks; i++) {
                 const struct plan_disk *pd = &p->disks[i];
                 json_object *jd = json_object_new_object(), *parts = json_object_new_array();
@@ -408,6 +412,7 @@ static int fill_descriptor(const struct plan *p, struct ovf_descriptor *d, struc
                 vm->disk_bus = strdup("virtio");
                 vm->nic_model = strdup("virtio");
                 vm->console = strdup("serial");
+                vm->secure_boot = p->sb_mode != BOOTPART_SB_OFF;
                 vm->disks = calloc(p->n_disks, sizeof(size_t));
                 if (!vm->machine || !vm->firmware || !vm->disk_bus || !vm->nic_model ||
                     !vm->console || !vm->disks)
@@ -454,6 +459,7 @@ int appliance_build(const struct appliance *a, const struct appliance_build_opts
         _cleanup_free_ char *parent = NULL, *workdir = NULL;
         _cleanup_free_ struct plan *p = NULL;
         struct bootpart_usp usp;
+        struct bootpart_secure_boot sb;
         const char *diskdir;
         int r;
 
@@ -510,6 +516,23 @@ int appliance_build(const struct appliance *a, const struct appliance_build_opts
                 if (r < 0)
                         goto out;
         }
+        /* Secure Boot: the spec's "secure_boot", or own-key from --sb-key/--sb-cert */
+        sb = (struct bootpart_secure_boot) {
+                .mode = a->secure_boot.mode,
+                .ca_file = a->secure_boot.ca,
+                .key = o->sb_key ? o->sb_key : a->secure_boot.key,
+                .cert = o->sb_cert ? o->sb_cert : a->secure_boot.cert,
+                .sign_kernels = a->secure_boot.sign_kernels,
+        };
+        if (o->sb_key || o->sb_cert) {
+                if (sb.mode == BOOTPART_SB_DISTRIBUTION) {
+                        r = xerr_set(e, -EINVAL, "--sb-key", "the spec asks for Secure Boot mode "
+                                     "'distribution', which signs nothing");
+                        goto out;
+                }
+                sb.mode = BOOTPART_SB_OWN_KEY;
+        }
+        p->sb_mode = sb.mode;
         usp = (struct bootpart_usp) {
                 .payloads = p->payloads,
                 .n_payloads = p->n_archs,
@@ -517,6 +540,7 @@ int appliance_build(const struct appliance *a, const struct appliance_build_opts
                 .seed = p->seed,
                 .epoch = p->epoch,
                 .workdir = workdir,
+                .secure_boot = sb.mode != BOOTPART_SB_OFF ? &sb : NULL,
         };
         r = plan_make(p, o, &usp, e);
         if (r < 0)

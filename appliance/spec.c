@@ -283,10 +283,56 @@ static int parse_disk(struct ctx *c, struct appliance *a, struct json_object *o,
         return 0;
 }
 
+/* "secure_boot": {"mode": "distribution"|"own-key", "ca", "key", "cert", "sign_kernels"} */
+static int parse_secure_boot(struct ctx *c, struct json_object *root, struct appliance *a)
+{
+        static const char *const keys[] = { "mode", "ca", "key", "cert", "sign_kernels", NULL };
+        static const struct sj_str_rule mode_rule = { 1, 16, ch_name, "'distribution' or 'own-key'", false };
+        struct appliance_secure_boot *sb = &a->secure_boot;
+        struct json_object *o, *v;
+        const char *mode = NULL;
+        int r;
+
+        r = sj_get_member(&c->j, root, "", "secure_boot", false, &o);
+        if (r <= 0)
+                return r;
+        if ((r = sj_check_object(&c->j, o, "secure_boot", keys)) < 0 ||
+            (r = sj_get_string(&c->j, o, "secure_boot", "mode", true, &mode_rule, &mode)) < 0)
+                return r;
+        if (strcmp(mode, "distribution") == 0)
+                sb->mode = BOOTPART_SB_DISTRIBUTION;
+        else if (strcmp(mode, "own-key") == 0)
+                sb->mode = BOOTPART_SB_OWN_KEY;
+        else
+                return sj_fail(&c->j, -EINVAL, "secure_boot.mode", "expected 'distribution' or 'own-key', got '%s'",
+                               mode);
+        if ((r = get_path(c, o, "secure_boot", "ca", false, &sb->ca)) < 0 ||
+            (r = get_path(c, o, "secure_boot", "key", false, &sb->key)) < 0 ||
+            (r = get_path(c, o, "secure_boot", "cert", false, &sb->cert)) < 0)
+                return r;
+        r = sj_get_member(&c->j, o, "secure_boot", "sign_kernels", false, &v);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                if (!json_object_is_type(v, json_type_boolean))
+                        return sj_fail(&c->j, -EINVAL, "secure_boot.sign_kernels", "expected true or false, got %s",
+                                       sj_type_desc(v));
+                sb->sign_kernels = json_object_get_boolean(v);
+        }
+        if (sb->mode == BOOTPART_SB_DISTRIBUTION && (sb->key || sb->cert || sb->sign_kernels))
+                return sj_fail(&c->j, -EINVAL, sb->key ? "secure_boot.key" : sb->cert ? "secure_boot.cert" :
+                               "secure_boot.sign_kernels", "only for mode 'own-key': 'distribution' ships "
+                               "Debian's signed loaders and kernels as they are");
+        if (sb->mode == BOOTPART_SB_OWN_KEY && !sb->key != !sb->cert)
+                return sj_fail(&c->j, -EINVAL, sb->key ? "secure_boot.cert" : "secure_boot.key",
+                               "own-key needs both \"key\" and \"cert\" (or neither, and --sb-key/--sb-cert)");
+        return 0;
+}
+
 static int parse_top(struct ctx *c, struct json_object *root, struct appliance *a)
 {
         static const char *const keys[] = { "name", "version", "vendor", "description", "layout",
-                                            "boot_size", "architectures", "disks", NULL };
+                                            "boot_size", "architectures", "disks", "secure_boot", NULL };
         static const struct sj_str_rule name_rule = {
                 1, 64, ch_name, "a name [a-z0-9][a-z0-9._-], at most 64 characters", true };
         static const struct sj_str_rule version_rule = {
@@ -318,6 +364,8 @@ static int parse_top(struct ctx *c, struct json_object *root, struct appliance *
         else if (layout && strcmp(layout, "split") != 0)
                 return sj_fail(&c->j, -EINVAL, "layout", "expected 'split' or 'single', got '%s'", layout);
         if ((r = sj_get_size(&c->j, root, "", "boot_size", false, BOOT_SIZE_MIN, BOOT_SIZE_MAX, &a->boot_size)) < 0)
+                return r;
+        if ((r = parse_secure_boot(c, root, a)) < 0)
                 return r;
         if ((r = dup_opt(c, "name", name, &a->name)) < 0 ||
             (r = dup_opt(c, "version", version, &a->version)) < 0 ||
@@ -570,6 +618,9 @@ struct appliance *appliance_free(struct appliance *a)
         free(a->spec_path);
         free(a->spec_dir);
         free(a->name);
+        free(a->secure_boot.ca);
+        free(a->secure_boot.key);
+        free(a->secure_boot.cert);
         free(a->version);
         free(a->vendor);
         free(a->description);

@@ -9,7 +9,16 @@
 struct bootpart_stage {
         char *dir;                      /* <workdir>/usp */
         char *shim[8];                  /* per payload: <dir>/<efi_name> */
+        /* Secure Boot, distribution: per payload the signed GRUB the shim
+         * starts, copied to EFI/BOOT/<second_name>; NULL otherwise */
+        char *second[8];
+        char second_name[8][32];
+        /* own-key with sign_kernels: the signed copy of the payload's
+         * kernel; NULL = the payload's own kernel */
+        char *kernel[8];
         char *grub_cfg;                 /* <dir>/grub.cfg */
+        const char *cfg_dir;            /* where grub.cfg goes: "EFI/BOOT" or "EFI/debian" */
+        char *db_cert;                  /* own-key: the certificate (DER) for EFI/xova/db.der */
 };
 
 /* Validates u, creates <workdir>/usp, runs grub-mkimage once per payload and
@@ -17,6 +26,11 @@ struct bootpart_stage {
 int bootpart_stage_build(const struct bootpart_usp *u, struct bootpart_stage *ret,
                          struct xerr *e);
 void bootpart_stage_done(struct bootpart_stage *s);
+/* Secure Boot part of bootpart_stage_build (secureboot.c): after the
+ * grub-mkimage images are made (own-key) or instead of them (distribution). */
+int bootpart_sb_stage(const struct bootpart_usp *u, struct bootpart_stage *s, struct xerr *e);
+/* own-key: the SBAT metadata (CSV) our GRUB image carries, into out. */
+int bootpart_sb_sbat(const struct bootpart_usp *u, const struct xova_arch *a, const char *out, struct xerr *e);
 
 /* 8-4-4-4-12 hex digits (either case). */
 bool bootpart_uuid_string_valid(const char *s);

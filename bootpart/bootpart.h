@@ -39,6 +39,41 @@ struct bootpart_payload {
         char root_partuuid[37];         /* PARTUUID of this arch's root, "" for none */
 };
 
+/* Secure Boot of the USP (bootpart/secureboot.c). */
+enum bootpart_sb_mode {
+        BOOTPART_SB_OFF,
+        /* Debian's Microsoft-signed shim as EFI/BOOT/BOOT<ARCH>.EFI, Debian's
+         * signed GRUB beside it (grub<arch>.efi), the one grub.cfg at its
+         * built-in prefix EFI/debian; every kernel must be signed by the CA of
+         * the shim's vendor certificate (Debian Secure Boot CA) */
+        BOOTPART_SB_DISTRIBUTION,
+        /* Debian's shim re-signed with the user's key as BOOT<ARCH>.EFI,
+         * our grub-mkimage image signed with it beside it (grub<arch>.efi),
+         * grub.cfg in EFI/BOOT; the kernels signed too when sign_kernels
+         * (else they must chain to the shim's vendor CA); the certificate
+         * is shipped as EFI/xova/db.der for enrolment */
+        BOOTPART_SB_OWN_KEY,
+};
+const char *bootpart_sb_mode_name(enum bootpart_sb_mode m);
+
+/* Where the Microsoft UEFI CA 2011 certificate is looked for when the spec
+ * names none (installed from data/secureboot/ by make install). */
+#ifndef BOOTPART_SB_MICROSOFT_CA
+#define BOOTPART_SB_MICROSOFT_CA "/usr/share/xova/secureboot/microsoft-uefi-ca-2011.pem"
+#endif
+
+struct bootpart_secure_boot {
+        enum bootpart_sb_mode mode;
+        /* distribution: the loaders set CACHE/loaders/secure-boot/<arch>
+         * (shim/, grub/) is looked up under these roots (each a CACHE, e.g.
+         * ~/.cache/xova), NULL-terminated; NULL = the user then the system cache */
+        const char *const *loader_roots;
+        const char *ca_file;            /* distribution: the CA the shims must chain to
+                                         * (PEM or DER); NULL = BOOTPART_SB_MICROSOFT_CA */
+        const char *key, *cert;         /* own-key: PEM private key and certificate */
+        bool sign_kernels;              /* own-key: sign the kernels too */
+};
+
 struct bootpart_usp {
         const struct bootpart_payload *payloads;
         size_t n_payloads;
@@ -51,7 +86,24 @@ struct bootpart_usp {
                                          * so it is clamped to that range (0 -> 1980-01-01) */
         const char *label;              /* FAT volume label (<= 11 chars), NULL = "XOVA-USP" */
         const char *workdir;            /* private scratch directory */
+        const struct bootpart_secure_boot *secure_boot;     /* NULL = off */
 };
+
+/* 0 when one of the PE image's Authenticode signatures chains to a CA in
+ * ca_file (PEM, one or more, or one DER) and its signed hash is the image's
+ * hash; -EKEYREJECTED naming `name`, the CA (ca_label, NULL = ca_file) and
+ * why not. ret_signer (may be NULL)
+ * gets the signing certificate's subject. */
+int bootpart_pe_verify(const char *path, const char *name, const char *ca_file, const char *ca_label,
+                       char *ret_signer, size_t signer_size, struct xerr *e);
+/* Writes the first authorized certificate of shim's .vendor_cert section
+ * (DER) to out. */
+int bootpart_pe_vendor_cert(const char *shim, const char *out, struct xerr *e);
+/* Signs PE image `in` into `out` with key and cert (osslsigncode; signing
+ * time = epoch, so the same inputs give the same bytes) and checks the
+ * result verifies against cert. */
+int bootpart_pe_sign(const char *in, const char *out, const char *key, const char *cert, uint64_t epoch,
+                     struct xerr *e);
 
 /* The roots `xova build` searches for GRUB module dirs, in order: `dirs`
  * (--grub-dir; NULL or empty: the colon-separated $XOVA_GRUB_PATH), then the

@@ -382,7 +382,7 @@ int bootpart_pe_check(const char *path, const char *name, uint16_t machine, cons
 }
 
 static int make_shim(const struct bootpart_usp *u, const struct xova_arch *a, const char *early,
-                     const char *out, struct xerr *e)
+                     const char *sbat, const char *out, struct xerr *e)
 {
         _cleanup_free_ char *moddir = NULL;
         const char *argv[16 + ELEMENTSOF(grub_modules)];
@@ -403,6 +403,10 @@ static int make_shim(const struct bootpart_usp *u, const struct xova_arch *a, co
         argv[k++] = early;
         argv[k++] = "-o";
         argv[k++] = out;
+        if (sbat) {     /* own-key Secure Boot: shim wants SBAT metadata */
+                argv[k++] = "--sbat";
+                argv[k++] = sbat;
+        }
         for (size_t i = 0; i < ELEMENTSOF(grub_modules); i++)
                 argv[k++] = grub_modules[i];
         /* UGA is the pre-GOP video protocol of old x86 firmware; there is no
@@ -422,8 +426,12 @@ void bootpart_stage_done(struct bootpart_stage *s)
 {
         if (!s)
                 return;
-        for (size_t i = 0; i < ELEMENTSOF(s->shim); i++)
+        for (size_t i = 0; i < ELEMENTSOF(s->shim); i++) {
                 s->shim[i] = (free(s->shim[i]), NULL);
+                s->second[i] = (free(s->second[i]), NULL);
+                s->kernel[i] = (free(s->kernel[i]), NULL);
+        }
+        s->db_cert = (free(s->db_cert), NULL);
         s->grub_cfg = (free(s->grub_cfg), NULL);
         s->dir = (free(s->dir), NULL);
 }
@@ -433,6 +441,7 @@ int bootpart_stage_build(const struct bootpart_usp *u, struct bootpart_stage *re
 {
         _cleanup_(bootpart_stage_done) struct bootpart_stage s = { 0 };
         _cleanup_free_ char *early = NULL, *cfg = NULL;
+        enum bootpart_sb_mode sb;
         int r;
 
         if (!u || !u->workdir)
@@ -465,12 +474,30 @@ int bootpart_stage_build(const struct bootpart_usp *u, struct bootpart_stage *re
         r = write_text(s.grub_cfg, cfg, e);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < u->n_payloads; i++) {
+        s.cfg_dir = "EFI/BOOT";
+        sb = u->secure_boot ? u->secure_boot->mode : BOOTPART_SB_OFF;
+        for (size_t i = 0; sb != BOOTPART_SB_DISTRIBUTION && i < u->n_payloads; i++) {
                 const struct xova_arch *a = u->payloads[i].arch;
                 s.shim[i] = xova_path_join(s.dir, a->efi_name);
                 if (!s.shim[i])
                         return xerr_oom(e, "boot partition");
-                r = make_shim(u, a, early, s.shim[i], e);
+                _cleanup_free_ char *sbat = NULL;
+                if (sb == BOOTPART_SB_OWN_KEY) {
+                        char name[64];
+                        snprintf(name, sizeof(name), "sbat-%s.csv", a->name);
+                        sbat = xova_path_join(s.dir, name);
+                        if (!sbat)
+                                return xerr_oom(e, "boot partition");
+                        r = bootpart_sb_sbat(u, a, sbat, e);
+                        if (r < 0)
+                                return r;
+                }
+                r = make_shim(u, a, early, sbat, s.shim[i], e);
+                if (r < 0)
+                        return r;
+        }
+        if (sb != BOOTPART_SB_OFF) {
+                r = bootpart_sb_stage(u, &s, e);
                 if (r < 0)
                         return r;
         }

@@ -81,7 +81,9 @@ static int compute_size(const struct bootpart_usp *u, const struct bootpart_stag
         int r;
 
         for (size_t i = 0; i < u->n_payloads; i++) {
-                const char *files[] = { s->shim[i], u->payloads[i].kernel, u->payloads[i].initrd };
+                const char *files[] = { s->shim[i], s->second[i],
+                                        s->kernel[i] ? s->kernel[i] : u->payloads[i].kernel,
+                                        u->payloads[i].initrd };
                 if (!u->payloads[i].kernel)
                         return xerr_set(e, -EINVAL, u->payloads[i].arch->name, "no kernel given");
                 for (size_t k = 0; k < ELEMENTSOF(files); k++) {
@@ -101,9 +103,17 @@ static int compute_size(const struct bootpart_usp *u, const struct bootpart_stag
                 return r;
         data += round_up(sz, CLUSTER);
         payload += sz;
-        /* Directories: /, EFI, EFI/BOOT and one per arch; a few clusters
-         * each holds their (long-name) entries with room to spare. */
-        data += (3 + u->n_payloads) * 8 * CLUSTER;
+        if (s->db_cert) {
+                r = file_size(s->db_cert, &sz, e);
+                if (r < 0)
+                        return r;
+                data += round_up(sz, CLUSTER);
+                payload += sz;
+        }
+        /* Directories: /, EFI, EFI/BOOT, EFI/debian or EFI/xova and one per
+         * arch; a few clusters each holds their (long-name) entries with
+         * room to spare. */
+        data += (4 + u->n_payloads) * 8 * CLUSTER;
 
         clusters = data / CLUSTER;
         fat = round_up((clusters + 2) * 4, XOVA_SECTOR_SIZE) * 2;         /* two FATs, 4 bytes/cluster */
@@ -339,7 +349,7 @@ int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t
                 return xerr_oom(e, image);
         mtools_env_init(&menv, u->epoch);
         {
-                const char *argv[5 + ELEMENTSOF(s.shim)];
+                const char *argv[6 + ELEMENTSOF(s.shim)];
                 _cleanup_free_ char *dirs = NULL;
                 size_t k = 0, o = 0, dlen = 0;
 
@@ -353,6 +363,10 @@ int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t
                 argv[k++] = target;
                 argv[k++] = "::/EFI";
                 argv[k++] = "::/EFI/BOOT";
+                if (strcmp(s.cfg_dir, "EFI/BOOT") != 0)
+                        argv[k++] = "::/EFI/debian";
+                if (s.db_cert)
+                        argv[k++] = "::/EFI/xova";
                 for (size_t i = 0; i < u->n_payloads; i++) {
                         argv[k++] = dirs + o;
                         o += (size_t) sprintf(dirs + o, "::/%s", u->payloads[i].arch->name) + 1;
@@ -365,20 +379,34 @@ int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t
                         return xerr_prefix(e, "cannot make the boot partition directories");
         }
 
-        /* grub.cfg first: GRUB's early config searches for it. */
-        r = mcopy(&fat, target, s.grub_cfg, "::/EFI/BOOT/grub.cfg", menv.envp, &sz, e);
-        if (r < 0)
-                return r;
-        done += sz;
+        /* grub.cfg first: GRUB's early config searches for it (at the
+         * prefix the signed GRUB has built in, under distribution Secure Boot) */
+        {
+                char dst[64];
+                snprintf(dst, sizeof(dst), "::/%s/grub.cfg", s.cfg_dir);
+                r = mcopy(&fat, target, s.grub_cfg, dst, menv.envp, &sz, e);
+                if (r < 0)
+                        return r;
+                done += sz;
+        }
+        if (s.db_cert) {        /* own-key: the certificate a deployer enrolls in db */
+                r = mcopy(&fat, target, s.db_cert, "::/EFI/xova/db.der", menv.envp, &sz, e);
+                if (r < 0)
+                        return r;
+                done += sz;
+        }
         for (size_t i = 0; i < u->n_payloads; i++) {
                 const struct bootpart_payload *p = &u->payloads[i];
-                char dst[3][128];
-                const char *src[3] = { s.shim[i], p->kernel, p->initrd };
+                char dst[4][128];
+                const char *src[4] = { s.shim[i], p->kernel, p->initrd, s.second[i] };
 
+                if (s.kernel[i])
+                        src[1] = s.kernel[i];
                 snprintf(dst[0], sizeof(dst[0]), "::/EFI/BOOT/%s", p->arch->efi_name);
                 snprintf(dst[1], sizeof(dst[1]), "::/%s/vmlinuz", p->arch->name);
                 snprintf(dst[2], sizeof(dst[2]), "::/%s/initrd.img", p->arch->name);
-                for (size_t k = 0; k < 3; k++) {
+                snprintf(dst[3], sizeof(dst[3]), "::/EFI/BOOT/%s", s.second_name[i]);
+                for (size_t k = 0; k < 4; k++) {
                         if (!src[k])
                                 continue;
                         r = mcopy(&fat, target, src[k], dst[k], menv.envp, &sz, e);

@@ -30,6 +30,9 @@ void verb_build_help(void)
                "                          the loaders cache (xova loaders fetch), /usr/lib/grub\n"
                "      --sign-key PEM      sign the manifest with this RSA private key\n"
                "      --sign-cert PEM     ... and ship this certificate in the .cert member\n"
+               "      --sb-key PEM        Secure Boot, own key: sign the boot loaders with this\n"
+               "                          RSA private key (see \"secure_boot\" in xova.json(5))\n"
+               "      --sb-cert PEM       ... whose certificate is shipped as EFI/xova/db.der\n"
                "      --force             replace an existing output (still atomically)\n"
                "      --progress          show progress even when stderr is not a terminal\n"
                "      --no-progress       never show progress\n"
@@ -46,6 +49,8 @@ enum {
         ARG_GRUB_DIR,
         ARG_SIGN_KEY,
         ARG_SIGN_CERT,
+        ARG_SB_KEY,
+        ARG_SB_CERT,
         ARG_FORCE,
         ARG_PROGRESS,
         ARG_NO_PROGRESS,
@@ -60,6 +65,8 @@ const struct option verb_build_options[] = {
         { "grub-dir", required_argument, NULL, ARG_GRUB_DIR },
         { "sign-key", required_argument, NULL, ARG_SIGN_KEY },
         { "sign-cert", required_argument, NULL, ARG_SIGN_CERT },
+        { "sb-key", required_argument, NULL, ARG_SB_KEY },
+        { "sb-cert", required_argument, NULL, ARG_SB_CERT },
         { "force", no_argument, NULL, ARG_FORCE },
         { "progress", no_argument, NULL, ARG_PROGRESS },
         { "no-progress", no_argument, NULL, ARG_NO_PROGRESS },
@@ -142,6 +149,12 @@ int verb_build(int argc, char **argv, const struct cli_bundle_opts *unused)
                 case ARG_SIGN_CERT:
                         bo.sign_cert = optarg;
                         break;
+                case ARG_SB_KEY:
+                        bo.sb_key = optarg;
+                        break;
+                case ARG_SB_CERT:
+                        bo.sb_cert = optarg;
+                        break;
                 case ARG_FORCE:
                         bo.force = true;
                         break;
@@ -161,6 +174,8 @@ int verb_build(int argc, char **argv, const struct cli_bundle_opts *unused)
         }
         if (!bo.sign_key != !bo.sign_cert)
                 return cli_usage_error("build", "--sign-key and --sign-cert go together");
+        if (!bo.sb_key != !bo.sb_cert)
+                return cli_usage_error("build", "--sb-key and --sb-cert go together");
         if (bo.sign_key && bo.format == APPLIANCE_FORMAT_RAW)
                 return cli_usage_error("build", "--sign-key needs --format ova or dir");
 

@@ -35,6 +35,7 @@ void verb_run_help(void)
                "      --reset           with --state: start DIR over from the bundle\n"
                "      --no-interactive  never read the terminal (console output only with --console)\n"
                "      --ca PEM          require a signature by a certificate from PEM\n"
+               "      --no-secure-boot  boot without Secure Boot even if the bundle needs it\n"
                "  -h, --help            show this help and exit\n"
                "  -V, --version         show the version and exit\n"
                "\n"
@@ -46,7 +47,7 @@ void verb_run_help(void)
 
 enum {
         ARG_ARCH = CLI_ARG_VERB, ARG_ACCEL, ARG_EXPECT, ARG_TIMEOUT, ARG_CONSOLE, ARG_KEEP, ARG_STATE, ARG_RESET,
-        ARG_NO_INTERACTIVE, ARG_FORWARD,
+        ARG_NO_INTERACTIVE, ARG_FORWARD, ARG_NO_SECURE_BOOT,
 };
 const struct option verb_run_options[] = {
         { "arch", required_argument, NULL, ARG_ARCH },
@@ -59,6 +60,7 @@ const struct option verb_run_options[] = {
         { "reset", no_argument, NULL, ARG_RESET },
         { "no-interactive", no_argument, NULL, ARG_NO_INTERACTIVE },
         { "forward", required_argument, NULL, ARG_FORWARD },
+        { "no-secure-boot", no_argument, NULL, ARG_NO_SECURE_BOOT },
         CLI_CA_LONGOPT,
         CLI_COMMON_LONGOPTS,
         {}
@@ -128,6 +130,8 @@ int verb_run(int argc, char **argv, const struct cli_bundle_opts *bo)
                                 return cli_usage_error("run", "invalid --forward %s", e.msg);
                         o.n_forwards++;
                         o.forwards = forwards;
+                case ARG_NO_SECURE_BOOT:
+                        o.no_secure_boot = true;
                         break;
                 CLI_HANDLED_OPTIONS:
                 default:

@@ -162,6 +162,12 @@ static int fw_consider(const char *path, const struct xova_arch *arch, const cha
                 snprintf(skip, skip_size, "no secure boot");
                 return 0;
         }
+        /* a bundle that needs Secure Boot needs it on and keys in db: the
+         * "*-secure-enrolled" descriptors, not the empty-db "*-secure" ones */
+        if (secure_boot && !str_in_array(features, "enrolled-keys")) {
+                snprintf(skip, skip_size, "no enrolled keys");
+                return 0;
+        }
         if (!json_object_object_get_ex(root, "mapping", &mapping) ||
             !json_object_is_type(mapping, json_type_object))
                 return xerr_set(e, -EINVAL, path, "firmware descriptor: 'mapping' missing or not an object");
@@ -170,6 +176,8 @@ static int fw_consider(const char *path, const struct xova_arch *arch, const cha
         if (!fw)
                 return xerr_set(e, -ENOMEM, path, "out of memory");
         fw->secure_boot = secure;
+        fw->enrolled_keys = str_in_array(features, "enrolled-keys");
+        fw->requires_smm = str_in_array(features, "requires-smm");
         if (device && strcmp(device, "flash") == 0) {
                 const char *mode = get_str(mapping, "mode");
                 if (mode && strcmp(mode, "split") != 0) {
@@ -300,5 +308,7 @@ int hv_vm_firmware(const struct ovf_vm *vm, const char *machine, struct hv_firmw
         if (vm->firmware && *vm->firmware && strcmp(vm->firmware, "efi") != 0)
                 return xerr_set(e, -ENOTSUP, vm->arch ? vm->arch->name : "firmware",
                                 "firmware '%s' is not supported (only efi)", XOVA_ESC(vm->firmware));
-        return hv_firmware_find(vm->arch, machine, false, ret, e);
+        /* Secure Boot when the descriptor says the bundle needs it
+         * (xova:SecureBoot): the keys-enrolled firmware */
+        return hv_firmware_find(vm->arch, machine, vm->secure_boot, ret, e);
 }

@@ -34,6 +34,8 @@ struct hv_firmware {
         char *nvram_template;           /* vars template, or NULL (memory-mapped -bios) */
         char *nvram_format;
         bool secure_boot;
+        bool enrolled_keys;             /* Secure Boot on, keys in db (descriptor feature) */
+        bool requires_smm;              /* x86: -machine smm=on, pflash secure=on */
 };
 /* Picks from /usr/share/qemu/firmware/ *.json (or $XOVA_FIRMWARE_DIR) by
  * arch, machine, interface uefi; prefers no secure boot unless asked. */
@@ -76,6 +78,9 @@ struct hv_run_opts {
         /* host port forwards (needs the definition's NIC), checked before QEMU starts */
         const struct hv_forward *forwards;
         size_t n_forwards;
+        /* boot without Secure Boot even when the bundle asks for it (a note
+         * says so) */
+        bool no_secure_boot;
         struct xova_progress progress;
         /* notes for the user ("emulated with TCG", "KVM unusable: ..."): */
         void (*note)(void *userdata, const char *msg);

@@ -229,6 +229,24 @@ struct domain_xml {
 
 /* Every writer call is checked: `bad` collects failures (libxml2 returns
  * -1), so no control flow hides in a macro. */
+
+/* Inside <os>: the bundle needs Secure Boot (xova:SecureBoot), so libvirt
+ * must pick (or keep) firmware with it, as `xova run` does. */
+static int write_secure_boot_xml(xmlTextWriterPtr w, const struct hv_firmware *fw)
+{
+        bool bad = false;
+
+        if (!fw->secure_boot)
+                return 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "firmware") < 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "feature") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "enabled", BAD_CAST "yes") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST "secure-boot") < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        return bad ? -EIO : 0;
+}
+
 static int write_domain(xmlTextWriterPtr w, const struct domain_xml *x)
 {
         bool bad = false;
@@ -264,6 +282,7 @@ static int write_domain(xmlTextWriterPtr w, const struct domain_xml *x)
                 bad |= xmlTextWriterWriteString(w, BAD_CAST x->vars) < 0;
                 bad |= xmlTextWriterEndElement(w) < 0;
         }
+        bad |= write_secure_boot_xml(w, x->fw) < 0;
         bad |= xmlTextWriterEndElement(w) < 0;  /* os */
 
         bad |= xmlTextWriterStartElement(w, BAD_CAST "features") < 0;

@@ -115,8 +115,15 @@ int hv_qemu_argv(const struct hv_qemu_config *c, char ***ret_argv, struct xerr *
 
         add(&b, c->qemu ?: c->arch->qemu_binary);
         add(&b, "-machine");
-        addf(&b, "%s,accel=%s%s", c->machine, kvm ? "kvm" : "tcg",
-             flash ? ",pflash0=fw-code,pflash1=fw-vars" : "");
+        addf(&b, "%s,accel=%s%s%s", c->machine, kvm ? "kvm" : "tcg",
+             flash ? ",pflash0=fw-code,pflash1=fw-vars" : "",
+             c->fw && c->fw->requires_smm ? ",smm=on" : "");
+        /* Secure Boot on x86 (descriptor feature requires-smm): only SMM
+         * may write the vars flash, or the guest could rewrite db */
+        if (c->fw && c->fw->requires_smm) {
+                add(&b, "-global");
+                add(&b, "driver=cfi.pflash01,property=secure,value=on");
+        }
         add(&b, "-cpu");
         add(&b, kvm ? "host" : "max");
         add(&b, "-m");

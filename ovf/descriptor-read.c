@@ -321,6 +321,23 @@ static int marker_text(struct reader *rd, xmlNodePtr conf, const char *name, cha
         return marker_text_opt(rd, conf, name, true, ret);
 }
 
+/* xova:SecureBoot (optional): "true" = the configuration needs UEFI
+ * Secure Boot; absent = it does not */
+static int read_secure_boot_marker(struct reader *rd, xmlNodePtr conf, struct ovf_vm *v)
+{
+        _cleanup_free_ char *sb = NULL;
+        int r;
+
+        r = child_text(rd, conf, OVF_XOVA_NS, "SecureBoot", false, &sb);
+        if (r < 0)
+                return r;
+        if (sb && strcmp(sb, "true") != 0 && strcmp(sb, "false") != 0)
+                return bad(rd, first_child(conf, OVF_XOVA_NS, "SecureBoot"), "'%s': expected true or false",
+                           XOVA_ESC(sb));
+        v->secure_boot = sb && strcmp(sb, "true") == 0;
+        return 0;
+}
+
 static int read_configurations(struct reader *rd, xmlNodePtr sec)
 {
         struct ovf_descriptor *d = rd->d;
@@ -370,6 +387,8 @@ static int read_configurations(struct reader *rd, xmlNodePtr sec)
                         r = marker_text_opt(rd, c, "NicModel", false, &rd->nic_model[d->n_vms - 1]);
                 if (r == 0)
                         r = marker_text_opt(rd, c, "Console", false, &rd->console[d->n_vms - 1]);
+                if (r == 0)
+                        r = read_secure_boot_marker(rd, c, v);
                 if (r < 0)
                         return r;
         }

@@ -70,6 +70,15 @@ static void marker(struct writer *w, xmlNodePtr parent, const char *name, const 
         attr(w, n, w->ovf, "required", "false");
 }
 
+/* The configuration needs UEFI Secure Boot: xova:SecureBoot (what hv/
+ * reads, ovf_vm.secure_boot); written only when on, so bundles without
+ * Secure Boot keep their bytes. */
+static void write_secure_boot_marker(struct writer *w, xmlNodePtr conf, const struct ovf_vm *v)
+{
+        if (v->secure_boot)
+                marker(w, conf, "SecureBoot", "true");
+}
+
 static xmlNodePtr item_new(struct writer *w, xmlNodePtr vhs, const struct ovf_vm *v, bool required)
 {
         xmlNodePtr it = el(w, vhs, w->ovf_default, "Item", NULL);
@@ -186,6 +195,7 @@ static void write_configurations(struct writer *w, xmlNodePtr root, const struct
                  * vmw:osType; `xova export --for vmware` writes this one */
                 ovf_arch_ids(v->arch, &ids);
                 marker(w, n, "VmwareOsType", ids.vmw_os_type);
+                write_secure_boot_marker(w, n, v);
         }
 }
 
@@ -319,6 +329,14 @@ static void write_vendor_config(struct writer *w, xmlNodePtr vhs, const struct o
         attr(w, n, w->ovf, "required", "false");
         attr(w, n, w->vmw, "key", "firmware");
         attr(w, n, w->vmw, "value", v->firmware);
+        /* Secure Boot: all configurations of one appliance share its system
+         * partition, so they all need it or none does; written only when on */
+        if (v->secure_boot) {
+                n = el(w, vhs, w->vmw, "Config", NULL);
+                attr(w, n, w->ovf, "required", "false");
+                attr(w, n, w->vmw, "key", "bootOptions.efiSecureBootEnabled");
+                attr(w, n, w->vmw, "value", "true");
+        }
 }
 
 /* The one VirtualHardwareSection, with every configuration's items */

@@ -52,6 +52,8 @@ struct ovf_vm {
         char *disk_bus;                 /* "virtio" */
         char *nic_model;                /* "virtio", or NULL for no NIC */
         char *console;                  /* "serial" */
+        bool secure_boot;               /* needs UEFI Secure Boot (xova:SecureBoot, vmw:Config
+                                         * bootOptions.efiSecureBootEnabled) */
         size_t *disks;                  /* indices into ovf_descriptor.disks, boot disk first */
         size_t n_disks;
 };

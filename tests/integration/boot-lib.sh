@@ -77,3 +77,63 @@ boot_raw() {
     sed 's/^/    qemu: /' "$log.qemu" >&2
     return 1
 }
+
+# ---- Secure Boot (tests/integration/secureboot-*.sh) ----------------------
+
+# sb_setup: the signed shims and GRUBs (`xova loaders fetch --secure-boot`,
+# fetched once into $XOVA_FIXTURES/secure-boot, a no-op when cached and
+# unchanged; tests/fixtures/fetch.sh fetches them too), exported as the
+# per-user cache xova build looks in; SB_CA = the Microsoft UEFI CA
+# certificate the repository ships. Returns non-zero when the fetch failed.
+sb_setup() {
+    export XDG_CACHE_HOME=$XOVA_FIXTURES/secure-boot
+    SB_CA=$XOVA_SRCDIR/data/secureboot/microsoft-uefi-ca-2011.pem
+    SB_LOADERS=$XDG_CACHE_HOME/xova/loaders/secure-boot
+    XOVA_LIBEXEC_DIR=$XOVA_SRCDIR/scripts timeout 900 "$XOVA" loaders fetch --secure-boot -q
+}
+
+# sb_spec OUT SECURE_BOOT_JSON [ARCH_JSON_EDIT]: the hello spec with absolute
+# fixture paths and "secure_boot": SECURE_BOOT_JSON (a JSON object text)
+sb_spec() {
+    python3 - "$XOVA_SRCDIR/examples/hello" "$XOVA_FIXTURES" "$1" "$2" <<'PY'
+import json, os, sys
+hello, fix, out, sb = sys.argv[1:5]
+s = json.load(open(os.path.join(hello, "xova.json")))
+def fix_path(p):
+    return os.path.normpath(os.path.join(hello, p)).replace(
+        os.path.normpath(os.path.join(hello, "../../tests/fixtures/cache")), fix)
+for a in s["architectures"]:
+    a["kernel"] = fix_path(a["kernel"]); a["initrd"] = fix_path(a["initrd"])
+for d in s["disks"]:
+    d["directory"] = fix_path(d["directory"])
+s["secure_boot"] = json.loads(sb)
+json.dump(s, open(out, "w"), indent=1)
+PY
+}
+
+# sb_snakeoil_key OUT: Debian's snakeoil test key (PkKek-1-snakeoil, in db of
+# the *.snakeoil.fd vars), decrypted (its password is "snakeoil")
+sb_snakeoil_key() {
+    openssl rsa -in /usr/share/ovmf/PkKek-1-snakeoil.key -passin pass:snakeoil -out "$1" 2>/dev/null
+}
+SB_SNAKEOIL_CERT=/usr/share/ovmf/PkKek-1-snakeoil.pem
+
+# sb_snakeoil_fw DIR: QEMU firmware descriptors whose Secure Boot firmware
+# is the snakeoil-enrolled one (for XOVA_FIRMWARE_DIR)
+sb_snakeoil_fw() {
+    local a
+    mkdir -p "$1"
+    for a in x86_64 aarch64; do
+        sed -e 's|OVMF_CODE_4M\.ms\.fd|OVMF_CODE_4M.snakeoil.fd|; s|OVMF_VARS_4M\.ms\.fd|OVMF_VARS_4M.snakeoil.fd|' \
+            -e 's|AAVMF_CODE\.ms\.fd|AAVMF_CODE.snakeoil.fd|; s|AAVMF_VARS\.ms\.fd|AAVMF_VARS.snakeoil.fd|' \
+            "/usr/share/qemu/firmware/40-edk2-$a-secure-enrolled.json" > "$1/40-$a-snakeoil.json" || return 1
+        grep -q snakeoil "$1/40-$a-snakeoil.json" || return 1
+        cp "/usr/share/qemu/firmware/60-edk2-$a.json" "$1/" || return 1
+    done
+}
+
+# usp_get IMG FILE OUT: copies FILE (e.g. ::/EFI/BOOT/BOOTX64.EFI) out of the
+# system partition at 1 MiB of the boot disk image IMG
+usp_get() {
+    MTOOLS_SKIP_CHECK=1 mcopy -n -i "$1@@1048576" "$2" "$3"
+}

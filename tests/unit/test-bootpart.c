@@ -20,6 +20,11 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
 #include "tests/unit/testutil.h"
 
 #include "common/common.h"
@@ -935,6 +940,91 @@ static void test_bootpart_usp_write_refuses(void **state)
         free(img);
 }
 
+/* ------------------------------------------------------------------ */
+/* Secure Boot: PE signatures (secureboot.c)                           */
+
+/* A self-signed RSA key and certificate made here, as PEM files. */
+static void make_key(const char *key_path, const char *cert_path, const char *cn)
+{
+        EVP_PKEY *k = EVP_RSA_gen(2048);
+        X509 *x = X509_new();
+        FILE *f;
+
+        assert_non_null(k);
+        assert_non_null(x);
+        X509_set_version(x, 2);
+        ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+        X509_gmtime_adj(X509_getm_notBefore(x), 0);
+        X509_gmtime_adj(X509_getm_notAfter(x), 3600L * 24 * 365);
+        X509_set_pubkey(x, k);
+        X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, (const unsigned char *) cn, -1, -1, 0);
+        X509_set_issuer_name(x, X509_get_subject_name(x));
+        assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+        f = fopen(key_path, "w");
+        assert_non_null(f);
+        assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
+        fclose(f);
+        f = fopen(cert_path, "w");
+        assert_non_null(f);
+        assert_int_equal(PEM_write_X509(f, x), 1);
+        fclose(f);
+        X509_free(x);
+        EVP_PKEY_free(k);
+}
+
+static void test_bootpart_pe_verify_and_sign(void **state)
+{
+        const char *dir = *state;
+        _cleanup_free_ char *kernel = fixture("x86_64/vmlinuz");
+        char key[512], cert[512], other_key[512], other[512], s1[512], s2[512], bad[512], signer[256] = "";
+        struct xerr e = { 0 };
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        size_t la, lb;
+        FILE *f;
+        (void) state;
+
+        snprintf(key, sizeof(key), "%s/db.key", dir);
+        snprintf(cert, sizeof(cert), "%s/db.crt", dir);
+        snprintf(other_key, sizeof(other_key), "%s/other.key", dir);
+        snprintf(other, sizeof(other), "%s/other.crt", dir);
+        snprintf(s1, sizeof(s1), "%s/signed1", dir);
+        snprintf(s2, sizeof(s2), "%s/signed2", dir);
+        snprintf(bad, sizeof(bad), "%s/notpe", dir);
+        make_key(key, cert, "xova unit db");
+        make_key(other_key, other, "xova unit other");
+
+        /* Debian's kernel does not chain to a key made here */
+        assert_int_equal(bootpart_pe_verify(kernel, "vmlinuz", cert, NULL, NULL, 0, &e), -EKEYREJECTED);
+        assert_non_null(strstr(e.msg, "does not chain"));
+        /* signed with it (the Debian signature replaced), it does; twice the same bytes */
+        assert_int_equal(bootpart_pe_sign(kernel, s1, key, cert, 1700000000, &e), 0);
+        assert_int_equal(bootpart_pe_verify(s1, "signed1", cert, NULL, signer, sizeof(signer), &e), 0);
+        assert_non_null(strstr(signer, "xova unit db"));
+        assert_int_equal(bootpart_pe_verify(s1, "signed1", other, "the other CA", NULL, 0, &e), -EKEYREJECTED);
+        assert_non_null(strstr(e.msg, "the other CA"));
+        assert_int_equal(bootpart_pe_sign(kernel, s2, key, cert, 1700000000, &e), 0);
+        assert_int_equal(xova_read_file(s1, 1 << 30, &a, &la, &e), 0);
+        assert_int_equal(xova_read_file(s2, 1 << 30, &b, &lb, &e), 0);
+        assert_true(la == lb && memcmp(a, b, la) == 0);
+        /* one byte of the image changed after signing: the hash no longer matches */
+        a[la / 2] ^= 0x40;
+        f = fopen(s2, "w");
+        assert_non_null(f);
+        assert_int_equal(fwrite(a, 1, la, f), la);
+        fclose(f);
+        assert_int_equal(bootpart_pe_verify(s2, "signed2", cert, NULL, NULL, 0, &e), -EKEYREJECTED);
+        assert_non_null(strstr(e.msg, "image hash does not match"));
+        /* not a PE; a PE without .vendor_cert */
+        f = fopen(bad, "w");
+        assert_non_null(f);
+        fputs("#!/bin/sh\necho not a PE image, not at all\n", f);
+        fclose(f);
+        assert_int_equal(bootpart_pe_verify(bad, "notpe", cert, NULL, NULL, 0, &e), -EINVAL);
+        assert_non_null(strstr(e.msg, "not a PE image"));
+        assert_int_equal(bootpart_pe_vendor_cert(s1, bad, &e), -ENOENT);
+        assert_non_null(strstr(e.msg, ".vendor_cert"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -951,6 +1041,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_bootpart_usp_write_contents, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_bootpart_usp_write_deterministic, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_bootpart_usp_write_refuses, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_bootpart_pe_verify_and_sign, setup_tmpdir, teardown_tmpdir),
         };
 
         /* mtools, used to read the FAT back, checks disk geometry otherwise */

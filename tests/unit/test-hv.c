@@ -96,8 +96,18 @@ static void test_hv_firmware_secure_only(void **state)
         assert_int_equal(hv_firmware_find_in(dir, X86(), "q35", false, &fw, &e), -ENOENT);
         assert_null(fw);
         assert_non_null(strstr(e.msg, "10-secure.json: secure boot"));
+        /* a bundle that needs Secure Boot needs keys in db too: an empty-db
+         * "secure" descriptor is not enough */
+        assert_int_equal(hv_firmware_find_in(dir, X86(), "q35", true, &fw, &e), -ENOENT);
+        assert_null(fw);
+        assert_non_null(strstr(e.msg, "10-secure.json: no enrolled keys"));
+        write_file(dir, "20-enrolled.json", FW_FLASH("x86_64", "\"pc-q35-*\"",
+                                                     "\"secure-boot\", \"enrolled-keys\", \"requires-smm\""));
         assert_int_equal(hv_firmware_find_in(dir, X86(), "q35", true, &fw, &e), 0);
         assert_true(fw->secure_boot);
+        assert_true(fw->enrolled_keys);
+        assert_true(fw->requires_smm);
+        assert_non_null(strstr(fw->descriptor, "20-enrolled.json"));
         hv_firmware_free(fw);
 }
 
@@ -339,6 +349,48 @@ static void test_hv_forward(void **state)
         snprintf(f[1].addr, sizeof(f[1].addr), "0.0.0.0");
         assert_int_equal(hv_forward_check(f, 2, &e), -EINVAL);
         assert_int_equal(hv_forward_check(f, 0, &e), 0);
+/* Secure Boot firmware that requires SMM (x86 *.ms.fd): q35 with smm=on and
+ * the vars flash writable from SMM only; without the feature neither. */
+static void test_hv_argv_secure_boot_smm(void **state)
+{
+        struct hv_firmware fw = {
+                .descriptor = (char *) "40-secure-enrolled.json", .executable = (char *) "/fw/CODE.ms.fd",
+                .executable_format = (char *) "raw", .nvram_template = (char *) "/fw/VARS.ms.fd",
+                .nvram_format = (char *) "raw", .secure_boot = true, .enrolled_keys = true,
+                .requires_smm = true,
+        };
+        struct hv_disk disk = { .id = "boot", .file = "/b.ova", .fd = -1, .offset = 512, .size = 4096,
+                                .format = OVF_DISK_RAW };
+        const char *overlays[] = { "/run/d0.qcow2" };
+        struct hv_qemu_config c = {
+                .arch = X86(), .accel = HV_ACCEL_TCG, .machine = "q35", .vcpus = 1, .memory_mib = 512,
+                .fw = &fw, .fw_vars = "/run/vars.fd", .disks = &disk, .overlays = overlays, .n_disks = 1,
+        };
+        char **argv = NULL;
+        struct xerr e = { 0 };
+        bool machine_smm = false, pflash_secure = false;
+        (void) state;
+
+        assert_int_equal(hv_qemu_argv(&c, &argv, &e), 0);
+        for (char **a = argv; *a; a++) {
+                if (strcmp(*a, "-machine") == 0 && a[1] &&
+                    strcmp(a[1], "q35,accel=tcg,pflash0=fw-code,pflash1=fw-vars,smm=on") == 0)
+                        machine_smm = true;
+                if (strcmp(*a, "-global") == 0 && a[1] &&
+                    strcmp(a[1], "driver=cfi.pflash01,property=secure,value=on") == 0)
+                        pflash_secure = true;
+        }
+        assert_true(machine_smm);
+        assert_true(pflash_secure);
+        argv = hv_argv_free(argv);
+
+        fw.requires_smm = false;
+        assert_int_equal(hv_qemu_argv(&c, &argv, &e), 0);
+        for (char **a = argv; *a; a++) {
+                assert_null(strstr(*a, "smm=on"));
+                assert_string_not_equal(*a, "-global");
+        }
+        argv = hv_argv_free(argv);
 }
 
 static void test_hv_disk_json_read_only(void **state)
@@ -483,6 +535,16 @@ static void test_hv_vm_firmware_decision(void **state)
                 return;
         assert_int_equal(hv_vm_firmware(&vm, "q35", &fw, &e), 0);
         assert_non_null(fw);
+        assert_false(fw->secure_boot);
+        fw = hv_firmware_free(fw);
+        /* the descriptor says the VM needs Secure Boot: keys-enrolled firmware, SMM on x86 */
+        vm.secure_boot = true;
+        if (access("/usr/share/qemu/firmware/40-edk2-x86_64-secure-enrolled.json", R_OK) != 0)
+                return;
+        assert_int_equal(hv_vm_firmware(&vm, "q35", &fw, &e), 0);
+        assert_true(fw->secure_boot);
+        assert_true(fw->enrolled_keys);
+        assert_true(fw->requires_smm);
         hv_firmware_free(fw);
 }
 
@@ -611,6 +673,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_hv_machine_matches),
                 cmocka_unit_test(test_hv_argv_blockdev),
                 cmocka_unit_test(test_hv_forward),
+                cmocka_unit_test(test_hv_argv_secure_boot_smm),
                 cmocka_unit_test(test_hv_disk_json_read_only),
                 cmocka_unit_test(test_hv_blockdev_verified_fd),
                 cmocka_unit_test(test_hv_blockdev_source_node),
