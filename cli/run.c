@@ -130,6 +130,7 @@ int verb_run(int argc, char **argv, const struct cli_bundle_opts *bo)
                                 return cli_usage_error("run", "invalid --forward %s", e.msg);
                         o.n_forwards++;
                         o.forwards = forwards;
+                        break;
                 case ARG_NO_SECURE_BOOT:
                         o.no_secure_boot = true;
                         break;
