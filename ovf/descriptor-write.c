@@ -379,22 +379,22 @@ static void write_vbox_machine(struct writer *w, xmlNodePtr vs, const struct ovf
         attr(w, m, NULL, "name", d->name);
         attr(w, m, NULL, "OSType", ids.vbox_os_type);
         el(w, m, w->ovf, "Info", "VirtualBox machine configuration in VirtualBox format");
-        reg = el(w, m, NULL, "MediaRegistry", NULL);
-        reg = el(w, reg, NULL, "HardDisks", NULL);
+        reg = el(w, m, w->ovf_default, "MediaRegistry", NULL);
+        reg = el(w, reg, w->ovf_default, "HardDisks", NULL);
         for (size_t j = 0; j < v->n_disks; j++) {
                 const struct ovf_disk *k = &d->disks[v->disks[j]];
-                n = el(w, reg, NULL, "HardDisk", NULL);
+                n = el(w, reg, w->ovf_default, "HardDisk", NULL);
                 vbox_uuid(d->name, k->id, uuid, sizeof(uuid));
                 attr(w, n, NULL, "uuid", uuid);
                 attr(w, n, NULL, "location", k->href);
                 attr(w, n, NULL, "format", "VMDK");
                 attr(w, n, NULL, "type", "Normal");
         }
-        hw = el(w, m, NULL, "Hardware", NULL);
+        hw = el(w, m, w->ovf_default, "Hardware", NULL);
         snprintf(buf, sizeof(buf), "%" PRIu64, v->memory_mib);
-        attr(w, el(w, hw, NULL, "Memory", NULL), NULL, "RAMSize", buf);
-        attr(w, el(w, hw, NULL, "Firmware", NULL), NULL, "type", "EFI");
-        sc = el(w, el(w, hw, NULL, "StorageControllers", NULL), NULL, "StorageController", NULL);
+        attr(w, el(w, hw, w->ovf_default, "Memory", NULL), NULL, "RAMSize", buf);
+        attr(w, el(w, hw, w->ovf_default, "Firmware", NULL), NULL, "type", "EFI");
+        sc = el(w, el(w, hw, w->ovf_default, "StorageControllers", NULL), NULL, "StorageController", NULL);
         attr(w, sc, NULL, "name", "VirtioSCSI");
         attr(w, sc, NULL, "type", "VirtioSCSI");
         snprintf(buf, sizeof(buf), "%zu", v->n_disks);
@@ -402,19 +402,19 @@ static void write_vbox_machine(struct writer *w, xmlNodePtr vs, const struct ovf
         attr(w, sc, NULL, "Bootable", "true");
         for (size_t j = 0; j < v->n_disks; j++) {
                 const struct ovf_disk *k = &d->disks[v->disks[j]];
-                n = el(w, sc, NULL, "AttachedDevice", NULL);
+                n = el(w, sc, w->ovf_default, "AttachedDevice", NULL);
                 attr(w, n, NULL, "type", "HardDisk");
                 snprintf(buf, sizeof(buf), "%zu", j);
                 attr(w, n, NULL, "port", buf);
                 attr(w, n, NULL, "device", "0");
                 vbox_uuid(d->name, k->id, uuid, sizeof(uuid));
-                attr(w, el(w, n, NULL, "Image", NULL), NULL, "uuid", uuid);
+                attr(w, el(w, n, w->ovf_default, "Image", NULL), NULL, "uuid", uuid);
         }
-        n = el(w, m, NULL, "Platform", NULL);
+        n = el(w, m, w->ovf_default, "Platform", NULL);
         attr(w, n, NULL, "architecture", "ARM");
-        attr(w, el(w, n, NULL, "Chipset", NULL), NULL, "type", "ARMv8Virtual");
+        attr(w, el(w, n, w->ovf_default, "Chipset", NULL), NULL, "type", "ARMv8Virtual");
         snprintf(buf, sizeof(buf), "%u", v->vcpus);
-        attr(w, el(w, n, NULL, "CPU", NULL), NULL, "count", buf);
+        attr(w, el(w, n, w->ovf_default, "CPU", NULL), NULL, "count", buf);
 }
 
 int ovf_descriptor_write(const struct ovf_descriptor *d, char **ret_xml, size_t *ret_len,

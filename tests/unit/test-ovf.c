@@ -1054,10 +1054,174 @@ static void test_ovf_cert_self_signed_untrusted(void **state)
         pki_free(&k);
 }
 
+
+/* Issue 12: the universal descriptor holds only hardware every importer
+ * takes (no virtio item subtype, no serial type 21), per-configuration CIM
+ * processor fields, xova's own hardware in markers; it still reads back
+ * as virtio + serial; every consumer's descriptor parses too. */
+static void test_ovf_descriptor_universal(void **state)
+{
+        struct fx *f = *state;
+        size_t len;
+        char *xml = write_xml(f, &len);
+
+        assert_null(strstr(xml, "<rasd:ResourceSubType>virtio</rasd:ResourceSubType>"));
+        assert_null(strstr(xml, "<rasd:ResourceType>21</rasd:ResourceType>"));
+        assert_null(strstr(xml, "<rasd:ResourceType>20</rasd:ResourceType>"));
+        assert_non_null(strstr(xml, "<rasd:ResourceSubType>lsilogic</rasd:ResourceSubType>"));
+        assert_non_null(strstr(xml, "<rasd:ResourceSubType>E1000</rasd:ResourceSubType>"));
+        assert_non_null(strstr(xml, "<pasd:InstructionSet>DMTF:x86:64</pasd:InstructionSet>"));
+        assert_non_null(strstr(xml, "<pasd:InstructionSet>DMTF:ARM:A64</pasd:InstructionSet>"));
+        assert_non_null(strstr(xml, "<xova:DiskBus ovf:required=\"false\">virtio</xova:DiskBus>"));
+        assert_non_null(strstr(xml, "vmw:osType=\"other5xLinux64Guest\""));
+        free(xml);
+
+        for (enum ovf_consumer c = OVF_FOR_ALL; c <= OVF_FOR_LIBVIRT; c++) {
+                struct ovf_descriptor *d = NULL, *sub = NULL;
+                struct xerr e = { 0 };
+                char *x = NULL;
+                size_t n = 0;
+
+                assert_int_equal(ovf_descriptor_subset(&f->d, "aarch64", &sub, &e), 0);
+                assert_int_equal(ovf_descriptor_write_for(sub, c, &x, &n, &e), 0);
+                assert_int_equal(ovf_descriptor_parse(x, n, "t.ovf", &d, &e), 0);
+                assert_int_equal(d->n_vms, 1);
+                assert_string_equal(d->vms[0].arch->name, "aarch64");
+                assert_string_equal(d->vms[0].disk_bus, "virtio");
+                assert_string_equal(d->vms[0].console, "serial");
+                assert_int_equal(d->vms[0].n_disks, 3);
+                if (c == OVF_FOR_VMWARE) {
+                        assert_non_null(strstr(x, "vmw:osType=\"arm-other6xlinux-64\""));
+                        assert_non_null(strstr(x, "<vssd:VirtualSystemType>vmx-19</vssd:VirtualSystemType>"));
+                        assert_non_null(strstr(x, "vmware.sata.ahci"));
+                }
+                if (c == OVF_FOR_VIRTUALBOX)
+                        assert_non_null(strstr(x, "<Platform architecture=\"ARM\">"));
+                free(x);
+                ovf_descriptor_free(d);
+                ovf_descriptor_free(sub);
+        }
+}
+
+/* A descriptor from before the markers (virtio items, a serial item) still
+ * reads as it did. */
+static void test_ovf_descriptor_old_items(void **state)
+{
+        struct fx *f = *state;
+        struct ovf_descriptor *d = NULL;
+        struct xerr e = { 0 };
+        size_t len;
+        char *xml = write_xml(f, &len), *a, *b;
+
+        a = replace(xml, "      <xova:DiskBus ovf:required=\"false\">virtio</xova:DiskBus>\n", "");
+        b = replace(a, "      <xova:Console ovf:required=\"false\">serial</xova:Console>\n", "");
+        free(a);
+        a = replace(b, "<rasd:ResourceSubType>lsilogic</rasd:ResourceSubType>",
+                    "<rasd:ResourceSubType>virtio</rasd:ResourceSubType>");
+        free(b);
+        assert_int_equal(ovf_descriptor_parse(a, strlen(a), "t.ovf", &d, &e), 0);
+        assert_string_equal(d->vms[0].disk_bus, "virtio");
+        assert_null(d->vms[0].console);         /* neither an item nor a marker */
+        assert_string_equal(d->vms[1].console, "serial");
+        ovf_descriptor_free(d);
+        free(a);
+        free(xml);
+}
+
+static void test_ovf_descriptor_subset(void **state)
+{
+        struct fx *f = *state;
+        struct ovf_descriptor *sub = NULL;
+        struct xerr e = { 0 };
+
+        fill_hrefs(f);
+        assert_int_equal(ovf_descriptor_subset(&f->d, "x86_64", &sub, &e), 0);
+        assert_int_equal(sub->n_vms, 1);
+        assert_int_equal(sub->n_disks, 3);
+        for (size_t j = 0; j < 3; j++)
+                assert_string_equal(sub->disks[sub->vms[0].disks[j]].id, f->disks[f->att[0][j]].id);
+        for (size_t i = 0; i < sub->n_disks; i++)
+                assert_true(!sub->disks[i].arch || sub->disks[i].arch == sub->vms[0].arch);
+        ovf_descriptor_free(sub);
+        assert_int_equal(ovf_descriptor_subset(&f->d, "riscv64", &sub, &e), -ENOENT);
+        /* what inspect says */
+        assert_int_equal(ovf_descriptor_suits(&f->d, &f->d.vms[0], OVF_FOR_VMWARE), OVF_SUIT_AS_IS);
+        assert_int_equal(ovf_descriptor_suits(&f->d, &f->d.vms[1], OVF_FOR_VMWARE), OVF_SUIT_EXPORT);
+        assert_int_equal(ovf_descriptor_suits(&f->d, &f->d.vms[0], OVF_FOR_VIRTV2V), OVF_SUIT_EXPORT);
+        assert_int_equal(ovf_descriptor_suits(&f->d, &f->d.vms[0], OVF_FOR_GLANCE), OVF_SUIT_NO);
+}
+
+/* ovf_export_for from a verified bundle: one arch's members, byte-equal */
+static void test_ovf_export_for(void **state)
+{
+        struct fx *f = *state;
+        struct ovf_bundle *b = NULL, *x = NULL;
+        struct ovf_descriptor *d = NULL;
+        struct xerr e = { 0 };
+        struct ovf_export_for_opts o = { .consumer = OVF_FOR_VMWARE, .arch = "aarch64", .epoch = 1700000000 };
+        char *out = path_in(f, "arm.ova"), *cmd = NULL, *got;
+
+        assert_int_equal(export(f, "src.ova", OVF_EXPORT_OVA, OVF_DISK_VMDK_STREAM, NULL, NULL, false, &e), 0);
+        assert_int_equal(open_bundle(f, "src.ova", &(struct ovf_open_opts){ 0 }, &b, &e), 0);
+        assert_int_equal(ovf_export_for(b, out, &o, &d, &e), 0);
+        assert_int_equal(d->n_disks, 3);
+        assert_int_equal(open_bundle(f, "arm.ova", &(struct ovf_open_opts){ 0 }, &x, &e), 0);
+        assert_int_equal(ovf_bundle_n_members(x), 5);
+        assert_int_equal(ovf_bundle_descriptor(x)->n_vms, 1);
+        /* an existing target is refused */
+        assert_int_equal(ovf_export_for(b, out, &o, NULL, &e), -EEXIST);
+        /* Glance: one disk only */
+        o.consumer = OVF_FOR_GLANCE;
+        o.force = true;
+        assert_int_equal(ovf_export_for(b, out, &o, NULL, &e), -EINVAL);
+        assert_non_null(strstr(e.msg, "--layout single"));
+        assert_true(asprintf(&cmd, "cd '%s' && mkdir s a && tar xf src.ova -C s && tar xf arm.ova -C a && "
+                             "cmp s/hello-root-aarch64.vmdk a/hello-root-aarch64.vmdk && echo same", f->dir) > 0);
+        got = run_out(cmd);
+        assert_string_equal(got, "same");
+        free(got);
+        free(cmd);
+        ovf_descriptor_free(d);
+        ovf_bundle_free(x);
+        ovf_bundle_free(b);
+        free(out);
+}
+
+/* the VMDK's embedded descriptor names the file it is in */
+static void test_ovf_vmdk_extent_name(void **state)
+{
+        struct fx *f = *state;
+        char *raw = path_in(f, "r.img"), *vmdk = path_in(f, "named.vmdk");
+        int in, out;
+        struct ovf_vmdk_info info;
+        struct xerr e = { 0 };
+        char buf[4096];
+
+        write_file(raw, "xova", 4);
+        assert_int_equal(truncate(raw, 65536), 0);
+        in = open(raw, O_RDONLY | O_CLOEXEC);
+        out = open(vmdk, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(in >= 0 && out >= 0);
+        assert_int_equal(ovf_vmdk_write_named(in, 65536, out, "s", "named.vmdk", 1, NULL, &info, &e), 0);
+        assert_int_equal(pread(out, buf, sizeof(buf) - 1, 512), (ssize_t) sizeof(buf) - 1);
+        buf[sizeof(buf) - 1] = '\0';
+        assert_non_null(strstr(buf, "RW 128 SPARSE \"named.vmdk\"\n"));
+        assert_int_equal(ovf_vmdk_write_named(in, 65536, out, "s", "a\"b.vmdk", 1, NULL, &info, &e), -EINVAL);
+        close(in);
+        close(out);
+        free(raw);
+        free(vmdk);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_ovf_descriptor_roundtrip, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_descriptor_universal, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_descriptor_old_items, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_descriptor_subset, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_export_for, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_vmdk_extent_name, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_descriptor_xmllint, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_descriptor_hostile, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_descriptor_duplicates, setup, teardown),
