@@ -259,6 +259,9 @@ struct job {
         const struct ovf_bundle *b;
         const struct hv_host *local;    /* the local KVM probe's verdict */
         struct hv_target_result *res;
+        /* names the host in notes and errors: "URI", then "URI (DOMAIN)"
+         * once the name is known (two --connect may share a URI) */
+        char label[400];
         pthread_t thread;
         bool started;
 };
@@ -341,10 +344,10 @@ static int check_existing(struct job *j, struct host_state *s, const char *name,
 
         if (old) {
                 if (!j->o->replace)
-                        r = xerr_set(e, -EEXIST, j->res->host, "domain '%s' already exists (--replace replaces it)",
+                        r = xerr_set(e, -EEXIST, j->label, "domain '%s' already exists (--replace replaces it)",
                                      XOVA_ESC(name));
                 else
-                        r = dom_remove(s->conn, old, j->res->host, NULL, e);
+                        r = dom_remove(s->conn, old, j->label, NULL, e);
                 virDomainFree(old);
         }
         return r;
@@ -373,34 +376,34 @@ static int upload_all(struct job *j, struct host_state *s, const char *name, str
         s->vols = calloc(n ? n : 1, sizeof(*s->vols));
         s->vol_ptrs = calloc(n ? n : 1, sizeof(*s->vol_ptrs));
         if (!s->vols || !s->vol_ptrs)
-                return xerr_set(e, -ENOMEM, j->res->host, "out of memory");
+                return xerr_set(e, -ENOMEM, j->label, "out of memory");
         for (size_t i = 0; i < n; i++) {
                 struct hv_lv_volume *v = &s->vols[i];
                 virStorageVolPtr old;
                 uint64_t bytes = 0;
                 if (volume_name(name, &s->disks[i], i, &v->name) < 0 || !(v->disk = strdup(s->disks[i].id ?: "disk")))
-                        return xerr_set(e, -ENOMEM, j->res->host, "out of memory");
+                        return xerr_set(e, -ENOMEM, j->label, "out of memory");
                 s->n_vols = i + 1;
                 old = virStorageVolLookupByName(s->pool, v->name);
                 if (old) {
                         r = j->o->replace ? virStorageVolDelete(old, 0) : -1;
                         virStorageVolFree(old);
                         if (r < 0)
-                                return xerr_set(e, -EEXIST, j->res->host, "volume '%s' already exists in pool '%s'%s",
+                                return xerr_set(e, -EEXIST, j->label, "volume '%s' already exists in pool '%s'%s",
                                                 v->name, virStoragePoolGetName(s->pool),
                                                 j->o->replace ? ": cannot delete it" : " (--replace replaces it)");
                 }
-                r = hv_lv_volume_upload(s->pool, v->name, &s->disks[i], j->res->host, j->o->note, j->o->userdata,
+                r = hv_lv_volume_upload(s->pool, v->name, &s->disks[i], j->label, j->o->note, j->o->userdata,
                                         &s->vol_ptrs[i], &bytes, e);
                 if (r < 0)
                         return r;
                 v->path = virStorageVolGetPath(s->vol_ptrs[i]);
                 if (!v->path)
-                        return xerr_set(e, -EIO, j->res->host, "volume '%s': no path: %s", v->name, hv_lv_error());
+                        return xerr_set(e, -EIO, j->label, "volume '%s': no path: %s", v->name, hv_lv_error());
                 j->res->bytes += bytes;
                 summary_add(j->res->volumes, sizeof(j->res->volumes), v->disk);
                 xova_note(j->o->note, j->o->userdata, "%s: volume '%s' uploaded (%" PRIu64 " KiB qcow2)",
-                          j->res->host, v->name, bytes >> 10);
+                          j->label, v->name, bytes >> 10);
         }
         return 0;
 }
@@ -433,36 +436,37 @@ static int host_prepare(struct job *j, struct host_state *s, char *name, size_t 
         _cleanup_free_ char *caps = NULL;
         int r;
 
-        r = lv_connect(j->t->uri, j->res->host, &s->conn, e);
+        r = lv_connect(j->t->uri, j->label, &s->conn, e);
         if (r < 0)
                 return r;
         caps = virConnectGetCapabilities(s->conn);
         if (!caps)
-                return xerr_set(e, -EIO, j->res->host, "cannot get the capabilities: %s", hv_lv_error());
-        r = hv_lv_caps_parse(caps, j->res->host, &s->caps, e);
+                return xerr_set(e, -EIO, j->label, "cannot get the capabilities: %s", hv_lv_error());
+        r = hv_lv_caps_parse(caps, j->label, &s->caps, e);
         if (r < 0)
                 return r;
         r = hv_lv_choose(&s->caps, d, j->t->arch, j->t->accel, !local || j->local->kvm_usable,
-                         j->local->kvm_reason, j->res->host, &s->ch, e);
+                         j->local->kvm_reason, j->label, &s->ch, e);
         if (r < 0)
                 return r;
         j->res->arch = s->ch.vm->arch->name;
         j->res->accel = s->ch.accel;
         if (s->ch.note[0])
-                xova_note(j->o->note, j->o->userdata, "%s: %s", j->res->host, s->ch.note);
-        r = hv_lv_check_efi(s->conn, &s->ch, j->res->host, e);
+                xova_note(j->o->note, j->o->userdata, "%s: %s", j->label, s->ch.note);
+        r = hv_lv_check_efi(s->conn, &s->ch, j->label, e);
         if (r < 0)
                 return r;
         snprintf(name, name_size, "%s", j->t->name ? j->t->name : "");
         if (!j->t->name)
                 snprintf(name, name_size, "%s-%s", d->name, s->ch.vm->arch->name);
         if (!hv_machine_name_valid(name))
-                return xerr_set(e, -EINVAL, j->res->host, "domain name '%s': only A-Z a-z 0-9 . _ - are allowed",
+                return xerr_set(e, -EINVAL, j->label, "domain name '%s': only A-Z a-z 0-9 . _ - are allowed",
                                 XOVA_ESC(name));
         snprintf(j->res->domain, sizeof(j->res->domain), "%s", name);
+        snprintf(j->label, sizeof(j->label), "%s (%s)", j->res->host, name);
         s->pool = virStoragePoolLookupByName(s->conn, pool);
         if (!s->pool || virStoragePoolIsActive(s->pool) != 1)
-                return xerr_set(e, -ENOENT, j->res->host, "no active storage pool '%s' (--pool)", XOVA_ESC(pool));
+                return xerr_set(e, -ENOENT, j->label, "no active storage pool '%s' (--pool)", XOVA_ESC(pool));
         virStoragePoolRefresh(s->pool, 0);
         r = check_existing(j, s, name, e);
         if (r < 0)
@@ -485,7 +489,7 @@ static int host_deploy(struct job *j, struct xerr *e)
                 goto out;
         if (uri_is_system(j->t->uri) && asprintf(&log, "/var/log/libvirt/qemu/%s-console.log", name) < 0) {
                 log = NULL;
-                r = xerr_set(e, -ENOMEM, j->res->host, "out of memory");
+                r = xerr_set(e, -ENOMEM, j->label, "out of memory");
                 goto out;
         }
         struct hv_lv_domain x = { .name = name, .d = ovf_bundle_descriptor(j->b), .ch = &s.ch,
@@ -496,20 +500,20 @@ static int host_deploy(struct job *j, struct xerr *e)
                 goto out;
         s.dom = virDomainDefineXML(s.conn, xml);
         if (!s.dom) {
-                r = xerr_set(e, -EIO, j->res->host, "cannot define domain '%s': %s", name, hv_lv_error());
+                r = xerr_set(e, -EIO, j->label, "cannot define domain '%s': %s", name, hv_lv_error());
                 goto out;
         }
         if (j->o->start || j->o->expect) {
                 if (virDomainCreateWithFlags(s.dom, j->o->expect ? VIR_DOMAIN_START_PAUSED : 0) < 0) {
-                        r = xerr_set(e, -EIO, j->res->host, "cannot start domain '%s': %s", name, hv_lv_error());
+                        r = xerr_set(e, -EIO, j->label, "cannot start domain '%s': %s", name, hv_lv_error());
                         goto out;
                 }
                 if (log)
                         xova_note(j->o->note, j->o->userdata, "%s: domain '%s' started, console log %s",
-                                  j->res->host, name, log);
+                                  j->label, name, log);
         }
         if (j->o->expect) {
-                r = console_expect(s.dom, j->o->expect, j->o->timeout ? j->o->timeout : 300, j->res->host, e);
+                r = console_expect(s.dom, j->o->expect, j->o->timeout ? j->o->timeout : 300, j->label, e);
                 if (r < 0)
                         goto out;
                 j->res->marker_seen = true;
@@ -521,7 +525,7 @@ out:
                         made += s.vol_ptrs[i] != NULL;
                 if (made || s.dom)
                         xova_note(j->o->note, j->o->userdata, "%s: rolling back: %s%zu volume(s) deleted",
-                                  j->res->host, s.dom ? "domain and NVRAM undefined, " : "", made);
+                                  j->label, s.dom ? "domain and NVRAM undefined, " : "", made);
                 j->res->volumes[0] = 0;         /* none of them stays */
         }
         host_state_clear(&s, r < 0);
@@ -533,6 +537,7 @@ static void *job_main(void *p)
         struct job *j = p;
         uint64_t t0 = hv_now_ms();
 
+        snprintf(j->label, sizeof(j->label), "%s", j->res->host);
         j->res->code = host_deploy(j, &j->res->err);
         j->res->ms = hv_now_ms() - t0;
         return NULL;
