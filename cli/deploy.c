@@ -111,6 +111,7 @@ static void print_summary(const struct hv_target_result *r)
                  (double) r->bytes / 1048576.0, (double) r->ms / 1000.0,
                  r->code == 0 ? (r->marker_seen ? "ok,marker-seen" : "ok") : "failed");
         printf("%s\n", xova_escape(shown, sizeof(shown), line, strlen(line), 0));
+        fflush(stdout);         /* before the host's error on stderr */
 }
 
 /* The host options: given before any --connect they are the defaults. */
