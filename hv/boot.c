@@ -524,6 +524,23 @@ static int run_files(const struct hv_run_opts *o, const struct hv_firmware *fw, 
         return prepare_disks(fw, disks, n_disks, *ret_vars, overlays, e);
 }
 
+/* --forward: the definition has a NIC and every host port is free now. */
+static int forwards_ready(const struct ovf_vm *vm, const struct hv_run_opts *o, struct xerr *e)
+{
+        int r;
+
+        if (o->n_forwards && !(vm->nic_model && *vm->nic_model))
+                return xerr_set(e, -EINVAL, vm->arch->name, "--forward needs a network adapter, and the VM "
+                                "definition has none");
+        r = hv_forward_check(o->forwards, o->n_forwards, e);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < o->n_forwards; i++)
+                note(o, "forwarding host %s:%u to the guest's TCP port %u", o->forwards[i].addr,
+                     o->forwards[i].host_port, o->forwards[i].guest_port);
+        return 0;
+}
+
 int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_disks,
               const struct hv_run_opts *o, struct xerr *e)
 {
@@ -580,6 +597,10 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_dis
                 note(o, "%s", note_buf);
         auto_kvm = o->accel == HV_ACCEL_AUTO && accel == HV_ACCEL_KVM;
 
+        r = forwards_ready(vm, o, e);
+        if (r < 0)
+                return r;
+
         r = hv_vm_firmware(vm, machine, &fw, e);
         if (r < 0)
                 return r;
@@ -614,6 +635,7 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_dis
                         .fw = fw, .fw_vars = fw->nvram_template ? vars : NULL,
                         .disks = disks, .overlays = (const char *const *) overlays, .n_disks = n_disks,
                         .nic = vm->nic_model && *vm->nic_model,
+                        .forwards = o->forwards, .n_forwards = o->n_forwards,
                 };
                 if (o->interactive) {   /* a fresh socket for each QEMU */
                         r = hv_console_begin(o, arch->name, &tty, con_pair, e);

@@ -58,6 +58,8 @@ struct hv_qemu_config {
         const char *const *overlays;    /* one qcow2 overlay per disk */
         size_t n_disks;
         bool nic;                       /* virtio NIC on user networking */
+        const struct hv_forward *forwards;      /* its hostfwd= rules (with nic) */
+        size_t n_forwards;
         int console_fd;                 /* > 2: serial on this socket (interactive), else stdio */
 };
 
