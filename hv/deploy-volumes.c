@@ -113,6 +113,10 @@ static int send_chunk(virStreamPtr st, char *buf, size_t n, void *opaque)
         ssize_t k;
 
         (void) st;
+        if (hv_lv_cancelled()) {
+                errno = EINTR;
+                return -1;      /* virStreamSendAll aborts the upload */
+        }
         do
                 k = read(s->fd, buf, n);
         while (k < 0 && errno == EINTR);

@@ -25,6 +25,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,6 +34,18 @@
 #include <libxml/uri.h>
 
 #include "hv/deploy-internal.h"
+
+/* ---- cancellation ---------------------------------------------------------- */
+
+/* SIGINT/SIGTERM/SIGHUP during deploy: the main thread takes them
+ * (sigtimedwait) and sets this; each host stops at its next step, upload
+ * chunk or console poll and rolls back. */
+static atomic_bool deploy_cancel;
+
+bool hv_lv_cancelled(void)
+{
+        return atomic_load(&deploy_cancel);
+}
 
 /* ---- libvirt's event loop ------------------------------------------------- */
 
@@ -217,7 +230,12 @@ static int console_expect(virDomainPtr dom, const char *marker, unsigned timeout
                 goto out;
         }
         while (hv_now_ms() < deadline) {
-                int n = virStreamRecv(st, buf, sizeof(buf));
+                int n;
+                if (hv_lv_cancelled()) {
+                        r = -EINTR;
+                        break;
+                }
+                n = virStreamRecv(st, buf, sizeof(buf));
                 if (n == -2) {
                         nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
                         continue;
@@ -241,6 +259,8 @@ static int console_expect(virDomainPtr dom, const char *marker, unsigned timeout
         console_tail(win, len, tail, sizeof(tail));
         if (r == -XOVA_ETIMEOUT)
                 xerr_set(e, r, host, "marker not seen in %u s; console ends: %s", timeout_s, tail);
+        else if (r == -EINTR)
+                xerr_set(e, r, host, "interrupted while waiting for the marker");
         else if (r == -EPIPE)
                 xerr_set(e, r, host, "the console closed (guest stopped) before the marker; it ends: %s", tail);
         else if (r < 0)
@@ -381,6 +401,8 @@ static int upload_all(struct job *j, struct host_state *s, const char *name, str
                 struct hv_lv_volume *v = &s->vols[i];
                 virStorageVolPtr old;
                 uint64_t bytes = 0;
+                if (hv_lv_cancelled())
+                        return xerr_set(e, -EINTR, j->label, "interrupted");
                 if (volume_name(name, &s->disks[i], i, &v->name) < 0 || !(v->disk = strdup(s->disks[i].id ?: "disk")))
                         return xerr_set(e, -ENOMEM, j->label, "out of memory");
                 s->n_vols = i + 1;
@@ -496,6 +518,8 @@ static int host_deploy(struct job *j, struct xerr *e)
                                   .pool = virStoragePoolGetName(s.pool), .vols = s.vols, .n_vols = s.n_vols,
                                   .console_log = log, .network = network_default_active(s.conn) };
         r = hv_lv_domain_xml(&x, &xml, e);
+        if (r == 0 && hv_lv_cancelled())
+                r = xerr_set(e, -EINTR, j->label, "interrupted");
         if (r < 0)
                 goto out;
         s.dom = virDomainDefineXML(s.conn, xml);
@@ -532,6 +556,8 @@ out:
         return r;
 }
 
+static atomic_size_t jobs_done;
+
 static void *job_main(void *p)
 {
         struct job *j = p;
@@ -540,7 +566,42 @@ static void *job_main(void *p)
         snprintf(j->label, sizeof(j->label), "%s", j->res->host);
         j->res->code = host_deploy(j, &j->res->err);
         j->res->ms = hv_now_ms() - t0;
+        atomic_fetch_add(&jobs_done, 1);
         return NULL;
+}
+
+/* Runs the jobs, one thread each, with SIGINT/SIGTERM/SIGHUP blocked in
+ * them and taken here: a signal cancels every host (each rolls back).
+ * Returns the signal taken, or 0. */
+static int run_jobs(struct job *jobs, size_t n)
+{
+        sigset_t set, old;
+        int sig = 0;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &set, &old);
+        atomic_store(&jobs_done, 0);
+        atomic_store(&deploy_cancel, false);
+        for (size_t i = 0; i < n; i++) {
+                jobs[i].started = pthread_create(&jobs[i].thread, NULL, job_main, &jobs[i]) == 0;
+                if (!jobs[i].started)
+                        job_main(&jobs[i]);
+        }
+        while (atomic_load(&jobs_done) < n) {
+                int s = sigtimedwait(&set, NULL, &(struct timespec) { .tv_nsec = 200 * 1000 * 1000 });
+                if (s > 0) {
+                        sig = sig ? sig : s;
+                        atomic_store(&deploy_cancel, true);
+                }
+        }
+        for (size_t i = 0; i < n; i++)
+                if (jobs[i].started)
+                        pthread_join(jobs[i].thread, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return sig;
 }
 
 int hv_deploy_remote(const char *bundle, const struct hv_remote_opts *o, const struct hv_target *targets, size_t n,
@@ -551,7 +612,7 @@ int hv_deploy_remote(const char *bundle, const struct hv_remote_opts *o, const s
         _cleanup_free_ struct job *jobs = calloc(n ? n : 1, sizeof(*jobs));
         struct hv_host local = { 0 };
         bool any_local = false;
-        int r;
+        int r, sig;
 
         if (!jobs)
                 return xerr_set(e, -ENOMEM, bundle, "out of memory");
@@ -571,16 +632,13 @@ int hv_deploy_remote(const char *bundle, const struct hv_remote_opts *o, const s
         /* from here on each host has its result (host[] set) */
         for (size_t i = 0; i < n; i++)
                 hv_lv_uri_display(targets[i].uri, res[i].host, sizeof(res[i].host));
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++)
                 jobs[i] = (struct job) { .t = &targets[i], .o = o, .b = b, .local = &local, .res = &res[i] };
-                jobs[i].started = n > 1 && pthread_create(&jobs[i].thread, NULL, job_main, &jobs[i]) == 0;
-                if (!jobs[i].started)
-                        job_main(&jobs[i]);
-        }
+        sig = run_jobs(jobs, n);
         r = 0;
         for (size_t i = 0; i < n; i++) {
-                if (jobs[i].started)
-                        pthread_join(jobs[i].thread, NULL);
+                if (sig && res[i].code == -EINTR)
+                        xerr_prefix(&res[i].err, "%s: rolled back", strsignal(sig));
                 if (res[i].code < 0 && r == 0) {
                         r = res[i].code;
                         *e = res[i].err;
