@@ -42,7 +42,7 @@ check "two hosts: exit 0 (rc $rc)" [ $rc = 0 ]
 [ $rc = 0 ] || cat "$T/err"
 check "one summary line per host" [ "$(grep -c '^host=' "$T/out")" = 2 ]
 check "host 1: x86_64 chosen from its capabilities, marker seen" \
-    grep -qE "^host=qemu:///system domain=$NX arch=x86_64 accel=tcg volumes=boot,root-x86_64,data .*result=ok,marker-seen$" "$T/out"
+    grep -qE "^host=qemu:///system domain=$NX arch=x86_64 accel=$LV_ACCEL volumes=boot,root-x86_64,data .*result=ok,marker-seen$" "$T/out"
 check "host 2: aarch64 as told, TCG, marker seen" \
     grep -qE "^host=qemu:///system domain=$NA arch=aarch64 accel=tcg volumes=boot,root-aarch64,data .*result=ok,marker-seen$" "$T/out"
 check "host 1 got only the x86_64 root" [ "$(lv_vols "$P1" | tr '\n' ' ')" = "$NX-boot.qcow2 $NX-data.qcow2 $NX-root-x86_64.qcow2 " ]

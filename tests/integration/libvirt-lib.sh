@@ -10,6 +10,9 @@
 #   lv_forget_domain N  remembers a domain to remove at the end (if left)
 # Needs $T (the test's temp dir, world-traversable: QEMU runs as
 # libvirt-qemu and opens the volumes under it).
+# the accelerator deploy must choose for this host's own arch: where /dev/kvm
+# is known broken (CI: XOVA_TEST_KVM_BROKEN=1) TCG, else whatever the probe says
+if [ -n "${XOVA_TEST_KVM_BROKEN:-}" ]; then LV_ACCEL=tcg; else LV_ACCEL='(tcg|kvm)'; fi
 LV_STARTED_PIDS=()
 LV_POOLS=()
 LV_DOMAINS=()
