@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <libxml/parser.h>
 #include <libxml/uri.h>
 
 #include "hv/deploy-internal.h"
@@ -70,6 +71,7 @@ static void lv_silent(void *userdata, virErrorPtr err)
 
 static void lv_init_once(void)
 {
+        xmlInitParser();        /* before host threads parse capabilities */
         lv_init_r = virInitialize();
         if (lv_init_r == 0)
                 lv_init_r = virEventRegisterDefaultImpl();
