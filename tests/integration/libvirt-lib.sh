@@ -92,7 +92,7 @@ lv_cleanup() {
             virsh -q -c qemu:///system destroy "$d" >/dev/null 2>&1
             virsh -q -c qemu:///system undefine "$d" --nvram >/dev/null 2>&1
         fi
-        rm -f "/var/log/libvirt/qemu/$d-console.log"
+        rm -f "/var/log/libvirt/qemu/$d-console.log" "/var/log/libvirt/qemu/$d.log"
     done
     for p in "${LV_POOLS[@]}"; do
         for d in $(lv_vols "$p"); do virsh -q -c qemu:///system vol-delete --pool "$p" "$d" >/dev/null 2>&1; done
