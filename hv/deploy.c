@@ -275,8 +275,19 @@ out:
 
 /* ---- one host ------------------------------------------------------------- */
 
+/* The (URI, domain) pairs the hosts of one deploy claimed: two --connect
+ * of one URI that end up with one name (say one without --arch picks the
+ * arch the other was told) must not both touch it. */
+struct claims {
+        pthread_mutex_t lock;
+        struct job *jobs;
+        size_t n;
+};
+
 struct job {
         const struct hv_target *t;
+        struct claims *claims;
+        char claimed[128];              /* the domain name, once claimed */
         const struct hv_remote_opts *o;
         const struct ovf_bundle *b;
         const struct hv_host *local;    /* the local KVM probe's verdict */
@@ -356,6 +367,23 @@ static int vm_disks(const struct ovf_bundle *b, const struct ovf_vm *vm, struct 
         *ret = disks;
         disks = NULL;
         return 0;
+}
+
+static int claim_name(struct job *j, const char *name, struct xerr *e)
+{
+        struct claims *c = j->claims;
+        int r = 0;
+
+        pthread_mutex_lock(&c->lock);
+        for (size_t i = 0; i < c->n && r == 0; i++)
+                if (&c->jobs[i] != j && c->jobs[i].claimed[0] && strcmp(c->jobs[i].claimed, name) == 0 &&
+                    strcmp(c->jobs[i].t->uri, j->t->uri) == 0)
+                        r = xerr_set(e, -EEXIST, j->label, "another --connect of this URI deploys domain '%s' "
+                                     "too: give each its own --name", name);
+        if (r == 0)
+                snprintf(j->claimed, sizeof(j->claimed), "%s", name);
+        pthread_mutex_unlock(&c->lock);
+        return r;
 }
 
 /* An existing domain of that name: refused, or removed with replace. */
@@ -488,6 +516,9 @@ static int host_prepare(struct job *j, struct host_state *s, char *name, size_t 
                                 XOVA_ESC(name));
         snprintf(j->res->domain, sizeof(j->res->domain), "%s", name);
         snprintf(j->label, sizeof(j->label), "%s (%s)", j->res->host, name);
+        r = claim_name(j, name, e);
+        if (r < 0)
+                return r;
         s->pool = virStoragePoolLookupByName(s->conn, pool);
         if (!s->pool || virStoragePoolIsActive(s->pool) != 1)
                 return xerr_set(e, -ENOENT, j->label, "no active storage pool '%s' (--pool)", XOVA_ESC(pool));
@@ -634,8 +665,10 @@ int hv_deploy_remote(const char *bundle, const struct hv_remote_opts *o, const s
         /* from here on each host has its result (host[] set) */
         for (size_t i = 0; i < n; i++)
                 hv_lv_uri_display(targets[i].uri, res[i].host, sizeof(res[i].host));
+        struct claims claims = { .lock = PTHREAD_MUTEX_INITIALIZER, .jobs = jobs, .n = n };
         for (size_t i = 0; i < n; i++)
-                jobs[i] = (struct job) { .t = &targets[i], .o = o, .b = b, .local = &local, .res = &res[i] };
+                jobs[i] = (struct job) { .t = &targets[i], .claims = &claims, .o = o, .b = b, .local = &local,
+                                         .res = &res[i] };
         sig = run_jobs(jobs, n);
         r = 0;
         for (size_t i = 0; i < n; i++) {

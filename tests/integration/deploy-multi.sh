@@ -93,6 +93,21 @@ check "no domain on either" bash -c "! virsh -q -c qemu:///system dominfo '$NX-b
                                     ! virsh -q -c qemu:///system dominfo '$NX-bad2' >/dev/null 2>&1"
 check "no volume on either" [ "$(lv_vols "$P1")" = "$v1" -a "$(lv_vols "$P2")" = "$v2" ]
 
+# one URI twice, one told --arch x86_64, the other choosing x86_64 itself:
+# the same default name; the second to claim it is refused before it
+# touches anything, the first deploys
+lv_forget_domain hello-x86_64
+timeout 300 "$XOVA" deploy "$T/hello.ova" --pool "$P1" \
+    --connect qemu:///system --arch x86_64 --connect qemu:///system > "$T/out4" 2> "$T/err4"
+rc=$?
+cat "$T/out4" "$T/err4"
+check "one name twice on one URI: exit 1 (rc $rc)" [ $rc = 1 ]
+check "one of them deployed, one refused" \
+    [ "$(grep -c 'result=ok$' "$T/out4")" = 1 -a "$(grep -c 'result=failed$' "$T/out4")" = 1 ]
+check "the refusal says why" grep -q "another --connect of this URI deploys domain 'hello-x86_64'" "$T/err4"
+check "the winner's three volumes are intact" [ "$(ls "$T/p1" | grep -c '^hello-x86_64-')" = 3 ]
+timeout 120 "$XOVA" undeploy hello-x86_64 --connect qemu:///system 2>/dev/null || fail "undeploy hello-x86_64"
+
 for d in $NX $NA $NX-ok; do
     timeout 120 "$XOVA" undeploy "$d" --connect qemu:///system 2>/dev/null || fail "undeploy $d"
 done
