@@ -111,6 +111,7 @@ static void print_summary(const struct hv_target_result *r)
                  (double) r->bytes / 1048576.0, (double) r->ms / 1000.0,
                  r->code == 0 ? (r->marker_seen ? "ok,marker-seen" : "ok") : "failed");
         printf("%s\n", xova_escape(shown, sizeof(shown), line, strlen(line), 0));
+        fflush(stdout);         /* before the host's error on stderr */
 }
 
 /* The host options: given before any --connect they are the defaults. */
@@ -125,14 +126,18 @@ static void target_defaults(struct hv_target *t, size_t n, const struct hv_targe
         }
 }
 
-/* Two targets deploying the same domain name onto the same URI collide. */
+/* Two targets deploying the same domain name onto the same URI collide:
+ * refused here when the options say so; when only the hosts' choice of
+ * arch shows it, hv_deploy_remote() refuses the second (before it touches
+ * anything). */
 static int check_distinct(const struct hv_target *t, size_t n)
 {
         for (size_t i = 0; i < n; i++)
                 for (size_t k = i + 1; k < n; k++) {
                         bool same_name = (t[i].name && t[k].name) ? strcmp(t[i].name, t[k].name) == 0 :
                                          (!t[i].name && !t[k].name &&
-                                          (t[i].arch && t[k].arch ? strcmp(t[i].arch, t[k].arch) == 0 : true));
+                                          (t[i].arch && t[k].arch ? strcmp(t[i].arch, t[k].arch) == 0 :
+                                           !t[i].arch && !t[k].arch));
                         if (strcmp(t[i].uri, t[k].uri) == 0 && same_name)
                                 return cli_usage_error("deploy", "--connect %zu and %zu would deploy the same domain "
                                                        "onto one host: give each its own --name or --arch", i + 1,

@@ -61,6 +61,8 @@ int hv_lv_choose(const struct hv_lv_caps *c, const struct ovf_descriptor *d, con
  * autoselection (<os firmware='efi'>) for the choice. */
 int hv_lv_check_efi(virConnectPtr conn, const struct hv_lv_choice *ch, const char *host, struct xerr *e);
 
+/* Has a signal asked deploy to stop (deploy.c)? */
+bool hv_lv_cancelled(void);
 /* The text of libvirt's last error ("unknown error" if none). */
 const char *hv_lv_error(void);
 /* A URI for messages: the userinfo's password (user:PASS@) and the query

@@ -37,6 +37,17 @@ static int tmpfile_open(struct xerr *e)
         if (!dir || !*dir)
                 dir = "/var/tmp";
         fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+                /* a filesystem without O_TMPFILE: a named file, unlinked at once */
+                _cleanup_free_ char *tmpl = NULL;
+                if (asprintf(&tmpl, "%s/xova-volume.XXXXXX", dir) < 0) {
+                        tmpl = NULL;
+                        return xerr_set(e, -ENOMEM, dir, "out of memory");
+                }
+                fd = mkostemp(tmpl, O_CLOEXEC);
+                if (fd >= 0)
+                        unlink(tmpl);
+        }
         if (fd < 0)
                 return xerr_set_errno(e, -errno, dir, "cannot create a temporary file for the converted disk");
         return fd;
@@ -113,6 +124,10 @@ static int send_chunk(virStreamPtr st, char *buf, size_t n, void *opaque)
         ssize_t k;
 
         (void) st;
+        if (hv_lv_cancelled()) {
+                errno = EINTR;
+                return -1;      /* virStreamSendAll aborts the upload */
+        }
         do
                 k = read(s->fd, buf, n);
         while (k < 0 && errno == EINTR);

@@ -25,14 +25,28 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include <libxml/parser.h>
 #include <libxml/uri.h>
 
 #include "hv/deploy-internal.h"
+
+/* ---- cancellation ---------------------------------------------------------- */
+
+/* SIGINT/SIGTERM/SIGHUP during deploy: the main thread takes them
+ * (sigtimedwait) and sets this; each host stops at its next step, upload
+ * chunk or console poll and rolls back. */
+static atomic_bool deploy_cancel;
+
+bool hv_lv_cancelled(void)
+{
+        return atomic_load(&deploy_cancel);
+}
 
 /* ---- libvirt's event loop ------------------------------------------------- */
 
@@ -57,6 +71,7 @@ static void lv_silent(void *userdata, virErrorPtr err)
 
 static void lv_init_once(void)
 {
+        xmlInitParser();        /* before host threads parse capabilities */
         lv_init_r = virInitialize();
         if (lv_init_r == 0)
                 lv_init_r = virEventRegisterDefaultImpl();
@@ -217,7 +232,12 @@ static int console_expect(virDomainPtr dom, const char *marker, unsigned timeout
                 goto out;
         }
         while (hv_now_ms() < deadline) {
-                int n = virStreamRecv(st, buf, sizeof(buf));
+                int n;
+                if (hv_lv_cancelled()) {
+                        r = -EINTR;
+                        break;
+                }
+                n = virStreamRecv(st, buf, sizeof(buf));
                 if (n == -2) {
                         nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
                         continue;
@@ -241,6 +261,8 @@ static int console_expect(virDomainPtr dom, const char *marker, unsigned timeout
         console_tail(win, len, tail, sizeof(tail));
         if (r == -XOVA_ETIMEOUT)
                 xerr_set(e, r, host, "marker not seen in %u s; console ends: %s", timeout_s, tail);
+        else if (r == -EINTR)
+                xerr_set(e, r, host, "interrupted while waiting for the marker");
         else if (r == -EPIPE)
                 xerr_set(e, r, host, "the console closed (guest stopped) before the marker; it ends: %s", tail);
         else if (r < 0)
@@ -253,12 +275,26 @@ out:
 
 /* ---- one host ------------------------------------------------------------- */
 
+/* The (URI, domain) pairs the hosts of one deploy claimed: two --connect
+ * of one URI that end up with one name (say one without --arch picks the
+ * arch the other was told) must not both touch it. */
+struct claims {
+        pthread_mutex_t lock;
+        struct job *jobs;
+        size_t n;
+};
+
 struct job {
         const struct hv_target *t;
+        struct claims *claims;
+        char claimed[128];              /* the domain name, once claimed */
         const struct hv_remote_opts *o;
         const struct ovf_bundle *b;
         const struct hv_host *local;    /* the local KVM probe's verdict */
         struct hv_target_result *res;
+        /* names the host in notes and errors: "URI", then "URI (DOMAIN)"
+         * once the name is known (two --connect may share a URI) */
+        char label[400];
         pthread_t thread;
         bool started;
 };
@@ -333,6 +369,23 @@ static int vm_disks(const struct ovf_bundle *b, const struct ovf_vm *vm, struct 
         return 0;
 }
 
+static int claim_name(struct job *j, const char *name, struct xerr *e)
+{
+        struct claims *c = j->claims;
+        int r = 0;
+
+        pthread_mutex_lock(&c->lock);
+        for (size_t i = 0; i < c->n && r == 0; i++)
+                if (&c->jobs[i] != j && c->jobs[i].claimed[0] && strcmp(c->jobs[i].claimed, name) == 0 &&
+                    strcmp(c->jobs[i].t->uri, j->t->uri) == 0)
+                        r = xerr_set(e, -EEXIST, j->label, "another --connect of this URI deploys domain '%s' "
+                                     "too: give each its own --name", name);
+        if (r == 0)
+                snprintf(j->claimed, sizeof(j->claimed), "%s", name);
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
 /* An existing domain of that name: refused, or removed with replace. */
 static int check_existing(struct job *j, struct host_state *s, const char *name, struct xerr *e)
 {
@@ -341,10 +394,10 @@ static int check_existing(struct job *j, struct host_state *s, const char *name,
 
         if (old) {
                 if (!j->o->replace)
-                        r = xerr_set(e, -EEXIST, j->res->host, "domain '%s' already exists (--replace replaces it)",
+                        r = xerr_set(e, -EEXIST, j->label, "domain '%s' already exists (--replace replaces it)",
                                      XOVA_ESC(name));
                 else
-                        r = dom_remove(s->conn, old, j->res->host, NULL, e);
+                        r = dom_remove(s->conn, old, j->label, NULL, e);
                 virDomainFree(old);
         }
         return r;
@@ -373,34 +426,36 @@ static int upload_all(struct job *j, struct host_state *s, const char *name, str
         s->vols = calloc(n ? n : 1, sizeof(*s->vols));
         s->vol_ptrs = calloc(n ? n : 1, sizeof(*s->vol_ptrs));
         if (!s->vols || !s->vol_ptrs)
-                return xerr_set(e, -ENOMEM, j->res->host, "out of memory");
+                return xerr_set(e, -ENOMEM, j->label, "out of memory");
         for (size_t i = 0; i < n; i++) {
                 struct hv_lv_volume *v = &s->vols[i];
                 virStorageVolPtr old;
                 uint64_t bytes = 0;
+                if (hv_lv_cancelled())
+                        return xerr_set(e, -EINTR, j->label, "interrupted");
                 if (volume_name(name, &s->disks[i], i, &v->name) < 0 || !(v->disk = strdup(s->disks[i].id ?: "disk")))
-                        return xerr_set(e, -ENOMEM, j->res->host, "out of memory");
+                        return xerr_set(e, -ENOMEM, j->label, "out of memory");
                 s->n_vols = i + 1;
                 old = virStorageVolLookupByName(s->pool, v->name);
                 if (old) {
                         r = j->o->replace ? virStorageVolDelete(old, 0) : -1;
                         virStorageVolFree(old);
                         if (r < 0)
-                                return xerr_set(e, -EEXIST, j->res->host, "volume '%s' already exists in pool '%s'%s",
+                                return xerr_set(e, -EEXIST, j->label, "volume '%s' already exists in pool '%s'%s",
                                                 v->name, virStoragePoolGetName(s->pool),
                                                 j->o->replace ? ": cannot delete it" : " (--replace replaces it)");
                 }
-                r = hv_lv_volume_upload(s->pool, v->name, &s->disks[i], j->res->host, j->o->note, j->o->userdata,
+                r = hv_lv_volume_upload(s->pool, v->name, &s->disks[i], j->label, j->o->note, j->o->userdata,
                                         &s->vol_ptrs[i], &bytes, e);
                 if (r < 0)
                         return r;
                 v->path = virStorageVolGetPath(s->vol_ptrs[i]);
                 if (!v->path)
-                        return xerr_set(e, -EIO, j->res->host, "volume '%s': no path: %s", v->name, hv_lv_error());
+                        return xerr_set(e, -EIO, j->label, "volume '%s': no path: %s", v->name, hv_lv_error());
                 j->res->bytes += bytes;
                 summary_add(j->res->volumes, sizeof(j->res->volumes), v->disk);
                 xova_note(j->o->note, j->o->userdata, "%s: volume '%s' uploaded (%" PRIu64 " KiB qcow2)",
-                          j->res->host, v->name, bytes >> 10);
+                          j->label, v->name, bytes >> 10);
         }
         return 0;
 }
@@ -433,36 +488,40 @@ static int host_prepare(struct job *j, struct host_state *s, char *name, size_t 
         _cleanup_free_ char *caps = NULL;
         int r;
 
-        r = lv_connect(j->t->uri, j->res->host, &s->conn, e);
+        r = lv_connect(j->t->uri, j->label, &s->conn, e);
         if (r < 0)
                 return r;
         caps = virConnectGetCapabilities(s->conn);
         if (!caps)
-                return xerr_set(e, -EIO, j->res->host, "cannot get the capabilities: %s", hv_lv_error());
-        r = hv_lv_caps_parse(caps, j->res->host, &s->caps, e);
+                return xerr_set(e, -EIO, j->label, "cannot get the capabilities: %s", hv_lv_error());
+        r = hv_lv_caps_parse(caps, j->label, &s->caps, e);
         if (r < 0)
                 return r;
         r = hv_lv_choose(&s->caps, d, j->t->arch, j->t->accel, !local || j->local->kvm_usable,
-                         j->local->kvm_reason, j->res->host, &s->ch, e);
+                         j->local->kvm_reason, j->label, &s->ch, e);
         if (r < 0)
                 return r;
         j->res->arch = s->ch.vm->arch->name;
         j->res->accel = s->ch.accel;
         if (s->ch.note[0])
-                xova_note(j->o->note, j->o->userdata, "%s: %s", j->res->host, s->ch.note);
-        r = hv_lv_check_efi(s->conn, &s->ch, j->res->host, e);
+                xova_note(j->o->note, j->o->userdata, "%s: %s", j->label, s->ch.note);
+        r = hv_lv_check_efi(s->conn, &s->ch, j->label, e);
         if (r < 0)
                 return r;
         snprintf(name, name_size, "%s", j->t->name ? j->t->name : "");
         if (!j->t->name)
                 snprintf(name, name_size, "%s-%s", d->name, s->ch.vm->arch->name);
         if (!hv_machine_name_valid(name))
-                return xerr_set(e, -EINVAL, j->res->host, "domain name '%s': only A-Z a-z 0-9 . _ - are allowed",
+                return xerr_set(e, -EINVAL, j->label, "domain name '%s': only A-Z a-z 0-9 . _ - are allowed",
                                 XOVA_ESC(name));
         snprintf(j->res->domain, sizeof(j->res->domain), "%s", name);
+        snprintf(j->label, sizeof(j->label), "%s (%s)", j->res->host, name);
+        r = claim_name(j, name, e);
+        if (r < 0)
+                return r;
         s->pool = virStoragePoolLookupByName(s->conn, pool);
         if (!s->pool || virStoragePoolIsActive(s->pool) != 1)
-                return xerr_set(e, -ENOENT, j->res->host, "no active storage pool '%s' (--pool)", XOVA_ESC(pool));
+                return xerr_set(e, -ENOENT, j->label, "no active storage pool '%s' (--pool)", XOVA_ESC(pool));
         virStoragePoolRefresh(s->pool, 0);
         r = check_existing(j, s, name, e);
         if (r < 0)
@@ -485,31 +544,33 @@ static int host_deploy(struct job *j, struct xerr *e)
                 goto out;
         if (uri_is_system(j->t->uri) && asprintf(&log, "/var/log/libvirt/qemu/%s-console.log", name) < 0) {
                 log = NULL;
-                r = xerr_set(e, -ENOMEM, j->res->host, "out of memory");
+                r = xerr_set(e, -ENOMEM, j->label, "out of memory");
                 goto out;
         }
         struct hv_lv_domain x = { .name = name, .d = ovf_bundle_descriptor(j->b), .ch = &s.ch,
                                   .pool = virStoragePoolGetName(s.pool), .vols = s.vols, .n_vols = s.n_vols,
                                   .console_log = log, .network = network_default_active(s.conn) };
         r = hv_lv_domain_xml(&x, &xml, e);
+        if (r == 0 && hv_lv_cancelled())
+                r = xerr_set(e, -EINTR, j->label, "interrupted");
         if (r < 0)
                 goto out;
         s.dom = virDomainDefineXML(s.conn, xml);
         if (!s.dom) {
-                r = xerr_set(e, -EIO, j->res->host, "cannot define domain '%s': %s", name, hv_lv_error());
+                r = xerr_set(e, -EIO, j->label, "cannot define domain '%s': %s", name, hv_lv_error());
                 goto out;
         }
         if (j->o->start || j->o->expect) {
                 if (virDomainCreateWithFlags(s.dom, j->o->expect ? VIR_DOMAIN_START_PAUSED : 0) < 0) {
-                        r = xerr_set(e, -EIO, j->res->host, "cannot start domain '%s': %s", name, hv_lv_error());
+                        r = xerr_set(e, -EIO, j->label, "cannot start domain '%s': %s", name, hv_lv_error());
                         goto out;
                 }
                 if (log)
                         xova_note(j->o->note, j->o->userdata, "%s: domain '%s' started, console log %s",
-                                  j->res->host, name, log);
+                                  j->label, name, log);
         }
         if (j->o->expect) {
-                r = console_expect(s.dom, j->o->expect, j->o->timeout ? j->o->timeout : 300, j->res->host, e);
+                r = console_expect(s.dom, j->o->expect, j->o->timeout ? j->o->timeout : 300, j->label, e);
                 if (r < 0)
                         goto out;
                 j->res->marker_seen = true;
@@ -521,21 +582,59 @@ out:
                         made += s.vol_ptrs[i] != NULL;
                 if (made || s.dom)
                         xova_note(j->o->note, j->o->userdata, "%s: rolling back: %s%zu volume(s) deleted",
-                                  j->res->host, s.dom ? "domain and NVRAM undefined, " : "", made);
+                                  j->label, s.dom ? "domain and NVRAM undefined, " : "", made);
                 j->res->volumes[0] = 0;         /* none of them stays */
         }
         host_state_clear(&s, r < 0);
         return r;
 }
 
+static atomic_size_t jobs_done;
+
 static void *job_main(void *p)
 {
         struct job *j = p;
         uint64_t t0 = hv_now_ms();
 
+        snprintf(j->label, sizeof(j->label), "%s", j->res->host);
         j->res->code = host_deploy(j, &j->res->err);
         j->res->ms = hv_now_ms() - t0;
+        atomic_fetch_add(&jobs_done, 1);
         return NULL;
+}
+
+/* Runs the jobs, one thread each, with SIGINT/SIGTERM/SIGHUP blocked in
+ * them and taken here: a signal cancels every host (each rolls back).
+ * Returns the signal taken, or 0. */
+static int run_jobs(struct job *jobs, size_t n)
+{
+        sigset_t set, old;
+        int sig = 0;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &set, &old);
+        atomic_store(&jobs_done, 0);
+        atomic_store(&deploy_cancel, false);
+        for (size_t i = 0; i < n; i++) {
+                jobs[i].started = pthread_create(&jobs[i].thread, NULL, job_main, &jobs[i]) == 0;
+                if (!jobs[i].started)
+                        job_main(&jobs[i]);
+        }
+        while (atomic_load(&jobs_done) < n) {
+                int s = sigtimedwait(&set, NULL, &(struct timespec) { .tv_nsec = 200 * 1000 * 1000 });
+                if (s > 0) {
+                        sig = sig ? sig : s;
+                        atomic_store(&deploy_cancel, true);
+                }
+        }
+        for (size_t i = 0; i < n; i++)
+                if (jobs[i].started)
+                        pthread_join(jobs[i].thread, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return sig;
 }
 
 int hv_deploy_remote(const char *bundle, const struct hv_remote_opts *o, const struct hv_target *targets, size_t n,
@@ -546,7 +645,7 @@ int hv_deploy_remote(const char *bundle, const struct hv_remote_opts *o, const s
         _cleanup_free_ struct job *jobs = calloc(n ? n : 1, sizeof(*jobs));
         struct hv_host local = { 0 };
         bool any_local = false;
-        int r;
+        int r, sig;
 
         if (!jobs)
                 return xerr_set(e, -ENOMEM, bundle, "out of memory");
@@ -566,16 +665,15 @@ int hv_deploy_remote(const char *bundle, const struct hv_remote_opts *o, const s
         /* from here on each host has its result (host[] set) */
         for (size_t i = 0; i < n; i++)
                 hv_lv_uri_display(targets[i].uri, res[i].host, sizeof(res[i].host));
-        for (size_t i = 0; i < n; i++) {
-                jobs[i] = (struct job) { .t = &targets[i], .o = o, .b = b, .local = &local, .res = &res[i] };
-                jobs[i].started = n > 1 && pthread_create(&jobs[i].thread, NULL, job_main, &jobs[i]) == 0;
-                if (!jobs[i].started)
-                        job_main(&jobs[i]);
-        }
+        struct claims claims = { .lock = PTHREAD_MUTEX_INITIALIZER, .jobs = jobs, .n = n };
+        for (size_t i = 0; i < n; i++)
+                jobs[i] = (struct job) { .t = &targets[i], .claims = &claims, .o = o, .b = b, .local = &local,
+                                         .res = &res[i] };
+        sig = run_jobs(jobs, n);
         r = 0;
         for (size_t i = 0; i < n; i++) {
-                if (jobs[i].started)
-                        pthread_join(jobs[i].thread, NULL);
+                if (sig && res[i].code == -EINTR)
+                        xerr_prefix(&res[i].err, "%s: rolled back", strsignal(sig));
                 if (res[i].code < 0 && r == 0) {
                         r = res[i].code;
                         *e = res[i].err;

@@ -42,7 +42,7 @@ check "two hosts: exit 0 (rc $rc)" [ $rc = 0 ]
 [ $rc = 0 ] || cat "$T/err"
 check "one summary line per host" [ "$(grep -c '^host=' "$T/out")" = 2 ]
 check "host 1: x86_64 chosen from its capabilities, marker seen" \
-    grep -qE "^host=qemu:///system domain=$NX arch=x86_64 accel=tcg volumes=boot,root-x86_64,data .*result=ok,marker-seen$" "$T/out"
+    grep -qE "^host=qemu:///system domain=$NX arch=x86_64 accel=$LV_ACCEL volumes=boot,root-x86_64,data .*result=ok,marker-seen$" "$T/out"
 check "host 2: aarch64 as told, TCG, marker seen" \
     grep -qE "^host=qemu:///system domain=$NA arch=aarch64 accel=tcg volumes=boot,root-aarch64,data .*result=ok,marker-seen$" "$T/out"
 check "host 1 got only the x86_64 root" [ "$(lv_vols "$P1" | tr '\n' ' ')" = "$NX-boot.qcow2 $NX-data.qcow2 $NX-root-x86_64.qcow2 " ]
@@ -92,6 +92,21 @@ check "no host was reached (no summary line)" [ ! -s "$T/out3" ]
 check "no domain on either" bash -c "! virsh -q -c qemu:///system dominfo '$NX-bad1' >/dev/null 2>&1 &&
                                     ! virsh -q -c qemu:///system dominfo '$NX-bad2' >/dev/null 2>&1"
 check "no volume on either" [ "$(lv_vols "$P1")" = "$v1" -a "$(lv_vols "$P2")" = "$v2" ]
+
+# one URI twice, one told --arch x86_64, the other choosing x86_64 itself:
+# the same default name; the second to claim it is refused before it
+# touches anything, the first deploys
+lv_forget_domain hello-x86_64
+timeout 300 "$XOVA" deploy "$T/hello.ova" --pool "$P1" \
+    --connect qemu:///system --arch x86_64 --connect qemu:///system > "$T/out4" 2> "$T/err4"
+rc=$?
+cat "$T/out4" "$T/err4"
+check "one name twice on one URI: exit 1 (rc $rc)" [ $rc = 1 ]
+check "one of them deployed, one refused" \
+    [ "$(grep -c 'result=ok$' "$T/out4")" = 1 -a "$(grep -c 'result=failed$' "$T/out4")" = 1 ]
+check "the refusal says why" grep -q "another --connect of this URI deploys domain 'hello-x86_64'" "$T/err4"
+check "the winner's three volumes are intact" [ "$(ls "$T/p1" | grep -c '^hello-x86_64-')" = 3 ]
+timeout 120 "$XOVA" undeploy hello-x86_64 --connect qemu:///system 2>/dev/null || fail "undeploy hello-x86_64"
 
 for d in $NX $NA $NX-ok; do
     timeout 120 "$XOVA" undeploy "$d" --connect qemu:///system 2>/dev/null || fail "undeploy $d"

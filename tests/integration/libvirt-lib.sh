@@ -10,6 +10,9 @@
 #   lv_forget_domain N  remembers a domain to remove at the end (if left)
 # Needs $T (the test's temp dir, world-traversable: QEMU runs as
 # libvirt-qemu and opens the volumes under it).
+# the accelerator deploy must choose for this host's own arch: where /dev/kvm
+# is known broken (CI: XOVA_TEST_KVM_BROKEN=1) TCG, else whatever the probe says
+if [ -n "${XOVA_TEST_KVM_BROKEN:-}" ]; then LV_ACCEL=tcg; else LV_ACCEL='(tcg|kvm)'; fi
 LV_STARTED_PIDS=()
 LV_POOLS=()
 LV_DOMAINS=()
@@ -89,7 +92,7 @@ lv_cleanup() {
             virsh -q -c qemu:///system destroy "$d" >/dev/null 2>&1
             virsh -q -c qemu:///system undefine "$d" --nvram >/dev/null 2>&1
         fi
-        rm -f "/var/log/libvirt/qemu/$d-console.log"
+        rm -f "/var/log/libvirt/qemu/$d-console.log" "/var/log/libvirt/qemu/$d.log"
     done
     for p in "${LV_POOLS[@]}"; do
         for d in $(lv_vols "$p"); do virsh -q -c qemu:///system vol-delete --pool "$p" "$d" >/dev/null 2>&1; done
