@@ -349,6 +349,8 @@ static void test_hv_forward(void **state)
         snprintf(f[1].addr, sizeof(f[1].addr), "0.0.0.0");
         assert_int_equal(hv_forward_check(f, 2, &e), -EINVAL);
         assert_int_equal(hv_forward_check(f, 0, &e), 0);
+}
+
 /* Secure Boot firmware that requires SMM (x86 *.ms.fd): q35 with smm=on and
  * the vars flash writable from SMM only; without the feature neither. */
 static void test_hv_argv_secure_boot_smm(void **state)
