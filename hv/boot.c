@@ -168,27 +168,10 @@ struct console {
         int *guest_peer;        /* QEMU's end: closed here once QEMU has it */
 };
 
-/* What the loaders print when Secure Boot refuses an image: EDK2's boot
- * manager ("BdsDxe: failed to load Boot0001 ...: Access Denied"), shim
- * ("Verification failed: (0x1A) Security Violation") and GRUB under
- * lockdown. Searched in the console tail, so a refusal split across two
- * reads is still found. */
-static const char *const sb_refusals[] = {
-        "Access Denied",
-        "Security Violation",
-        "bad shim signature",
-        "prohibited by secure boot policy",
-};
-
 static void refusal_check(struct console *c)
 {
-        if (!c->secure_boot || c->refusal)
-                return;
-        for (size_t i = 0; i < ELEMENTSOF(sb_refusals); i++)
-                if (memmem(c->tail.buf, c->tail.len, sb_refusals[i], strlen(sb_refusals[i]))) {
-                        c->refusal = sb_refusals[i];
-                        return;
-                }
+        if (c->secure_boot && !c->refusal)
+                c->refusal = hv_secure_boot_refusal(c->tail.buf, c->tail.len);
 }
 
 static void console_feed(struct console *c, char *p, size_t n)
@@ -622,18 +605,11 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_dis
                 note(o, "%s", note_buf);
         auto_kvm = o->accel == HV_ACCEL_AUTO && accel == HV_ACCEL_KVM;
 
-        if (vm->secure_boot && o->no_secure_boot) {
-                struct ovf_vm plain = *vm;
-                note(o, "Secure Boot: off (--no-secure-boot), although the bundle asks for it");
-                plain.secure_boot = false;
-                r = hv_vm_firmware(&plain, machine, &fw, e);
-        } else {
-                r = hv_vm_firmware(vm, machine, &fw, e);
-        }
+        r = hv_run_firmware(vm, machine, o->no_secure_boot, note_buf, sizeof(note_buf), &fw, e);
         if (r < 0)
                 return r;
-        if (fw->secure_boot)
-                note(o, "Secure Boot: on (firmware %s)", fw->executable);
+        if (note_buf[0])
+                note(o, "%s", note_buf);
         con.secure_boot = fw->secure_boot;
         overlays = calloc(n_disks + 1, sizeof(char *));
         if (!overlays) {
