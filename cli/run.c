@@ -27,6 +27,9 @@ void verb_run_help(void)
                "      --expect MARKER   stop the guest and succeed when MARKER is on the console\n"
                "      --timeout SECONDS give up after SECONDS (exit 4); 0 = no limit (default)\n"
                "      --console         copy the guest's serial console to standard output\n"
+               "      --forward [ADDR:]HOSTPORT:GUESTPORT\n"
+               "                        forward host TCP port (on ADDR, default 127.0.0.1) to\n"
+               "                        the guest's GUESTPORT; repeatable\n"
                "      --keep            keep the run directory (overlays, firmware vars)\n"
                "      --state DIR       keep the overlays and firmware vars in DIR between runs\n"
                "      --reset           with --state: start DIR over from the bundle\n"
@@ -40,9 +43,11 @@ void verb_run_help(void)
                "130 interrupted. See xova-run(1).\n", xova_arch_names(names, sizeof(names), "", " or "));
 }
 
+#define CLI_MAX_FORWARDS 32
+
 enum {
         ARG_ARCH = CLI_ARG_VERB, ARG_ACCEL, ARG_EXPECT, ARG_TIMEOUT, ARG_CONSOLE, ARG_KEEP, ARG_STATE, ARG_RESET,
-        ARG_NO_INTERACTIVE, ARG_NO_SECURE_BOOT,
+        ARG_NO_INTERACTIVE, ARG_NO_SECURE_BOOT, ARG_FORWARD,
 };
 const struct option verb_run_options[] = {
         { "arch", required_argument, NULL, ARG_ARCH },
@@ -55,6 +60,7 @@ const struct option verb_run_options[] = {
         { "reset", no_argument, NULL, ARG_RESET },
         { "no-interactive", no_argument, NULL, ARG_NO_INTERACTIVE },
         { "no-secure-boot", no_argument, NULL, ARG_NO_SECURE_BOOT },
+        { "forward", required_argument, NULL, ARG_FORWARD },
         CLI_CA_LONGOPT,
         CLI_COMMON_LONGOPTS,
         {}
@@ -71,6 +77,7 @@ int verb_run(int argc, char **argv, const struct cli_bundle_opts *bo)
         struct timespec t0, t1;
         struct hv_run_opts o = { .accel = HV_ACCEL_AUTO, .note = run_note, .ca_file = bo->ca_file };
         struct xerr e = { 0 };
+        struct hv_forward forwards[CLI_MAX_FORWARDS];
         bool no_interactive = false;
         uint64_t t;
         int c, r;
@@ -118,6 +125,14 @@ int verb_run(int argc, char **argv, const struct cli_bundle_opts *bo)
                         break;
                 case ARG_NO_SECURE_BOOT:
                         o.no_secure_boot = true;
+                        break;
+                case ARG_FORWARD:
+                        if (o.n_forwards == CLI_MAX_FORWARDS)
+                                return cli_usage_error("run", "at most %d --forward options", CLI_MAX_FORWARDS);
+                        if (hv_forward_parse(optarg, &forwards[o.n_forwards], &e) < 0)
+                                return cli_usage_error("run", "invalid --forward %s", e.msg);
+                        o.n_forwards++;
+                        o.forwards = forwards;
                         break;
                 CLI_HANDLED_OPTIONS:
                 default:

@@ -158,21 +158,13 @@ struct console {
         size_t carry_len;
         bool seen;
         bool copy;
-        /* Secure Boot firmware: a refusal of the firmware, shim or GRUB
-         * seen on the console (the words of that refusal) */
-        bool secure_boot;
-        const char *refusal;
+        bool secure_boot;       /* Secure Boot firmware: look for a refusal */
+        const char *refusal;    /* hv_secure_boot_refusal() seen on the console */
         struct tailbuf tail;
         /* interactive (console.c): the guest on guest_fd, keys from in_fd */
         int guest_fd, in_fd;
         int *guest_peer;        /* QEMU's end: closed here once QEMU has it */
 };
-
-static void refusal_check(struct console *c)
-{
-        if (c->secure_boot && !c->refusal)
-                c->refusal = hv_secure_boot_refusal(c->tail.buf, c->tail.len);
-}
 
 static void console_feed(struct console *c, char *p, size_t n)
 {
@@ -192,7 +184,7 @@ static void console_feed(struct console *c, char *p, size_t n)
         if (c->copy)
                 (void) xova_write_all(STDOUT_FILENO, p, n);
         tail_add(&c->tail, p, n);
-        refusal_check(c);
+        c->refusal = c->refusal ?: c->secure_boot ? hv_secure_boot_refusal(c->tail.buf, c->tail.len) : NULL;
         if (!c->marker || c->seen)
                 return;
         /* search carry + p without copying p: check the seam, then p itself */
@@ -331,12 +323,8 @@ static int run_qemu(const char *qemu, char **argv, const int *keep_fds, size_t n
                         ssize_t k = read(interactive ? con->guest_fd : outp[0], buf, sizeof(buf));
                         if (k > 0) {
                                 console_feed(con, buf, (size_t) k);
-                                if (con->seen) {
-                                        *ret = RUN_MARKER;
-                                        break;
-                                }
-                                if (con->refusal) {
-                                        *ret = RUN_SB_REFUSED;
+                                if (con->seen || con->refusal) {
+                                        *ret = con->seen ? RUN_MARKER : RUN_SB_REFUSED;
                                         break;
                                 }
                         } else if (k == 0 || errno != EINTR) {
@@ -463,15 +451,10 @@ static int run_outcome(const struct xova_arch *arch, const struct hv_run_opts *o
         case RUN_DETACHED:
                 r = 0;
                 break;
-        case RUN_SB_REFUSED: {
-                char lines[400];
-                tail_lines(&con->tail, 3, lines, sizeof(lines));
-                r = xerr_set(e, -EKEYREJECTED, arch->name, "Secure Boot refused to start the boot loader "
-                             "(the console says '%s': its signature is not trusted by the firmware's db, "
-                             "or the file was changed); last console lines:%s", con->refusal,
-                             lines[0] ? lines : " (none)");
+        case RUN_SB_REFUSED:
+                tail_lines(&con->tail, 3, line, sizeof(line));
+                r = hv_secure_boot_refused(arch, con->refusal, line, e);
                 break;
-        }
         case RUN_SIGNAL:
                 r = xerr_set(e, -EINTR, arch->name, "interrupted by signal %d (%s); guest stopped",
                              st->signal, strsignal(st->signal));
@@ -549,6 +532,23 @@ static int run_files(const struct hv_run_opts *o, const struct hv_firmware *fw, 
         return prepare_disks(fw, disks, n_disks, *ret_vars, overlays, e);
 }
 
+/* --forward: the definition has a NIC and every host port is free now. */
+static int forwards_ready(const struct ovf_vm *vm, const struct hv_run_opts *o, struct xerr *e)
+{
+        int r;
+
+        if (o->n_forwards && !(vm->nic_model && *vm->nic_model))
+                return xerr_set(e, -EINVAL, vm->arch->name, "--forward needs a network adapter, and the VM "
+                                "definition has none");
+        r = hv_forward_check(o->forwards, o->n_forwards, e);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < o->n_forwards; i++)
+                note(o, "forwarding host %s:%u to the guest's TCP port %u", o->forwards[i].addr,
+                     o->forwards[i].host_port, o->forwards[i].guest_port);
+        return 0;
+}
+
 int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_disks,
               const struct hv_run_opts *o, struct xerr *e)
 {
@@ -605,11 +605,13 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_dis
                 note(o, "%s", note_buf);
         auto_kvm = o->accel == HV_ACCEL_AUTO && accel == HV_ACCEL_KVM;
 
-        r = hv_run_firmware(vm, machine, o->no_secure_boot, note_buf, sizeof(note_buf), &fw, e);
+        r = forwards_ready(vm, o, e);
         if (r < 0)
                 return r;
-        if (note_buf[0])
-                note(o, "%s", note_buf);
+
+        r = hv_run_firmware(vm, machine, o, &fw, e);
+        if (r < 0)
+                return r;
         con.secure_boot = fw->secure_boot;
         overlays = calloc(n_disks + 1, sizeof(char *));
         if (!overlays) {
@@ -642,6 +644,7 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_dis
                         .fw = fw, .fw_vars = fw->nvram_template ? vars : NULL,
                         .disks = disks, .overlays = (const char *const *) overlays, .n_disks = n_disks,
                         .nic = vm->nic_model && *vm->nic_model,
+                        .forwards = o->forwards, .n_forwards = o->n_forwards,
                 };
                 if (o->interactive) {   /* a fresh socket for each QEMU */
                         r = hv_console_begin(o, arch->name, &tty, con_pair, e);

@@ -313,21 +313,27 @@ int hv_vm_firmware(const struct ovf_vm *vm, const char *machine, struct hv_firmw
         return hv_firmware_find(vm->arch, machine, vm->secure_boot, ret, e);
 }
 
-int hv_run_firmware(const struct ovf_vm *vm, const char *machine, bool no_secure_boot, char *note,
-                    size_t note_size, struct hv_firmware **ret, struct xerr *e)
+int hv_run_firmware(const struct ovf_vm *vm, const char *machine, const struct hv_run_opts *o,
+                    struct hv_firmware **ret, struct xerr *e)
 {
         struct ovf_vm plain = *vm;
         int r;
 
-        note[0] = '\0';
-        if (vm->secure_boot && no_secure_boot) {
-                snprintf(note, note_size, "Secure Boot: off (--no-secure-boot), although the bundle asks for it");
+        if (vm->secure_boot && o->no_secure_boot) {
+                xova_note(o->note, o->userdata, "Secure Boot: off (--no-secure-boot), although the bundle asks for it");
                 plain.secure_boot = false;
         }
         r = hv_vm_firmware(&plain, machine, ret, e);
         if (r == 0 && (*ret)->secure_boot)
-                snprintf(note, note_size, "Secure Boot: on (firmware %s)", (*ret)->executable);
+                xova_note(o->note, o->userdata, "Secure Boot: on (firmware %s)", (*ret)->executable);
         return r;
+}
+
+int hv_secure_boot_refused(const struct xova_arch *arch, const char *refusal, const char *lines, struct xerr *e)
+{
+        return xerr_set(e, -EKEYREJECTED, arch->name, "Secure Boot refused to start the boot loader (the "
+                        "console says '%s': its signature is not trusted by the firmware's db, or the file "
+                        "was changed); last console lines:%s", refusal, lines[0] ? lines : " (none)");
 }
 
 /* What the loaders print when Secure Boot refuses an image: EDK2's boot

@@ -21,10 +21,12 @@ int hv_firmware_find_in(const char *dir, const struct xova_arch *arch, const cha
  * then hv_firmware_find() for the arch and machine. */
 int hv_vm_firmware(const struct ovf_vm *vm, const char *machine, struct hv_firmware **ret, struct xerr *e);
 /* xova run's firmware: hv_vm_firmware(), without Secure Boot when
- * no_secure_boot though the VM asks for it; note gets what to tell the
- * user about Secure Boot ("" = nothing). */
-int hv_run_firmware(const struct ovf_vm *vm, const char *machine, bool no_secure_boot, char *note,
-                    size_t note_size, struct hv_firmware **ret, struct xerr *e);
+ * o->no_secure_boot though the VM asks for it; notes through o->note what
+ * it chose about Secure Boot. */
+int hv_run_firmware(const struct ovf_vm *vm, const char *machine, const struct hv_run_opts *o,
+                    struct hv_firmware **ret, struct xerr *e);
+/* run's error for a loader Secure Boot refused (refusal: the console's words) */
+int hv_secure_boot_refused(const struct xova_arch *arch, const char *refusal, const char *lines, struct xerr *e);
 /* The refusal text of the firmware, shim or GRUB in console output, or NULL. */
 const char *hv_secure_boot_refusal(const char *buf, size_t len);
 /* Does a firmware descriptor's machine glob (e.g. "pc-q35-*") cover the
@@ -65,6 +67,8 @@ struct hv_qemu_config {
         const char *const *overlays;    /* one qcow2 overlay per disk */
         size_t n_disks;
         bool nic;                       /* virtio NIC on user networking */
+        const struct hv_forward *forwards;      /* its hostfwd= rules (with nic) */
+        size_t n_forwards;
         int console_fd;                 /* > 2: serial on this socket (interactive), else stdio */
 };
 

@@ -43,6 +43,20 @@ int hv_firmware_find(const struct xova_arch *arch, const char *machine, bool sec
                      struct hv_firmware **ret, struct xerr *e);
 struct hv_firmware *hv_firmware_free(struct hv_firmware *f);
 
+/* One `xova run --forward [ADDR:]HOSTPORT:GUESTPORT`: TCP connections to
+ * ADDR:HOSTPORT on the host (IPv4, default 127.0.0.1) reach GUESTPORT of the
+ * guest through QEMU's user-mode network (hostfwd). */
+struct hv_forward {
+        char addr[16];                  /* dotted IPv4, as inet_ntop() writes it */
+        uint16_t host_port, guest_port;
+};
+/* Parses "[ADDR:]HOSTPORT:GUESTPORT" (ports 1-65535, ADDR a dotted IPv4
+ * address); the error names what is wrong with s. */
+int hv_forward_parse(const char *s, struct hv_forward *ret, struct xerr *e);
+/* Fails naming ADDR:HOSTPORT when two forwards share a host port or a host
+ * port cannot be bound now (-EADDRINUSE: in use); binds and closes at once. */
+int hv_forward_check(const struct hv_forward *f, size_t n, struct xerr *e);
+
 struct hv_run_opts {
         const char *arch;               /* NULL = the host's */
         enum hv_accel accel;
@@ -64,6 +78,9 @@ struct hv_run_opts {
         /* boot without Secure Boot even when the bundle asks for it (a note
          * says so) */
         bool no_secure_boot;
+        /* host port forwards (needs the definition's NIC), checked before QEMU starts */
+        const struct hv_forward *forwards;
+        size_t n_forwards;
         struct xova_progress progress;
         /* notes for the user ("emulated with TCG", "KVM unusable: ..."): */
         void (*note)(void *userdata, const char *msg);

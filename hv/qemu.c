@@ -13,7 +13,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <json-c/json.h>
 
@@ -153,10 +156,30 @@ int hv_qemu_argv(const struct hv_qemu_config *c, char ***ret_argv, struct xerr *
                 else
                         addf(&b, "virtio-blk-pci,drive=%s", node);
         }
+        if (c->n_forwards && !c->nic) {
+                hv_argv_free(b.v);
+                return xerr_set(e, -EINVAL, c->arch->name, "--forward needs a network adapter, and "
+                                "the VM definition has none");
+        }
         if (c->nic) {
-                /* no host forwards; romfile= skips the iPXE option ROM (we boot from disk) */
+                /* user networking, with the host forwards asked for (each one a
+                 * dotted IPv4 and two numbers: nothing that could split the
+                 * keyval string); romfile= skips the iPXE option ROM (we boot
+                 * from disk) */
+                _cleanup_free_ char *netdev = strdup("user,id=net0");
+                for (size_t i = 0; netdev && i < c->n_forwards; i++) {
+                        const struct hv_forward *f = &c->forwards[i];
+                        char *n = NULL;
+                        if (asprintf(&n, "%s,hostfwd=tcp:%s:%u-:%u", netdev, f->addr, f->host_port,
+                                     f->guest_port) < 0)
+                                n = NULL;
+                        free(netdev);
+                        netdev = n;
+                }
+                if (!netdev)
+                        b.oom = true;
                 add(&b, "-netdev");
-                add(&b, "user,id=net0");
+                add(&b, netdev ? netdev : "");
                 add(&b, "-device");
                 add(&b, "virtio-net-pci,netdev=net0,romfile=");
         }
@@ -174,6 +197,91 @@ int hv_qemu_argv(const struct hv_qemu_config *c, char ***ret_argv, struct xerr *
                 return xerr_set(e, -ENOMEM, c->arch->name, "out of memory");
         }
         *ret_argv = b.v;
+        return 0;
+}
+
+/* ---- --forward ---------------------------------------------------------- */
+
+static int forward_port(const char *s, const char *what, const char *value, uint16_t *ret, struct xerr *e)
+{
+        uint64_t v;
+
+        if (xova_parse_u64(s, &v) < 0 || v < 1 || v > 65535)
+                return xerr_set(e, -EINVAL, "--forward", "'%s': %s port '%s' is not a number from 1 to 65535",
+                                XOVA_ESC(value), what, XOVA_ESC(s));
+        *ret = (uint16_t) v;
+        return 0;
+}
+
+int hv_forward_parse(const char *s, struct hv_forward *ret, struct xerr *e)
+{
+        _cleanup_free_ char *copy = strdup(s ? s : "");
+        struct hv_forward f = { .addr = "127.0.0.1" };
+        char *host, *guest, *addr = NULL;
+        struct in_addr in;
+        int r;
+
+        if (!copy)
+                return xerr_set(e, -ENOMEM, "--forward", "out of memory");
+        /* [ADDR:]HOSTPORT:GUESTPORT: the last colon ends the host part */
+        guest = strrchr(copy, ':');
+        if (!guest)
+                return xerr_set(e, -EINVAL, "--forward", "'%s' is not [ADDR:]HOSTPORT:GUESTPORT",
+                                XOVA_ESC(s));
+        *guest++ = '\0';
+        host = strrchr(copy, ':');
+        if (host) {
+                *host++ = '\0';
+                addr = copy;
+        } else {
+                host = copy;
+        }
+        if (addr) {
+                if (inet_pton(AF_INET, addr, &in) != 1)
+                        return xerr_set(e, -EINVAL, "--forward", "'%s': '%s' is not an IPv4 address "
+                                        "(such as 127.0.0.1 or 0.0.0.0)", XOVA_ESC(s), XOVA_ESC(addr));
+                if (!inet_ntop(AF_INET, &in, f.addr, sizeof(f.addr)))
+                        return xerr_set_errno(e, -errno, "--forward", "'%s'", XOVA_ESC(s));
+        }
+        r = forward_port(host, "host", s, &f.host_port, e);
+        if (r < 0)
+                return r;
+        r = forward_port(guest, "guest", s, &f.guest_port, e);
+        if (r < 0)
+                return r;
+        *ret = f;
+        return 0;
+}
+
+int hv_forward_check(const struct hv_forward *f, size_t n, struct xerr *e)
+{
+        for (size_t i = 0; i < n; i++) {
+                struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(f[i].host_port) };
+                _cleanup_close_ int fd = -1;
+                int one = 1;
+
+                for (size_t j = 0; j < i; j++)
+                        if (f[j].host_port == f[i].host_port &&
+                            (strcmp(f[j].addr, f[i].addr) == 0 || strcmp(f[j].addr, "0.0.0.0") == 0 ||
+                             strcmp(f[i].addr, "0.0.0.0") == 0))
+                                return xerr_set(e, -EINVAL, "--forward", "host port %s:%u is given twice "
+                                                "(also as %s:%u)", f[i].addr, f[i].host_port, f[j].addr,
+                                                f[j].host_port);
+                if (inet_pton(AF_INET, f[i].addr, &sa.sin_addr) != 1)
+                        return xerr_set(e, -EINVAL, "--forward", "'%s' is not an IPv4 address",
+                                        XOVA_ESC(f[i].addr));
+                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (fd < 0)
+                        return xerr_set_errno(e, -errno, "--forward", "cannot make a socket");
+                /* as QEMU's slirp does: a port in TIME_WAIT is free, a listener is not */
+                (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+                if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                        int r = -errno;
+                        return xerr_set_errno(e, r, "--forward", "cannot listen on host port %s:%u%s",
+                                              f[i].addr, f[i].host_port,
+                                              r == -EADDRINUSE ? " (another program has it)" : "");
+                }
+        }
         return 0;
 }
 

@@ -37,6 +37,8 @@ expect "'xova loaders ' offers the actions" "xova loaders " arches fetch list
 expect "'xova loaders fetch --s' offers its options" "xova loaders fetch --s" --secure-boot --system
 expect "'xova x --for v' offers the targets" "xova x --for v" virt-v2v virtualbox vmware
 expect "'xova build --format ' offers the formats" "xova build --format " dir ova raw
+expect "'xova run --f' completes --forward" "xova run --f" --forward
+expect "'xova run --forward ' offers nothing (free text)" "xova run --forward "
 expect "'xova l' completes the verb loaders" "xova l" loaders
 expect "'xova --' offers the global options" "xova --" --help --version
 expect "a file argument completes file names" "xova verify $T/files/app.o" "$T/files/app.ova"

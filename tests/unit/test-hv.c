@@ -17,8 +17,12 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <cmocka.h>
 
@@ -313,6 +317,84 @@ static void test_hv_argv_secure_boot_smm(void **state)
         argv = hv_argv_free(argv);
 }
 
+/* --forward: the parser takes [ADDR:]HOSTPORT:GUESTPORT and names what is
+ * wrong; the argv has one hostfwd= per forward on the NIC's netdev; a host
+ * port somebody listens on fails before QEMU starts. */
+static void test_hv_forward(void **state)
+{
+        static const char *const bad[] = {
+                "", "80", "8080:", ":80", "0:80", "8080:0", "65536:80", "8080:80x", "-1:80", "+80:80",
+                "localhost:8080:80", "1.2.3:8080:80", "::1:8080:80", "1.2.3.4:5:6:7", "8080 :80",
+        };
+        struct hv_disk disk = { .id = "boot", .file = "/b.ova", .fd = -1, .format = OVF_DISK_RAW };
+        const char *overlays[] = { "/run/d0.qcow2" };
+        struct hv_forward f[3];
+        struct hv_qemu_config c = {
+                .arch = X86(), .accel = HV_ACCEL_TCG, .machine = "q35", .memory_mib = 512,
+                .disks = &disk, .overlays = overlays, .n_disks = 1, .nic = true,
+                .forwards = f, .n_forwards = 2,
+        };
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        char **argv = NULL;
+        struct xerr e = { 0 };
+        int n_netdev = 0, fd;
+        (void) state;
+
+        assert_int_equal(hv_forward_parse("8080:80", &f[0], &e), 0);
+        assert_string_equal(f[0].addr, "127.0.0.1");
+        assert_int_equal(f[0].host_port, 8080);
+        assert_int_equal(f[0].guest_port, 80);
+        assert_int_equal(hv_forward_parse("0.0.0.0:65535:1", &f[1], &e), 0);
+        assert_string_equal(f[1].addr, "0.0.0.0");
+        assert_int_equal(f[1].host_port, 65535);
+        assert_int_equal(f[1].guest_port, 1);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                memset(&e, 0, sizeof(e));
+                f[2].host_port = 7;
+                assert_int_equal(hv_forward_parse(bad[i], &f[2], &e), -EINVAL);
+                assert_int_equal(f[2].host_port, 7);    /* untouched on failure */
+                assert_string_equal(e.where, "--forward");
+                assert_non_null(strstr(e.msg, bad[i]));  /* the message names the value */
+        }
+
+        assert_int_equal(hv_qemu_argv(&c, &argv, &e), 0);
+        for (char **a = argv; *a; a++)
+                if (strcmp(*a, "-netdev") == 0) {
+                        assert_string_equal(a[1], "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80,"
+                                            "hostfwd=tcp:0.0.0.0:65535-:1");
+                        n_netdev++;
+                }
+        assert_int_equal(n_netdev, 1);
+        argv = hv_argv_free(argv);
+        c.nic = false;                  /* a forward without a NIC is refused */
+        assert_int_equal(hv_qemu_argv(&c, &argv, &e), -EINVAL);
+        assert_null(argv);
+
+        /* a port in use (a listener of ours on an ephemeral port) */
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(listen(fd, 1), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
+        f[0] = (struct hv_forward) { .addr = "127.0.0.1", .host_port = ntohs(sa.sin_port), .guest_port = 80 };
+        memset(&e, 0, sizeof(e));
+        assert_int_equal(hv_forward_check(f, 1, &e), -EADDRINUSE);
+        assert_non_null(strstr(e.msg, "127.0.0.1:"));
+        close(fd);
+        /* free now: bound and released again, so QEMU can take it */
+        assert_int_equal(hv_forward_check(f, 1, &e), 0);
+        assert_int_equal(hv_forward_check(f, 1, &e), 0);
+        /* the same host port twice, also through 0.0.0.0 */
+        f[1] = f[0];
+        f[1].guest_port = 22;
+        assert_int_equal(hv_forward_check(f, 2, &e), -EINVAL);
+        assert_non_null(strstr(e.msg, "twice"));
+        snprintf(f[1].addr, sizeof(f[1].addr), "0.0.0.0");
+        assert_int_equal(hv_forward_check(f, 2, &e), -EINVAL);
+        assert_int_equal(hv_forward_check(f, 0, &e), 0);
+}
+
 static void test_hv_disk_json_read_only(void **state)
 {
         struct hv_disk d = { .file = "/b.ova", .fd = -1, .offset = 512, .size = 1024, .format = OVF_DISK_VMDK_STREAM };
@@ -593,6 +675,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_hv_machine_matches),
                 cmocka_unit_test(test_hv_argv_blockdev),
                 cmocka_unit_test(test_hv_argv_secure_boot_smm),
+                cmocka_unit_test(test_hv_forward),
                 cmocka_unit_test(test_hv_disk_json_read_only),
                 cmocka_unit_test(test_hv_blockdev_verified_fd),
                 cmocka_unit_test(test_hv_blockdev_source_node),
