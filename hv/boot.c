@@ -452,7 +452,7 @@ static int run_outcome(const struct xova_arch *arch, const struct hv_run_opts *o
                 r = 0;
                 break;
         case RUN_SB_REFUSED:
-                tail_lines(&con->tail, 3, line, sizeof(line));
+                tail_lines(&con->tail, 1, line, sizeof(line));
                 r = hv_secure_boot_refused(arch, con->refusal, line, e);
                 break;
         case RUN_SIGNAL:

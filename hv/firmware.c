@@ -333,7 +333,7 @@ int hv_secure_boot_refused(const struct xova_arch *arch, const char *refusal, co
 {
         return xerr_set(e, -EKEYREJECTED, arch->name, "Secure Boot refused to start the boot loader (the "
                         "console says '%s': its signature is not trusted by the firmware's db, or the file "
-                        "was changed); last console lines:%s", refusal, lines[0] ? lines : " (none)");
+                        "was changed); last console line:%s", refusal, lines[0] ? lines : " (none)");
 }
 
 /* What the loaders print when Secure Boot refuses an image: EDK2's boot
