@@ -73,8 +73,9 @@ struct pe_layout {
         uint16_t n_sect;
 };
 
-static int pe_layout(const uint8_t *p, size_t n, const char *name, struct pe_layout *ret, struct xerr *e)
+static int pe_layout(const uint8_t *p, size_t n, const char *name, struct pe_layout *ret_layout, struct xerr *e)
 {
+        struct pe_layout l = { 0 }, *ret = &l;
         uint32_t pe, opt, dd, nrva;
         uint16_t magic, optsize;
 
@@ -114,6 +115,7 @@ static int pe_layout(const uint8_t *p, size_t n, const char *name, struct pe_lay
         if ((uint64_t) ret->cert_off + ret->cert_size > n)
                 return xerr_set(e, -EINVAL, name, "PE certificate table at byte %" PRIu32 " (%" PRIu32
                                 " bytes) ends beyond the file (%zu bytes)", ret->cert_off, ret->cert_size, n);
+        *ret_layout = l;
         return 0;
 }
 
@@ -360,7 +362,7 @@ int bootpart_pe_verify(const char *path, const char *name, const char *ca_file, 
                 o += (clen + 7) & ~UINT64_C(7);
         }
         return xerr_set(e, -EKEYREJECTED, name, "Secure Boot: no signature that chains to %s: %s",
-                        ca_label ? ca_label : ca_file, why);
+                        ca_label ? ca_label : XOVA_ESC(ca_file), why);
 }
 
 /* Section header h named `want`? Names longer than 8 bytes are "/N": at
@@ -476,7 +478,7 @@ int bootpart_pe_sign(const char *in, const char *out, const char *key, const cha
                 r = xova_run("osslsigncode", (char *const *) argv, NULL, NULL, e);
         }
         if (r < 0)
-                return xerr_prefix(e, "Secure Boot: cannot sign '%s'", in);
+                return xerr_prefix(e, "Secure Boot: cannot sign '%s'", XOVA_ESC(in));
         /* its exit status is not proof: the result must verify against the cert */
         return bootpart_pe_verify(out, out, cert, NULL, NULL, 0, e);
 }
@@ -630,7 +632,7 @@ static int stage_distribution(const struct bootpart_usp *u, struct bootpart_stag
                 r = bootpart_pe_verify(p->kernel, p->kernel, l.vendor, VENDOR_LABEL, signer, sizeof(signer), e);
                 if (r < 0)
                         return xerr_prefix(e, "Secure Boot (distribution): the %s kernel '%s' would be refused "
-                                           "by the signed GRUB", p->arch->name, p->kernel);
+                                           "by the signed GRUB", p->arch->name, XOVA_ESC(p->kernel));
                 xova_debug("%s: kernel signed by %s", p->arch->name, signer);
                 r = copy_file(l.shim, s->shim[i], e);
                 if (r < 0)
@@ -726,7 +728,7 @@ static int stage_own_key(const struct bootpart_usp *u, struct bootpart_stage *s,
                 r = bootpart_pe_verify(p->kernel, p->kernel, l.vendor, VENDOR_LABEL, NULL, 0, e);
                 if (r < 0)
                         return xerr_prefix(e, "Secure Boot (own-key): the %s kernel '%s' would be refused by shim "
-                                           "(sign it with \"sign_kernels\": true)", p->arch->name, p->kernel);
+                                           "(sign it with \"sign_kernels\": true)", p->arch->name, XOVA_ESC(p->kernel));
         }
         s->db_cert = xova_path_join(s->dir, "db.der");
         if (!s->db_cert)

@@ -258,6 +258,30 @@ static int mcopy(struct bootpart_fat *f, const char *target, const char *src, co
         return 0;
 }
 
+/* grub.cfg first: GRUB's early config searches for it (at the prefix the
+ * signed GRUB has built in, under distribution Secure Boot); own-key: the
+ * certificate a deployer enrolls in db. */
+static int copy_config(struct bootpart_fat *f, const char *target, const struct bootpart_stage *s,
+                       char *const envp[], uint64_t *done, struct xerr *e)
+{
+        char dst[64];
+        uint64_t sz;
+        int r;
+
+        snprintf(dst, sizeof(dst), "::/%s/grub.cfg", s->cfg_dir);
+        r = mcopy(f, target, s->grub_cfg, dst, envp, &sz, e);
+        if (r < 0)
+                return r;
+        *done += sz;
+        if (s->db_cert) {
+                r = mcopy(f, target, s->db_cert, "::/EFI/xova/db.der", envp, &sz, e);
+                if (r < 0)
+                        return r;
+                *done += sz;
+        }
+        return 0;
+}
+
 int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t offset,
                        uint64_t size, const struct xova_progress *progress, struct xerr *e)
 {
@@ -379,22 +403,9 @@ int bootpart_usp_write(const struct bootpart_usp *u, const char *image, uint64_t
                         return xerr_prefix(e, "cannot make the boot partition directories");
         }
 
-        /* grub.cfg first: GRUB's early config searches for it (at the
-         * prefix the signed GRUB has built in, under distribution Secure Boot) */
-        {
-                char dst[64];
-                snprintf(dst, sizeof(dst), "::/%s/grub.cfg", s.cfg_dir);
-                r = mcopy(&fat, target, s.grub_cfg, dst, menv.envp, &sz, e);
-                if (r < 0)
-                        return r;
-                done += sz;
-        }
-        if (s.db_cert) {        /* own-key: the certificate a deployer enrolls in db */
-                r = mcopy(&fat, target, s.db_cert, "::/EFI/xova/db.der", menv.envp, &sz, e);
-                if (r < 0)
-                        return r;
-                done += sz;
-        }
+        r = copy_config(&fat, target, &s, menv.envp, &done, e);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < u->n_payloads; i++) {
                 const struct bootpart_payload *p = &u->payloads[i];
                 char dst[4][128];

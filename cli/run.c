@@ -47,7 +47,7 @@ void verb_run_help(void)
 
 enum {
         ARG_ARCH = CLI_ARG_VERB, ARG_ACCEL, ARG_EXPECT, ARG_TIMEOUT, ARG_CONSOLE, ARG_KEEP, ARG_STATE, ARG_RESET,
-        ARG_NO_INTERACTIVE, ARG_FORWARD, ARG_NO_SECURE_BOOT,
+        ARG_NO_INTERACTIVE, ARG_NO_SECURE_BOOT, ARG_FORWARD,
 };
 const struct option verb_run_options[] = {
         { "arch", required_argument, NULL, ARG_ARCH },
@@ -59,8 +59,8 @@ const struct option verb_run_options[] = {
         { "state", required_argument, NULL, ARG_STATE },
         { "reset", no_argument, NULL, ARG_RESET },
         { "no-interactive", no_argument, NULL, ARG_NO_INTERACTIVE },
-        { "forward", required_argument, NULL, ARG_FORWARD },
         { "no-secure-boot", no_argument, NULL, ARG_NO_SECURE_BOOT },
+        { "forward", required_argument, NULL, ARG_FORWARD },
         CLI_CA_LONGOPT,
         CLI_COMMON_LONGOPTS,
         {}
@@ -123,6 +123,9 @@ int verb_run(int argc, char **argv, const struct cli_bundle_opts *bo)
                 case ARG_NO_INTERACTIVE:
                         no_interactive = true;
                         break;
+                case ARG_NO_SECURE_BOOT:
+                        o.no_secure_boot = true;
+                        break;
                 case ARG_FORWARD:
                         if (o.n_forwards == CLI_MAX_FORWARDS)
                                 return cli_usage_error("run", "at most %d --forward options", CLI_MAX_FORWARDS);
@@ -130,9 +133,6 @@ int verb_run(int argc, char **argv, const struct cli_bundle_opts *bo)
                                 return cli_usage_error("run", "invalid --forward %s", e.msg);
                         o.n_forwards++;
                         o.forwards = forwards;
-                        break;
-                case ARG_NO_SECURE_BOOT:
-                        o.no_secure_boot = true;
                         break;
                 CLI_HANDLED_OPTIONS:
                 default:

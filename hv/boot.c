@@ -158,38 +158,13 @@ struct console {
         size_t carry_len;
         bool seen;
         bool copy;
-        /* Secure Boot firmware: a refusal of the firmware, shim or GRUB
-         * seen on the console (the words of that refusal) */
-        bool secure_boot;
-        const char *refusal;
+        bool secure_boot;       /* Secure Boot firmware: look for a refusal */
+        const char *refusal;    /* hv_secure_boot_refusal() seen on the console */
         struct tailbuf tail;
         /* interactive (console.c): the guest on guest_fd, keys from in_fd */
         int guest_fd, in_fd;
         int *guest_peer;        /* QEMU's end: closed here once QEMU has it */
 };
-
-/* What the loaders print when Secure Boot refuses an image: EDK2's boot
- * manager ("BdsDxe: failed to load Boot0001 ...: Access Denied"), shim
- * ("Verification failed: (0x1A) Security Violation") and GRUB under
- * lockdown. Searched in the console tail, so a refusal split across two
- * reads is still found. */
-static const char *const sb_refusals[] = {
-        "Access Denied",
-        "Security Violation",
-        "bad shim signature",
-        "prohibited by secure boot policy",
-};
-
-static void refusal_check(struct console *c)
-{
-        if (!c->secure_boot || c->refusal)
-                return;
-        for (size_t i = 0; i < ELEMENTSOF(sb_refusals); i++)
-                if (memmem(c->tail.buf, c->tail.len, sb_refusals[i], strlen(sb_refusals[i]))) {
-                        c->refusal = sb_refusals[i];
-                        return;
-                }
-}
 
 static void console_feed(struct console *c, char *p, size_t n)
 {
@@ -209,7 +184,7 @@ static void console_feed(struct console *c, char *p, size_t n)
         if (c->copy)
                 (void) xova_write_all(STDOUT_FILENO, p, n);
         tail_add(&c->tail, p, n);
-        refusal_check(c);
+        c->refusal = c->refusal ?: c->secure_boot ? hv_secure_boot_refusal(c->tail.buf, c->tail.len) : NULL;
         if (!c->marker || c->seen)
                 return;
         /* search carry + p without copying p: check the seam, then p itself */
@@ -348,12 +323,8 @@ static int run_qemu(const char *qemu, char **argv, const int *keep_fds, size_t n
                         ssize_t k = read(interactive ? con->guest_fd : outp[0], buf, sizeof(buf));
                         if (k > 0) {
                                 console_feed(con, buf, (size_t) k);
-                                if (con->seen) {
-                                        *ret = RUN_MARKER;
-                                        break;
-                                }
-                                if (con->refusal) {
-                                        *ret = RUN_SB_REFUSED;
+                                if (con->seen || con->refusal) {
+                                        *ret = con->seen ? RUN_MARKER : RUN_SB_REFUSED;
                                         break;
                                 }
                         } else if (k == 0 || errno != EINTR) {
@@ -480,15 +451,10 @@ static int run_outcome(const struct xova_arch *arch, const struct hv_run_opts *o
         case RUN_DETACHED:
                 r = 0;
                 break;
-        case RUN_SB_REFUSED: {
-                char lines[400];
-                tail_lines(&con->tail, 3, lines, sizeof(lines));
-                r = xerr_set(e, -EKEYREJECTED, arch->name, "Secure Boot refused to start the boot loader "
-                             "(the console says '%s': its signature is not trusted by the firmware's db, "
-                             "or the file was changed); last console lines:%s", con->refusal,
-                             lines[0] ? lines : " (none)");
+        case RUN_SB_REFUSED:
+                tail_lines(&con->tail, 1, line, sizeof(line));
+                r = hv_secure_boot_refused(arch, con->refusal, line, e);
                 break;
-        }
         case RUN_SIGNAL:
                 r = xerr_set(e, -EINTR, arch->name, "interrupted by signal %d (%s); guest stopped",
                              st->signal, strsignal(st->signal));
@@ -643,18 +609,9 @@ int hv_run_vm(const struct ovf_vm *vm, const struct hv_disk *disks, size_t n_dis
         if (r < 0)
                 return r;
 
-        if (vm->secure_boot && o->no_secure_boot) {
-                struct ovf_vm plain = *vm;
-                note(o, "Secure Boot: off (--no-secure-boot), although the bundle asks for it");
-                plain.secure_boot = false;
-                r = hv_vm_firmware(&plain, machine, &fw, e);
-        } else {
-                r = hv_vm_firmware(vm, machine, &fw, e);
-        }
+        r = hv_run_firmware(vm, machine, o, &fw, e);
         if (r < 0)
                 return r;
-        if (fw->secure_boot)
-                note(o, "Secure Boot: on (firmware %s)", fw->executable);
         con.secure_boot = fw->secure_boot;
         overlays = calloc(n_disks + 1, sizeof(char *));
         if (!overlays) {

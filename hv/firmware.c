@@ -312,3 +312,46 @@ int hv_vm_firmware(const struct ovf_vm *vm, const char *machine, struct hv_firmw
          * (xova:SecureBoot): the keys-enrolled firmware */
         return hv_firmware_find(vm->arch, machine, vm->secure_boot, ret, e);
 }
+
+int hv_run_firmware(const struct ovf_vm *vm, const char *machine, const struct hv_run_opts *o,
+                    struct hv_firmware **ret, struct xerr *e)
+{
+        struct ovf_vm plain = *vm;
+        int r;
+
+        if (vm->secure_boot && o->no_secure_boot) {
+                xova_note(o->note, o->userdata, "Secure Boot: off (--no-secure-boot), although the bundle asks for it");
+                plain.secure_boot = false;
+        }
+        r = hv_vm_firmware(&plain, machine, ret, e);
+        if (r == 0 && (*ret)->secure_boot)
+                xova_note(o->note, o->userdata, "Secure Boot: on (firmware %s)", (*ret)->executable);
+        return r;
+}
+
+int hv_secure_boot_refused(const struct xova_arch *arch, const char *refusal, const char *lines, struct xerr *e)
+{
+        return xerr_set(e, -EKEYREJECTED, arch->name, "Secure Boot refused to start the boot loader (the "
+                        "console says '%s': its signature is not trusted by the firmware's db, or the file "
+                        "was changed); last console line:%s", refusal, lines[0] ? lines : " (none)");
+}
+
+/* What the loaders print when Secure Boot refuses an image: EDK2's boot
+ * manager ("BdsDxe: failed to load Boot0001 ...: Access Denied"), shim
+ * ("Verification failed: (0x1A) Security Violation") and GRUB under
+ * lockdown. Searched in the console tail, so a refusal split across two
+ * reads is still found. */
+const char *hv_secure_boot_refusal(const char *buf, size_t len)
+{
+        static const char *const refusals[] = {
+                "Access Denied",
+                "Security Violation",
+                "bad shim signature",
+                "prohibited by secure boot policy",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(refusals); i++)
+                if (memmem(buf, len, refusals[i], strlen(refusals[i])))
+                        return refusals[i];
+        return NULL;
+}

@@ -20,6 +20,15 @@ int hv_firmware_find_in(const char *dir, const struct xova_arch *arch, const cha
  * share: vm->firmware must be "efi" (or empty), anything else is -ENOTSUP;
  * then hv_firmware_find() for the arch and machine. */
 int hv_vm_firmware(const struct ovf_vm *vm, const char *machine, struct hv_firmware **ret, struct xerr *e);
+/* xova run's firmware: hv_vm_firmware(), without Secure Boot when
+ * o->no_secure_boot though the VM asks for it; notes through o->note what
+ * it chose about Secure Boot. */
+int hv_run_firmware(const struct ovf_vm *vm, const char *machine, const struct hv_run_opts *o,
+                    struct hv_firmware **ret, struct xerr *e);
+/* run's error for a loader Secure Boot refused (refusal: the console's words) */
+int hv_secure_boot_refused(const struct xova_arch *arch, const char *refusal, const char *lines, struct xerr *e);
+/* The refusal text of the firmware, shim or GRUB in console output, or NULL. */
+const char *hv_secure_boot_refusal(const char *buf, size_t len);
 /* Does a firmware descriptor's machine glob (e.g. "pc-q35-*") cover the
  * machine we run ("q35", "pc-q35-7.2", "virt")? Aliases are expanded. */
 bool hv_machine_matches(const char *pattern, const char *machine);

@@ -75,12 +75,12 @@ struct hv_run_opts {
         bool state_reset;
         const char *state_id;
         const char *ca_file;            /* verify the signer against it */
-        /* host port forwards (needs the definition's NIC), checked before QEMU starts */
-        const struct hv_forward *forwards;
-        size_t n_forwards;
         /* boot without Secure Boot even when the bundle asks for it (a note
          * says so) */
         bool no_secure_boot;
+        /* host port forwards (needs the definition's NIC), checked before QEMU starts */
+        const struct hv_forward *forwards;
+        size_t n_forwards;
         struct xova_progress progress;
         /* notes for the user ("emulated with TCG", "KVM unusable: ..."): */
         void (*note)(void *userdata, const char *msg);

@@ -137,3 +137,47 @@ sb_snakeoil_fw() {
 usp_get() {
     MTOOLS_SKIP_CHECK=1 mcopy -n -i "$1@@1048576" "$2" "$3"
 }
+
+# sb_test_key DIR: a key made now, enrolled offline. efitools has no offline
+# varstore editor and python3-virt-firmware is not in Debian 12, but a
+# variable store does not checksum variable data (authenticated variables
+# are checked when written, not when read), so DIR gets copies of the
+# *.snakeoil.fd vars in which every copy of the snakeoil certificate (PK,
+# KEK, db) is replaced by a certificate of exactly its DER length: the
+# subject's O= and the serial are sized until the lengths match. Writes
+# DIR/db.key, DIR/db.crt, DIR/x86_64.vars, DIR/aarch64.vars and
+# descriptors DIR/fw/*.json for XOVA_FIRMWARE_DIR.
+sb_test_key() {
+    local d=$1 want n s o l
+    mkdir -p "$d/fw" || return 1
+    want=$(openssl x509 -in "$SB_SNAKEOIL_CERT" -outform der | wc -c)
+    openssl genrsa -out "$d/db.key" 2048 2>/dev/null || return 1
+    for s in 1 256 65536; do
+        for n in $(seq 1 64); do
+            o=$(head -c "$n" /dev/zero | tr '\0' x)
+            openssl req -x509 -key "$d/db.key" -out "$d/db.crt" -subj "/CN=xova-test-db/O=$o" -days 36500 \
+                -set_serial "$s" 2>/dev/null || continue
+            l=$(openssl x509 -in "$d/db.crt" -outform der | wc -c)
+            [ "$l" = "$want" ] && break 2
+            [ "$l" -gt "$want" ] && break
+        done
+    done
+    [ "$l" = "$want" ] || { echo "sb_test_key: no certificate of $want bytes" >&2; return 1; }
+    python3 - "$SB_SNAKEOIL_CERT" "$d/db.crt" "$d" <<'PY' || return 1
+import subprocess, sys
+der = lambda p: subprocess.run(["openssl", "x509", "-in", p, "-outform", "der"], capture_output=True, check=True).stdout
+so, new, d = der(sys.argv[1]), der(sys.argv[2]), sys.argv[3]
+assert len(so) == len(new)
+for arch, src in [("x86_64", "/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd"), ("aarch64", "/usr/share/AAVMF/AAVMF_VARS.snakeoil.fd")]:
+    data = open(src, "rb").read()
+    assert data.count(so) >= 1, src
+    out = data.replace(so, new)
+    assert out.count(new) == data.count(so) and so not in out
+    open(f"{d}/{arch}.vars", "wb").write(out)
+PY
+    sb_snakeoil_fw "$d/fw.tmp" || return 1
+    sed "s|/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd|$d/x86_64.vars|" "$d/fw.tmp/40-x86_64-snakeoil.json" > "$d/fw/40-x86_64-test.json"
+    sed "s|/usr/share/AAVMF/AAVMF_VARS.snakeoil.fd|$d/aarch64.vars|" "$d/fw.tmp/40-aarch64-snakeoil.json" > "$d/fw/40-aarch64-test.json"
+    cp "$d"/fw.tmp/60-*.json "$d/fw/" && rm -rf "$d/fw.tmp"
+    grep -q "$d/x86_64.vars" "$d/fw/40-x86_64-test.json" && grep -q "$d/aarch64.vars" "$d/fw/40-aarch64-test.json"
+}

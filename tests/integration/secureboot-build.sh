@@ -109,8 +109,8 @@ for a in x64:x86_64 aa64:aarch64; do
     S=$(echo "$s" | tr a-z A-Z)
     for f in "EFI/BOOT/BOOT$S.EFI" "EFI/BOOT/grub$s.efi" "$arch/vmlinuz"; do
         if usp_get "$B" "::/$f" "$T/f"; then
-            check "own-key $arch: $f verifies against the key's certificate" \
-                osslsigncode verify -CAfile "$T/db.crt" -in "$T/f" >/dev/null 2>&1
+            check "own-key $arch: $f verifies against the key's certificate (osslsigncode verify)" \
+                sh -c "osslsigncode verify -CAfile '$T/db.crt' -in '$T/f' >/dev/null 2>&1"
             check "own-key $arch: $f is signed by the key only" \
                 sh -c "sbverify --list '$T/f' 2>/dev/null | grep -c '^signature' | grep -qx 1"
         else

@@ -206,6 +206,18 @@ struct bad {
 };
 
 static const struct bad bad_specs[] = {
+        /* secure_boot (xova.json(5)) */
+        { HEAD GOOD_ARCHS "," GOOD_DISKS ",\"secure_boot\":true}", "secure_boot", -EINVAL },
+        { HEAD GOOD_ARCHS "," GOOD_DISKS ",\"secure_boot\":{}}", "secure_boot.mode", -EINVAL },
+        { HEAD GOOD_ARCHS "," GOOD_DISKS ",\"secure_boot\":{\"mode\":\"microsoft\"}}", "secure_boot.mode", -EINVAL },
+        { HEAD GOOD_ARCHS "," GOOD_DISKS ",\"secure_boot\":{\"mode\":\"own-key\",\"kye\":\"k\"}}",
+          "secure_boot.kye", -EINVAL },
+        { HEAD GOOD_ARCHS "," GOOD_DISKS ",\"secure_boot\":{\"mode\":\"distribution\",\"key\":\"k\"}}",
+          "secure_boot.key", -EINVAL },
+        { HEAD GOOD_ARCHS "," GOOD_DISKS ",\"secure_boot\":{\"mode\":\"own-key\",\"key\":\"k\"}}",
+          "secure_boot.cert", -EINVAL },
+        { HEAD GOOD_ARCHS "," GOOD_DISKS ",\"secure_boot\":{\"mode\":\"own-key\",\"sign_kernels\":\"yes\"}}",
+          "secure_boot.sign_kernels", -EINVAL },
         { HEAD GOOD_ARCHS "}", "disks", -EINVAL },
         { "{\"version\":\"1\"," GOOD_ARCHS "," GOOD_DISKS "}", "name", -EINVAL },
         { HEAD "\"architectures\":[]," GOOD_DISKS "}", "architectures", -EINVAL },
@@ -305,6 +317,25 @@ static const struct bad bad_specs[] = {
         { "null", NULL, -EINVAL },
         { "{}", "name", -EINVAL },
 };
+
+static void test_appliance_parse_secure_boot(void **state)
+{
+        _cleanup_(appliance_freep) struct appliance *a = NULL;
+        _cleanup_(appliance_freep) struct appliance *b = NULL;
+        struct xerr e = { 0 };
+        (void) state;
+
+        assert_int_equal(parse(HEAD GOOD_ARCHS "," GOOD_DISKS "}", &a, &e), 0);
+        assert_int_equal(a->secure_boot.mode, BOOTPART_SB_OFF);
+        assert_int_equal(parse(HEAD GOOD_ARCHS "," GOOD_DISKS ",\"secure_boot\":{\"mode\":\"own-key\","
+                               "\"key\":\"sb/db.key\",\"cert\":\"/etc/db.crt\",\"sign_kernels\":true}}", &b, &e), 0);
+        assert_int_equal(b->secure_boot.mode, BOOTPART_SB_OWN_KEY);
+        assert_true(b->secure_boot.sign_kernels);
+        assert_non_null(strstr(b->secure_boot.key, "/dir/sb/db.key"));   /* relative to the spec */
+        assert_string_equal(b->secure_boot.cert, "/etc/db.crt");
+        assert_null(b->secure_boot.ca);
+        assert_string_equal(bootpart_sb_mode_name(b->secure_boot.mode), "own-key");
+}
 
 static void test_appliance_parse_bad(void **state)
 {
@@ -992,6 +1023,7 @@ int main(void)
                 cmocka_unit_test(test_appliance_parse_defaults),
                 cmocka_unit_test(test_appliance_example_hello),
                 cmocka_unit_test(test_appliance_parse_bad),
+                cmocka_unit_test(test_appliance_parse_secure_boot),
                 cmocka_unit_test(test_appliance_parse_bad_text),
                 cmocka_unit_test(test_appliance_parse_limits),
                 cmocka_unit_test_setup_teardown(test_appliance_load, setup_tmpdir, teardown_tmpdir),

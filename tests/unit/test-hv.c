@@ -273,6 +273,50 @@ static void test_hv_argv_blockdev(void **state)
         assert_null(argv);
 }
 
+/* Secure Boot firmware that requires SMM (x86 *.ms.fd): q35 with smm=on and
+ * the vars flash writable from SMM only; without the feature neither. */
+static void test_hv_argv_secure_boot_smm(void **state)
+{
+        struct hv_firmware fw = {
+                .descriptor = (char *) "40-secure-enrolled.json", .executable = (char *) "/fw/CODE.ms.fd",
+                .executable_format = (char *) "raw", .nvram_template = (char *) "/fw/VARS.ms.fd",
+                .nvram_format = (char *) "raw", .secure_boot = true, .enrolled_keys = true,
+                .requires_smm = true,
+        };
+        struct hv_disk disk = { .id = "boot", .file = "/b.ova", .fd = -1, .offset = 512, .size = 4096,
+                                .format = OVF_DISK_RAW };
+        const char *overlays[] = { "/run/d0.qcow2" };
+        struct hv_qemu_config c = {
+                .arch = X86(), .accel = HV_ACCEL_TCG, .machine = "q35", .vcpus = 1, .memory_mib = 512,
+                .fw = &fw, .fw_vars = "/run/vars.fd", .disks = &disk, .overlays = overlays, .n_disks = 1,
+        };
+        char **argv = NULL;
+        struct xerr e = { 0 };
+        bool machine_smm = false, pflash_secure = false;
+        (void) state;
+
+        assert_int_equal(hv_qemu_argv(&c, &argv, &e), 0);
+        for (char **a = argv; *a; a++) {
+                if (strcmp(*a, "-machine") == 0 && a[1] &&
+                    strcmp(a[1], "q35,accel=tcg,pflash0=fw-code,pflash1=fw-vars,smm=on") == 0)
+                        machine_smm = true;
+                if (strcmp(*a, "-global") == 0 && a[1] &&
+                    strcmp(a[1], "driver=cfi.pflash01,property=secure,value=on") == 0)
+                        pflash_secure = true;
+        }
+        assert_true(machine_smm);
+        assert_true(pflash_secure);
+        argv = hv_argv_free(argv);
+
+        fw.requires_smm = false;
+        assert_int_equal(hv_qemu_argv(&c, &argv, &e), 0);
+        for (char **a = argv; *a; a++) {
+                assert_null(strstr(*a, "smm=on"));
+                assert_string_not_equal(*a, "-global");
+        }
+        argv = hv_argv_free(argv);
+}
+
 /* --forward: the parser takes [ADDR:]HOSTPORT:GUESTPORT and names what is
  * wrong; the argv has one hostfwd= per forward on the NIC's netdev; a host
  * port somebody listens on fails before QEMU starts. */
@@ -349,50 +393,6 @@ static void test_hv_forward(void **state)
         snprintf(f[1].addr, sizeof(f[1].addr), "0.0.0.0");
         assert_int_equal(hv_forward_check(f, 2, &e), -EINVAL);
         assert_int_equal(hv_forward_check(f, 0, &e), 0);
-}
-
-/* Secure Boot firmware that requires SMM (x86 *.ms.fd): q35 with smm=on and
- * the vars flash writable from SMM only; without the feature neither. */
-static void test_hv_argv_secure_boot_smm(void **state)
-{
-        struct hv_firmware fw = {
-                .descriptor = (char *) "40-secure-enrolled.json", .executable = (char *) "/fw/CODE.ms.fd",
-                .executable_format = (char *) "raw", .nvram_template = (char *) "/fw/VARS.ms.fd",
-                .nvram_format = (char *) "raw", .secure_boot = true, .enrolled_keys = true,
-                .requires_smm = true,
-        };
-        struct hv_disk disk = { .id = "boot", .file = "/b.ova", .fd = -1, .offset = 512, .size = 4096,
-                                .format = OVF_DISK_RAW };
-        const char *overlays[] = { "/run/d0.qcow2" };
-        struct hv_qemu_config c = {
-                .arch = X86(), .accel = HV_ACCEL_TCG, .machine = "q35", .vcpus = 1, .memory_mib = 512,
-                .fw = &fw, .fw_vars = "/run/vars.fd", .disks = &disk, .overlays = overlays, .n_disks = 1,
-        };
-        char **argv = NULL;
-        struct xerr e = { 0 };
-        bool machine_smm = false, pflash_secure = false;
-        (void) state;
-
-        assert_int_equal(hv_qemu_argv(&c, &argv, &e), 0);
-        for (char **a = argv; *a; a++) {
-                if (strcmp(*a, "-machine") == 0 && a[1] &&
-                    strcmp(a[1], "q35,accel=tcg,pflash0=fw-code,pflash1=fw-vars,smm=on") == 0)
-                        machine_smm = true;
-                if (strcmp(*a, "-global") == 0 && a[1] &&
-                    strcmp(a[1], "driver=cfi.pflash01,property=secure,value=on") == 0)
-                        pflash_secure = true;
-        }
-        assert_true(machine_smm);
-        assert_true(pflash_secure);
-        argv = hv_argv_free(argv);
-
-        fw.requires_smm = false;
-        assert_int_equal(hv_qemu_argv(&c, &argv, &e), 0);
-        for (char **a = argv; *a; a++) {
-                assert_null(strstr(*a, "smm=on"));
-                assert_string_not_equal(*a, "-global");
-        }
-        argv = hv_argv_free(argv);
 }
 
 static void test_hv_disk_json_read_only(void **state)
@@ -674,8 +674,8 @@ int main(int argc, char **argv)
                 cmocka_unit_test_setup_teardown(test_hv_firmware_garbage_json, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test(test_hv_machine_matches),
                 cmocka_unit_test(test_hv_argv_blockdev),
-                cmocka_unit_test(test_hv_forward),
                 cmocka_unit_test(test_hv_argv_secure_boot_smm),
+                cmocka_unit_test(test_hv_forward),
                 cmocka_unit_test(test_hv_disk_json_read_only),
                 cmocka_unit_test(test_hv_blockdev_verified_fd),
                 cmocka_unit_test(test_hv_blockdev_source_node),

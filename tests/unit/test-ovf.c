@@ -86,6 +86,46 @@ static void test_ovf_descriptor_roundtrip(void **state)
         free(xml2);
 }
 
+/* A configuration that needs Secure Boot: xova:SecureBoot per
+ * configuration and VMware's efiSecureBootEnabled, read back; absent when off. */
+static void test_ovf_descriptor_secure_boot(void **state)
+{
+        struct fx *f = *state;
+        struct ovf_descriptor *d = NULL;
+        struct xerr e = { 0 };
+        size_t len, len2;
+        char *off = write_xml(f, &len), *xml, *xml2 = NULL, *bad;
+
+        assert_null(strstr(off, "SecureBoot"));
+        assert_int_equal(ovf_descriptor_parse(off, len, "t.ovf", &d, &e), 0);
+        assert_false(d->vms[0].secure_boot);
+        ovf_descriptor_free(d);
+        free(off);
+
+        f->vms[0].secure_boot = f->vms[1].secure_boot = true;
+        xml = write_xml(f, &len);
+        assert_non_null(strstr(xml, "<xova:SecureBoot ovf:required=\"false\">true</xova:SecureBoot>"));
+        assert_non_null(strstr(xml, "vmw:key=\"bootOptions.efiSecureBootEnabled\" vmw:value=\"true\""));
+        assert_int_equal(ovf_descriptor_parse(xml, len, "t.ovf", &d, &e), 0);
+        assert_true(d->vms[0].secure_boot);
+        assert_true(d->vms[1].secure_boot);
+        assert_int_equal(ovf_descriptor_write(d, &xml2, &len2, &e), 0);
+        assert_int_equal(len, len2);
+        assert_memory_equal(xml, xml2, len);
+        ovf_descriptor_free(d);
+        d = NULL;
+        /* anything but true/false is refused, naming the element */
+        bad = strdup(xml);
+        assert_non_null(bad);
+        memcpy(strstr(bad, ">true</xova:SecureBoot>"), ">yes!", 5);
+        assert_int_equal(ovf_descriptor_parse(bad, len, "t.ovf", &d, &e), -EBADMSG);
+        assert_null(d);
+        assert_non_null(strstr(e.msg, "expected true or false"));
+        free(bad);
+        free(xml);
+        free(xml2);
+}
+
 static void test_ovf_descriptor_xmllint(void **state)
 {
         struct fx *f = *state;
@@ -1222,6 +1262,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_ovf_descriptor_subset, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_export_for, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_vmdk_extent_name, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ovf_descriptor_secure_boot, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_descriptor_xmllint, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_descriptor_hostile, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ovf_descriptor_duplicates, setup, teardown),
