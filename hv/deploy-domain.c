@@ -33,15 +33,19 @@ static bool write_os_efi(xmlTextWriterPtr w, const struct hv_lv_domain *x)
         bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "machine", BAD_CAST x->ch->machine) < 0;
         bad |= xmlTextWriterWriteString(w, BAD_CAST "hvm") < 0;
         bad |= xmlTextWriterEndElement(w) < 0;
-        /* the appliance's boot chain is not signed by the keys a host's
-         * "secure-enrolled" firmware carries: ask for one without them */
+        /* A bundle that needs Secure Boot (xova:SecureBoot) asks for firmware
+         * with it and the distribution's keys enrolled, as `xova run` picks
+         * (libvirt turns SMM on where that firmware needs it). Any other
+         * boot chain is not signed by the keys a host's "secure-enrolled"
+         * firmware carries: ask for one without them. */
+        const char *sb = x->ch->vm->secure_boot ? "yes" : "no";
         bad |= xmlTextWriterStartElement(w, BAD_CAST "firmware") < 0;
         bad |= xmlTextWriterStartElement(w, BAD_CAST "feature") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "enabled", BAD_CAST "no") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "enabled", BAD_CAST sb) < 0;
         bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST "enrolled-keys") < 0;
         bad |= xmlTextWriterEndElement(w) < 0;
         bad |= xmlTextWriterStartElement(w, BAD_CAST "feature") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "enabled", BAD_CAST "no") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "enabled", BAD_CAST sb) < 0;
         bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST "secure-boot") < 0;
         bad |= xmlTextWriterEndElement(w) < 0;
         bad |= xmlTextWriterEndElement(w) < 0;  /* firmware */
