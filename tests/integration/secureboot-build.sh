@@ -55,6 +55,19 @@ check "distribution: each configuration says xova:SecureBoot true" \
 check "distribution: VMware's bootOptions.efiSecureBootEnabled hint" \
     grep -q 'vmw:key="bootOptions.efiSecureBootEnabled" vmw:value="true"' "$T/dist.ovf"
 check "distribution: the bundle verifies" "$XOVA" verify "$T/dist.ova"
+# deploy: libvirt is asked for firmware with Secure Boot, on the keys-enrolled code
+if "$XOVA" deploy --libvirt-xml --disk-dir "$T/deploy" --arch x86_64 "$T/dist.ova" > "$T/dom.xml" 2> "$T/err"; then
+    check "deploy: <os> asks for the secure-boot firmware feature" \
+        sh -c "sed -n '/<os>/,/<\/os>/p' '$T/dom.xml' | tr -d ' \n' |
+               grep -q '<firmware><featureenabled=\"yes\"name=\"secure-boot\"/></firmware>'"
+    check "deploy: the loader is the Microsoft-enrolled firmware" grep -q "OVMF_CODE_4M.ms.fd" "$T/dom.xml"
+    if command -v virt-xml-validate >/dev/null; then
+        check "deploy: the domain XML validates against libvirt's schema" \
+            sh -c "virt-xml-validate '$T/dom.xml' domain >/dev/null"
+    fi
+else
+    fail "deploy --libvirt-xml: $(cat "$T/err")"
+fi
 
 # --- kernels and shims that must be refused
 no_output() { [ "$(ls -A "$T/out")" = keep ]; }
