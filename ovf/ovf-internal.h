@@ -112,6 +112,9 @@ int ovf_tar_error(struct archive *ar, struct xerr *e, const char *where, const c
  * the exporter's own headers. */
 int ovf_tar_member_header(struct archive *ar, const char *name, uint64_t size, uint64_t epoch,
                           const char *target, struct xerr *e);
+int ovf_tar_write_all(struct archive *ar, const void *buf, size_t len);
+int ovf_tar_add_buf(struct archive *ar, const char *name, const void *buf, size_t len, uint64_t epoch,
+                    const char *target, struct xerr *e);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void ovf_hex(const uint8_t *in, size_t n, char *out);

@@ -506,3 +506,33 @@ int ovf_tar_member_header(struct archive *ar, const char *name, uint64_t size, u
         return 0;
 }
 
+/* Writes all of buf to the current member (archive_write_data may write less). */
+int ovf_tar_write_all(struct archive *ar, const void *buf, size_t len)
+{
+        const char *p = buf;
+
+        while (len > 0) {
+                la_ssize_t n = archive_write_data(ar, p, len);
+                if (n <= 0)
+                        return -EIO;
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* A whole member from memory: its header, then its bytes. */
+int ovf_tar_add_buf(struct archive *ar, const char *name, const void *buf, size_t len, uint64_t epoch,
+                          const char *target, struct xerr *e)
+{
+        int r = ovf_tar_member_header(ar, name, len, epoch, target, e);
+
+        if (r < 0)
+                return r;
+        if (ovf_tar_write_all(ar, buf, len) < 0) {
+                char what[300];
+                snprintf(what, sizeof(what), "cannot write member '%s'", name);
+                return ovf_tar_error(ar, e, target, what);
+        }
+        return 0;
+}
