@@ -432,7 +432,7 @@ static int write_ova_inplace(struct export_state *s, struct xerr *e)
                 at[i] = end;
                 if (lseek(fd, (off_t) (end + TAR_BLOCK), SEEK_SET) < 0)
                         return xerr_set_errno(e, -errno, s->target, "cannot seek");
-                r = ovf_vmdk_write(s->src_fds[i], k->capacity, fd, seed, s->o->threads, &s->o->progress, &info, e);
+                r = ovf_vmdk_write_named(s->src_fds[i], k->capacity, fd, seed, k->href, s->o->threads, &s->o->progress, &info, e);
                 if (r < 0)
                         return xerr_prefix(e, "converting disk '%s'", k->id);
                 k->file_size = info.file_size;
