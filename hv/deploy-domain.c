@@ -78,35 +78,6 @@ static bool write_metadata(xmlTextWriterPtr w, const struct hv_lv_domain *x)
         return bad;
 }
 
-static bool write_disk(xmlTextWriterPtr w, const struct hv_lv_volume *v, size_t i)
-{
-        bool bad = false;
-        char dev[8];
-
-        snprintf(dev, sizeof(dev), "vd%c", (char) ('a' + (i % 26)));
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "disk") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "file") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "device", BAD_CAST "disk") < 0;
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "driver") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST "qemu") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "qcow2") < 0;
-        bad |= xmlTextWriterEndElement(w) < 0;
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "source") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST v->path) < 0;
-        bad |= xmlTextWriterEndElement(w) < 0;
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "target") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "dev", BAD_CAST dev) < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "bus", BAD_CAST "virtio") < 0;
-        bad |= xmlTextWriterEndElement(w) < 0;
-        if (i == 0) {
-                bad |= xmlTextWriterStartElement(w, BAD_CAST "boot") < 0;
-                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "order", BAD_CAST "1") < 0;
-                bad |= xmlTextWriterEndElement(w) < 0;
-        }
-        bad |= xmlTextWriterEndElement(w) < 0;  /* disk */
-        return bad;
-}
-
 /* NIC, and the serial console: a pty (what virDomainOpenConsole reads)
  * whose output is also logged to a file on the host. */
 static bool write_devices(xmlTextWriterPtr w, const struct hv_lv_domain *x)
@@ -115,7 +86,7 @@ static bool write_devices(xmlTextWriterPtr w, const struct hv_lv_domain *x)
 
         bad |= xmlTextWriterStartElement(w, BAD_CAST "devices") < 0;
         for (size_t i = 0; i < x->n_vols; i++)
-                bad |= write_disk(w, &x->vols[i], i);
+                bad |= hv_xml_disk(w, x->vols[i].path, NULL, NULL, i) < 0;
         if (x->ch->vm->nic_model && *x->ch->vm->nic_model) {
                 bad |= xmlTextWriterStartElement(w, BAD_CAST "interface") < 0;
                 bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST (x->network ? "network" : "user")) < 0;

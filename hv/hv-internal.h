@@ -211,4 +211,12 @@ uint64_t hv_now_ms(void);
 /* Describes a wait status: "exited with status 1", "killed by signal 6 (Aborted)". */
 const char *hv_status_str(int status, char *buf, size_t size);
 
+/* ---- libvirt domain XML (libvirt.c) -------------------------------------- */
+
+struct _xmlTextWriter;  /* libxml2's xmlTextWriter: no libxml2 header needed here */
+/* One virtio <disk>: a qcow2 at path, over backing (of backing_format) when
+ * backing is not NULL; disk i == 0 boots. 0, or -ENOMEM. */
+int hv_xml_disk(struct _xmlTextWriter *w, const char *path, const char *backing, const char *backing_format,
+                size_t i);
+
 #endif

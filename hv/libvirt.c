@@ -175,8 +175,11 @@ static int deploy_disks(const char *dir, const char *stem, const struct hv_firmw
         return 0;
 }
 
-static int write_disk_xml(xmlTextWriterPtr w, const char *overlay, const char *backing,
-                          enum ovf_disk_format format, size_t i)
+/* One virtio <disk> of a domain: a qcow2 file, with its backing file when
+ * backing is given (the --libvirt-xml overlays), alone when not (deploy's
+ * volumes); the first disk boots. Shared by libvirt.c and deploy-domain.c. */
+int hv_xml_disk(xmlTextWriterPtr w, const char *path, const char *backing, const char *backing_format,
+                size_t i)
 {
         bool bad = false;
         char dev[8];
@@ -190,18 +193,20 @@ static int write_disk_xml(xmlTextWriterPtr w, const char *overlay, const char *b
         bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "qcow2") < 0;
         bad |= xmlTextWriterEndElement(w) < 0;
         bad |= xmlTextWriterStartElement(w, BAD_CAST "source") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST overlay) < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST path) < 0;
         bad |= xmlTextWriterEndElement(w) < 0;
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "backingStore") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "file") < 0;
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "format") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST (format == OVF_DISK_RAW ? "raw" : "vmdk")) < 0;
-        bad |= xmlTextWriterEndElement(w) < 0;
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "source") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST backing) < 0;
-        bad |= xmlTextWriterEndElement(w) < 0;  /* source */
-        bad |= xmlTextWriterWriteElement(w, BAD_CAST "backingStore", NULL) < 0;
-        bad |= xmlTextWriterEndElement(w) < 0;  /* backingStore */
+        if (backing) {
+                bad |= xmlTextWriterStartElement(w, BAD_CAST "backingStore") < 0;
+                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "file") < 0;
+                bad |= xmlTextWriterStartElement(w, BAD_CAST "format") < 0;
+                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST backing_format) < 0;
+                bad |= xmlTextWriterEndElement(w) < 0;
+                bad |= xmlTextWriterStartElement(w, BAD_CAST "source") < 0;
+                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST backing) < 0;
+                bad |= xmlTextWriterEndElement(w) < 0;  /* source */
+                bad |= xmlTextWriterWriteElement(w, BAD_CAST "backingStore", NULL) < 0;
+                bad |= xmlTextWriterEndElement(w) < 0;  /* backingStore */
+        }
         bad |= xmlTextWriterStartElement(w, BAD_CAST "target") < 0;
         bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "dev", BAD_CAST dev) < 0;
         bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "bus", BAD_CAST "virtio") < 0;
@@ -302,7 +307,7 @@ static int write_domain(xmlTextWriterPtr w, const struct domain_xml *x)
                         overlay = backing = NULL;
                         return -ENOMEM;
                 }
-                bad |= write_disk_xml(w, overlay, backing, x->disks[i].format, i) < 0;
+                bad |= hv_xml_disk(w, overlay, backing, x->disks[i].format == OVF_DISK_RAW ? "raw" : "vmdk", i) < 0;
         }
         if (x->vm->nic_model && *x->vm->nic_model) {
                 bad |= xmlTextWriterStartElement(w, BAD_CAST "interface") < 0;
