@@ -87,38 +87,9 @@ static bool write_devices(xmlTextWriterPtr w, const struct hv_lv_domain *x)
         bad |= xmlTextWriterStartElement(w, BAD_CAST "devices") < 0;
         for (size_t i = 0; i < x->n_vols; i++)
                 bad |= hv_xml_disk(w, x->vols[i].path, NULL, NULL, i) < 0;
-        if (x->ch->vm->nic_model && *x->ch->vm->nic_model) {
-                bad |= xmlTextWriterStartElement(w, BAD_CAST "interface") < 0;
-                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST (x->network ? "network" : "user")) < 0;
-                if (x->network) {
-                        bad |= xmlTextWriterStartElement(w, BAD_CAST "source") < 0;
-                        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "network", BAD_CAST "default") < 0;
-                        bad |= xmlTextWriterEndElement(w) < 0;
-                }
-                bad |= xmlTextWriterStartElement(w, BAD_CAST "model") < 0;
-                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "virtio") < 0;
-                bad |= xmlTextWriterEndElement(w) < 0;
-                bad |= xmlTextWriterEndElement(w) < 0;
-        }
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "serial") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "pty") < 0;
-        if (x->console_log) {
-                bad |= xmlTextWriterStartElement(w, BAD_CAST "log") < 0;
-                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST x->console_log) < 0;
-                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "append", BAD_CAST "off") < 0;
-                bad |= xmlTextWriterEndElement(w) < 0;
-        }
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "target") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "port", BAD_CAST "0") < 0;
-        bad |= xmlTextWriterEndElement(w) < 0;
-        bad |= xmlTextWriterEndElement(w) < 0;  /* serial */
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "console") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "pty") < 0;
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "target") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "serial") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "port", BAD_CAST "0") < 0;
-        bad |= xmlTextWriterEndElement(w) < 0;
-        bad |= xmlTextWriterEndElement(w) < 0;  /* console */
+        if (x->ch->vm->nic_model && *x->ch->vm->nic_model)
+                bad |= hv_xml_nic(w, x->network ? "default" : NULL) < 0;
+        bad |= hv_xml_serial_console(w, x->console_log) < 0;
         bad |= xmlTextWriterEndElement(w) < 0;  /* devices */
         return bad;
 }

@@ -218,5 +218,9 @@ struct _xmlTextWriter;  /* libxml2's xmlTextWriter: no libxml2 header needed her
  * backing is not NULL; disk i == 0 boots. 0, or -ENOMEM. */
 int hv_xml_disk(struct _xmlTextWriter *w, const char *path, const char *backing, const char *backing_format,
                 size_t i);
+/* A virtio NIC on the libvirt network named network, or user-mode when NULL. */
+int hv_xml_nic(struct _xmlTextWriter *w, const char *network);
+/* Serial port 0 as a pty and the console on it; logged to log when not NULL. */
+int hv_xml_serial_console(struct _xmlTextWriter *w, const char *log);
 
 #endif

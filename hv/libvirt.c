@@ -220,6 +220,54 @@ int hv_xml_disk(xmlTextWriterPtr w, const char *path, const char *backing, const
         return bad ? -ENOMEM : 0;
 }
 
+/* A virtio NIC on libvirt's network (its "default") or, network NULL,
+ * user-mode networking. */
+int hv_xml_nic(struct _xmlTextWriter *w, const char *network)
+{
+        bool bad = false;
+
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "interface") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST (network ? "network" : "user")) < 0;
+        if (network) {
+                bad |= xmlTextWriterStartElement(w, BAD_CAST "source") < 0;
+                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "network", BAD_CAST network) < 0;
+                bad |= xmlTextWriterEndElement(w) < 0;
+        }
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "model") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "virtio") < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;  /* interface */
+        return bad ? -ENOMEM : 0;
+}
+
+/* The serial console: a pty on serial port 0 (what virDomainOpenConsole
+ * reads), its output also logged to log on the host when log is given. */
+int hv_xml_serial_console(struct _xmlTextWriter *w, const char *log)
+{
+        bool bad = false;
+
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "serial") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "pty") < 0;
+        if (log) {
+                bad |= xmlTextWriterStartElement(w, BAD_CAST "log") < 0;
+                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "file", BAD_CAST log) < 0;
+                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "append", BAD_CAST "off") < 0;
+                bad |= xmlTextWriterEndElement(w) < 0;
+        }
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "target") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "port", BAD_CAST "0") < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;  /* serial */
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "console") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "pty") < 0;
+        bad |= xmlTextWriterStartElement(w, BAD_CAST "target") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "serial") < 0;
+        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "port", BAD_CAST "0") < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;
+        bad |= xmlTextWriterEndElement(w) < 0;  /* console */
+        return bad ? -ENOMEM : 0;
+}
+
 /* What the domain XML is made of. */
 struct domain_xml {
         const struct ovf_descriptor *d;
@@ -309,30 +357,9 @@ static int write_domain(xmlTextWriterPtr w, const struct domain_xml *x)
                 }
                 bad |= hv_xml_disk(w, overlay, backing, x->disks[i].format == OVF_DISK_RAW ? "raw" : "vmdk", i) < 0;
         }
-        if (x->vm->nic_model && *x->vm->nic_model) {
-                bad |= xmlTextWriterStartElement(w, BAD_CAST "interface") < 0;
-                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "network") < 0;
-                bad |= xmlTextWriterStartElement(w, BAD_CAST "source") < 0;
-                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "network", BAD_CAST "default") < 0;
-                bad |= xmlTextWriterEndElement(w) < 0;
-                bad |= xmlTextWriterStartElement(w, BAD_CAST "model") < 0;
-                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "virtio") < 0;
-                bad |= xmlTextWriterEndElement(w) < 0;
-                bad |= xmlTextWriterEndElement(w) < 0;
-        }
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "serial") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "pty") < 0;
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "target") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "port", BAD_CAST "0") < 0;
-        bad |= xmlTextWriterEndElement(w) < 0;
-        bad |= xmlTextWriterEndElement(w) < 0;
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "console") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "pty") < 0;
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "target") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "serial") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "port", BAD_CAST "0") < 0;
-        bad |= xmlTextWriterEndElement(w) < 0;
-        bad |= xmlTextWriterEndElement(w) < 0;
+        if (x->vm->nic_model && *x->vm->nic_model)
+                bad |= hv_xml_nic(w, "default") < 0;
+        bad |= hv_xml_serial_console(w, NULL) < 0;
         bad |= xmlTextWriterEndElement(w) < 0;  /* devices */
         bad |= xmlTextWriterEndElement(w) < 0;  /* domain */
         bad |= xmlTextWriterEndDocument(w) < 0;
