@@ -15,6 +15,8 @@ finish() {
     echo "$TESTS_PASSED passed, $TESTS_FAILED failed"
     [ "$TESTS_FAILED" -eq 0 ]
 }
+# die DESCRIPTION: a failure the rest of the test cannot go on from
+die() { fail "$*"; finish; exit 1; }
 # the fixtures a boot test needs; a missing one is a failure, never a skip
 need_fixtures() {
     local f

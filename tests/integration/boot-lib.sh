@@ -92,6 +92,18 @@ sb_setup() {
     XOVA_LIBEXEC_DIR=$XOVA_SRCDIR/scripts timeout 900 "$XOVA" loaders fetch --secure-boot -q
 }
 
+# sb_begin: how the Secure Boot tests start: sb_setup (a failure ends the
+# test), a fixed SOURCE_DATE_EPOCH, TMPDIR inside $T, SHA = the hello shared
+# disk's digest the guest reports, and secs T0 (seconds since T0, one decimal).
+sb_begin() {
+    sb_setup || { echo "FAIL - xova loaders fetch --secure-boot"; exit 1; }
+    export SOURCE_DATE_EPOCH=1700000000
+    export TMPDIR=$T/tmp
+    mkdir -p "$TMPDIR"
+    SHA=$(hello_shared_sha)
+}
+secs() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
 # sb_spec OUT SECURE_BOOT_JSON [ARCH_JSON_EDIT]: the hello spec with absolute
 # fixture paths and "secure_boot": SECURE_BOOT_JSON (a JSON object text)
 sb_spec() {

@@ -15,12 +15,7 @@ FIX=${XOVA_FIXTURES:-}
 . "$XOVA_SRCDIR/tests/integration/boot-lib.sh"
 . "$XOVA_SRCDIR/tests/integration/libvirt-lib.sh"
 need_fixtures
-T=$(mktemp -d /tmp/xova-deploy-lv.XXXXXX)
-chmod 755 "$T"
-trap 'lv_cleanup; rm -rf "$T"' EXIT
-die() { fail "$*"; finish; exit 1; }
-
-lv_daemons || die "libvirtd"
+lv_begin || die "libvirtd"
 POOL=xova-test-$$
 NAME=hello-t$$
 lv_pool "$POOL" "$T/pool" || die "pool"

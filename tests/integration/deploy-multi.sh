@@ -16,12 +16,7 @@ FIX=${XOVA_FIXTURES:-}
 . "$XOVA_SRCDIR/tests/integration/boot-lib.sh"
 . "$XOVA_SRCDIR/tests/integration/libvirt-lib.sh"
 need_fixtures
-T=$(mktemp -d /tmp/xova-deploy-multi.XXXXXX)
-chmod 755 "$T"
-trap 'lv_cleanup; rm -rf "$T"' EXIT
-die() { fail "$*"; finish; exit 1; }
-
-lv_daemons || die "libvirtd"
+lv_begin || die "libvirtd"
 P1=xova-test-$$-a P2=xova-test-$$-b P3=xova-test-$$-small
 NX=hello-m$$-x NA=hello-m$$-a
 lv_pool "$P1" "$T/p1" || die "pool 1"

@@ -1,6 +1,7 @@
 # libvirt-lib.sh - what the deploy tests need from libvirt, started by the
 # test itself and torn down at its end (sourced; call lv_cleanup from the
 # test's EXIT trap):
+#   lv_begin            $T traversable, the cleanup trap, lv_daemons
 #   lv_daemons          virtlogd and libvirtd, if qemu:///system does not
 #                       answer; the ones started here are remembered and
 #                       only those are stopped at the end
@@ -18,6 +19,15 @@ LV_POOLS=()
 LV_DOMAINS=()
 LV_MOUNTS=()
 LV_SSHD_PID=
+
+# lv_begin: how every deploy test starts: its temp dir $T made
+# world-traversable (QEMU runs as libvirt-qemu and opens the volumes under
+# it), the EXIT trap that tears down what the test made, and the daemons.
+lv_begin() {
+    chmod 755 "$T" || return 1
+    trap 'lv_cleanup; rm -rf "$T"' EXIT
+    lv_daemons
+}
 
 lv_answers() { timeout 20 virsh -q -c qemu:///system version >/dev/null 2>&1; }
 

@@ -16,12 +16,7 @@
 . "$XOVA_SRCDIR/tests/lib.sh"
 . "$XOVA_SRCDIR/tests/integration/boot-lib.sh"
 need_fixtures
-sb_setup || { echo "FAIL - xova loaders fetch --secure-boot"; exit 1; }
-export SOURCE_DATE_EPOCH=1700000000
-export TMPDIR=$T/tmp
-mkdir -p "$TMPDIR"
-SHA=$(hello_shared_sha)
-secs() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+sb_begin
 
 # root_uuid RAWDIR ARCH: that arch's root partition uuid in a raw build's summary.json
 root_uuid() {

@@ -8,12 +8,7 @@
 . "$XOVA_SRCDIR/tests/lib.sh"
 . "$XOVA_SRCDIR/tests/integration/boot-lib.sh"
 need_fixtures
-sb_setup || { echo "FAIL - xova loaders fetch --secure-boot"; exit 1; }
-export SOURCE_DATE_EPOCH=1700000000
-export TMPDIR=$T/tmp
-mkdir -p "$TMPDIR"
-SHA=$(hello_shared_sha)
-secs() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+sb_begin
 
 check "a key made now, enrolled offline into copies of the snakeoil vars" sb_test_key "$T/k"
 check "the enrolled certificate is in the vars, the snakeoil one is not" python3 - "$T/k" "$SB_SNAKEOIL_CERT" <<'PY'
