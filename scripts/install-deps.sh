@@ -32,8 +32,9 @@ PKGS=(build-essential autoconf automake libtool pkg-config
 # deploy through libvirt's C API, and the daemons its tests start (libvirtd,
 # virtlogd; sshd on a loopback port for qemu+ssh://)
       libvirt-dev libvirt-daemon-system openssh-server
-# importer compatibility tests: govmomi's own OVF code (Go), virt-v2v, libvmdk's reader
-      golang-go golang-github-vmware-govmomi-dev virt-v2v nbdkit libvmdk-utils python3-libvmdk
+# importer compatibility tests: govmomi's own OVF code (Go), virt-v2v (which runs nbdcopy, from
+# libnbd-bin, though its package does not say so), libvmdk's reader
+      golang-go golang-github-vmware-govmomi-dev virt-v2v nbdkit libnbd-bin libvmdk-utils python3-libvmdk
 # Secure Boot: PE signing and checking, EFI signature lists for offline enrolment;
 # osslsigncode signs own-key loaders (sbsign cannot pin the signing time: not
 # reproducible); ovmf/qemu-efi-aarch64 ship the *.ms.fd and *.snakeoil.fd firmware
