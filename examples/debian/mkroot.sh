@@ -32,7 +32,9 @@ case $arch in
     *) die "unknown architecture '$arch' (x86_64 or aarch64)" ;;
 esac
 suite=bookworm
-pkgs=(systemd-sysv udev "linux-image-cloud-$debarch" busybox)
+# grub-common: not to boot (the universal ESP's GRUB does that) but for
+# virt-v2v, which refuses a UEFI guest with GRUB 2 whose root has no grub-mkconfig.
+pkgs=(systemd-sysv udev "linux-image-cloud-$debarch" busybox grub-common)
 # Bump when the way the root is made changes (options below, hook).
 format=1
 opts=(--variant=minbase --include="$(IFS=,; echo "${pkgs[*]}")"
