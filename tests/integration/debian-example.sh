@@ -1,5 +1,5 @@
 #!/bin/bash
-# xova-test-timeout: 2700  (cold: two mmdebstraps, arm64 under qemu-user ~10-20 min; two TCG boots)
+# xova-test-timeout: 3300  (cold: two mmdebstraps, arm64 under qemu-user ~10-30 min; three TCG boots)
 # Issue 11: the Debian example (examples/debian) is one OVA that boots a real
 # Debian 12 with systemd on x86_64 and on aarch64 (TCG), and serves the shared
 # data disk through `xova run --forward`.
@@ -15,6 +15,9 @@
 #   disk's index.html) and /arch (the guest's uname -m, from the running arch).
 #   --expect stops the guest at the marker, so the run is in the background
 #   with the console logged, and the test watches the log (see xova-run(1)).
+# - Issue 13: `xova deploy --start --expect` puts the same OVA on the local
+#   libvirtd (qemu:///system) and the x86_64 marker arrives; undeploy leaves
+#   nothing behind.
 . "$XOVA_SRCDIR/tests/lib.sh"
 need_fixtures
 export SOURCE_DATE_EPOCH=1700000000
@@ -65,7 +68,9 @@ boot_and_fetch() {
         --console --no-interactive --timeout 1400 >"$log" 2>&1 &
     pid=$!
     # the marker (or the unit's failure line), or the run ending
-    while kill -0 "$pid" 2>/dev/null && ! grep -aq 'XOVA-BOOT-\(OK\|FAIL\) arch=' "$log"; do
+    # (or systemd giving up on a unit the service needs: then no marker comes)
+    while kill -0 "$pid" 2>/dev/null && ! grep -aq -e 'XOVA-BOOT-\(OK\|FAIL\) arch=' \
+              -e 'Dependency failed for .*xova' "$log"; do
         sleep 1
     done
     t=$(( $(date +%s) - start ))
@@ -92,4 +97,48 @@ boot_and_fetch() {
 for arch in "${ARCHES[@]}"; do
     boot_and_fetch "$arch"
 done
+
+# ---- issue 13: deploy it onto the local libvirtd ------------------------------
+# `xova deploy --connect qemu:///system --start --expect` streams the x86_64
+# configuration's disks (boot, its root, the shared disk: not the aarch64
+# root) into a test-private pool, defines and starts the domain, and waits on
+# its console for the root's systemd unit's marker; undeploy leaves no
+# domain, volume or NVRAM. The OVA stays byte-identical and owned as before.
+. "$XOVA_SRCDIR/tests/integration/libvirt-lib.sh"
+before="$(sha256sum < "$OVA") $(stat -c '%u:%g %a %i' "$OVA")"
+if lv_begin; then
+    POOL=xova-test-$$
+    NAME=debian-t$$
+    lv_pool "$POOL" "$T/pool" || fail "a pool for the deploy"
+    lv_forget_domain "$NAME"
+    start=$(date +%s)
+    timeout 1500 "$XOVA" deploy "$OVA" --connect qemu:///system --pool "$POOL" --name "$NAME" \
+        --start --expect "XOVA-BOOT-OK arch=x86_64 service=up" --timeout 1200 \
+        >"$T/deploy.out" 2>"$T/deploy.err"
+    rc=$?
+    echo "# deploy of examples/debian to its marker: $(( $(date +%s) - start )) s"
+    cat "$T/deploy.out"
+    check "deploy --start --expect 'XOVA-BOOT-OK arch=x86_64 service=up' on qemu:///system (exit $rc)" \
+        test $rc -eq 0
+    [ $rc -eq 0 ] || tail -20 "$T/deploy.err"
+    check "the summary line says x86_64, the three volumes and the marker seen" \
+        grep -qE "^host=qemu:///system domain=$NAME arch=x86_64 accel=$LV_ACCEL volumes=boot,root-x86_64,data .* result=ok,marker-seen$" "$T/deploy.out"
+    check "only the x86_64 root travelled" \
+        test "$(lv_vols "$POOL" | tr '\n' ' ')" = "$NAME-boot.qcow2 $NAME-data.qcow2 $NAME-root-x86_64.qcow2 "
+    check "the host's console log has the systemd unit's marker" \
+        grep -aq "XOVA-BOOT-OK arch=x86_64 service=up" "/var/log/libvirt/qemu/$NAME-console.log"
+    check "... printed by the Debian root's systemd" \
+        grep -aq 'Welcome to .*Debian GNU/Linux 12' "/var/log/libvirt/qemu/$NAME-console.log"
+    nvram=/var/lib/libvirt/qemu/nvram/${NAME}_VARS.fd
+    timeout 120 "$XOVA" undeploy "$NAME" --connect qemu:///system 2>"$T/undeploy.err"
+    rc=$?
+    check "undeploy (exit $rc)" test $rc -eq 0
+    check "undeploy: no domain left" bash -c "! virsh -q -c qemu:///system dominfo '$NAME' >/dev/null 2>&1"
+    check "undeploy: no volume left" test -z "$(lv_vols "$POOL")"
+    check "undeploy: no NVRAM left" test ! -e "$nvram"
+else
+    fail "libvirtd for the deploy"
+fi
+after="$(sha256sum < "$OVA") $(stat -c '%u:%g %a %i' "$OVA")"
+check "the OVA is byte-identical and owned as before after run and deploy" test "$before" = "$after"
 finish
