@@ -3,8 +3,8 @@
 # test's EXIT trap):
 #   lv_begin            $T traversable, the cleanup trap, lv_daemons
 #   lv_daemons          virtlogd and libvirtd, if qemu:///system does not
-#                       answer; the ones started here are remembered and
-#                       only those are stopped at the end
+#                       answer; the ones the suite started are remembered
+#                       and only those are stopped, by the last test out
 #   lv_pool NAME DIR    a transient dir pool (name carries the test's PID)
 #   lv_sshd             an sshd on a free loopback port with a throwaway
 #                       host key and client key in $T; sets LV_SSH_URI
@@ -14,7 +14,14 @@
 # the accelerator deploy must choose for this host's own arch: where /dev/kvm
 # is known broken (CI: XOVA_TEST_KVM_BROKEN=1) TCG, else whatever the probe says
 if [ -n "${XOVA_TEST_KVM_BROKEN:-}" ]; then LV_ACCEL=tcg; else LV_ACCEL='(tcg|kvm)'; fi
-LV_STARTED_PIDS=()
+# Tests run in parallel (make -j) and share the daemons: each holds a shared
+# lock on LV_LOCK while it uses them; the pids the suite started are listed
+# in LV_STARTED; the last test out (the one that gets the lock exclusively)
+# stops them. So a test never stops daemons another test is using, and
+# never stops daemons no test started.
+LV_LOCK=${XOVA_TEST_LIBVIRT_LOCK:-/run/xova-test-libvirt.lock}
+LV_STARTED=$LV_LOCK.started
+LV_LOCK_FD=
 LV_POOLS=()
 LV_DOMAINS=()
 LV_MOUNTS=()
@@ -33,14 +40,17 @@ lv_answers() { timeout 20 virsh -q -c qemu:///system version >/dev/null 2>&1; }
 
 lv_daemons() {
     local p i
+    exec {LV_LOCK_FD}>>"$LV_LOCK" || return 1
+    flock -s "$LV_LOCK_FD" || return 1
     lv_answers && return 0
     for p in virtlogd libvirtd; do
         if [ "$p" = virtlogd ] && [ -S /run/libvirt/virtlogd-sock ] && pgrep -x virtlogd >/dev/null; then
             continue
         fi
-        "$p" -d || { echo "FAIL - cannot start $p" >&2; return 1; }
+        # (without the lock's fd: a daemon holding it would keep it forever)
+        "$p" -d {LV_LOCK_FD}>&- || { echo "FAIL - cannot start $p" >&2; return 1; }
         for i in $(seq 50); do [ -s "/run/$p.pid" ] && break; sleep 0.1; done
-        LV_STARTED_PIDS+=("$(cat "/run/$p.pid")")
+        echo "$p $(cat "/run/$p.pid")" >> "$LV_STARTED"
     done
     for i in $(seq 100); do lv_answers && return 0; sleep 0.2; done
     echo "FAIL - libvirtd does not answer on qemu:///system" >&2
@@ -82,7 +92,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 CFG
-    /usr/sbin/sshd -f "$T/sshd_config" -E "$T/sshd.log" || { cat "$T/sshd.log" >&2; return 1; }
+    /usr/sbin/sshd -f "$T/sshd_config" -E "$T/sshd.log" {LV_LOCK_FD}>&- || { cat "$T/sshd.log" >&2; return 1; }
     local i
     for i in $(seq 50); do [ -s "$T/sshd.pid" ] && break; sleep 0.1; done
     LV_SSHD_PID=$(cat "$T/sshd.pid")
@@ -110,8 +120,14 @@ lv_cleanup() {
     done
     for m in "${LV_MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
     [ -n "$LV_SSHD_PID" ] && kill "$LV_SSHD_PID" 2>/dev/null
-    # only what this test started, newest first (libvirtd before virtlogd)
-    for ((p = ${#LV_STARTED_PIDS[@]} - 1; p >= 0; p--)); do
-        kill "${LV_STARTED_PIDS[$p]}" 2>/dev/null
-    done
+    # the daemons the suite started, newest first (libvirtd before
+    # virtlogd), by the last test that uses them
+    [ -n "$LV_LOCK_FD" ] || return 0
+    if flock -x -n "$LV_LOCK_FD" && [ -s "$LV_STARTED" ]; then
+        tac "$LV_STARTED" | while read -r name pid; do
+            [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] && kill "$pid"
+        done
+        rm -f "$LV_STARTED"
+    fi
+    exec {LV_LOCK_FD}>&-
 }
