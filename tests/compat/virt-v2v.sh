@@ -15,6 +15,7 @@
 # virt-v2v runs libguestfs's appliance: TCG here (/dev/kvm is broken on CI),
 # its cache and temp files in this test's directory.
 . "$XOVA_SRCDIR/tests/lib.sh"
+. "$XOVA_SRCDIR/tests/integration/boot-lib.sh"
 need_fixtures
 export SOURCE_DATE_EPOCH=1700000000
 export LIBGUESTFS_BACKEND=direct LIBGUESTFS_CACHEDIR=$T/lgcache TMPDIR=$T
@@ -67,10 +68,7 @@ if [ ${#disks[@]} -eq 3 ] && [ -f "$loader" ] && [ -f "$vars" ]; then
         -drive "if=pflash,format=raw,file=$T/vars.fd" "${args[@]}" \
         -nic user,model=virtio-net-pci,restrict=on -serial "file:$log" -monitor none &
     pid=$!
-    while kill -0 "$pid" 2>/dev/null && ! grep -aq -e 'XOVA-BOOT-\(OK\|FAIL\) arch=' \
-              -e 'Dependency failed for .*xova' "$log" 2>/dev/null; do
-        sleep 1
-    done
+    wait_debian_marker "$pid" "$log"
     echo "# the converted guest: $(( $(date +%s) - start )) s to the marker"
     kill "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null

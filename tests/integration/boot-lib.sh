@@ -18,6 +18,17 @@ hello_marker() {
     echo "XOVA-BOOT-OK arch=$1 root=$2 shared=$(hello_shared_sha)"
 }
 
+# wait_debian_marker PID LOG: returns once LOG, the console of the guest
+# process PID, has the Debian example's marker or its unit's failure line,
+# or systemd gave up on a unit the service needs (then no marker comes), or
+# PID has ended
+wait_debian_marker() {
+    while kill -0 "$1" 2>/dev/null && ! grep -aq -e 'XOVA-BOOT-\(OK\|FAIL\) arch=' \
+              -e 'Dependency failed for .*xova' "$2" 2>/dev/null; do
+        sleep 1
+    done
+}
+
 # initrd_no_marker INITRD: 0 when the gzip'd cpio INITRD unpacks, has an /init
 # that hands over with switch_root, and no file in it holds the marker text
 # (so a marker on the console can only come from the root disk)

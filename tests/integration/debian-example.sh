@@ -19,6 +19,7 @@
 #   libvirtd (qemu:///system) and the x86_64 marker arrives; undeploy leaves
 #   nothing behind.
 . "$XOVA_SRCDIR/tests/lib.sh"
+. "$XOVA_SRCDIR/tests/integration/boot-lib.sh"
 need_fixtures
 export SOURCE_DATE_EPOCH=1700000000
 EX=$XOVA_SRCDIR/examples/debian
@@ -67,12 +68,7 @@ boot_and_fetch() {
     timeout 1500 "$XOVA" run "$OVA" --arch "$arch" --accel tcg --forward "127.0.0.1:$port:80" \
         --console --no-interactive --timeout 1400 >"$log" 2>&1 &
     pid=$!
-    # the marker (or the unit's failure line), or the run ending
-    # (or systemd giving up on a unit the service needs: then no marker comes)
-    while kill -0 "$pid" 2>/dev/null && ! grep -aq -e 'XOVA-BOOT-\(OK\|FAIL\) arch=' \
-              -e 'Dependency failed for .*xova' "$log"; do
-        sleep 1
-    done
+    wait_debian_marker "$pid" "$log"
     t=$(( $(date +%s) - start ))
     echo "# booted $arch in $t s"
     check "$arch: the root's unit prints 'XOVA-BOOT-OK arch=$arch service=up' on the serial console" \
