@@ -21,7 +21,7 @@
 
 #include <json-c/json.h>
 
-#include "appliance/appliance.h"
+#include "appliance/appliance-internal.h"
 #include "bootpart/bootpart.h"
 #include "ovf/ovf.h"
 
@@ -49,6 +49,7 @@ struct plan_disk {
         size_t n_parts;
         char *path;                     /* where the raw image is written */
         uint64_t size;
+        struct bootpart_gpt_part gp[24];        /* as written: offsets */
 };
 
 struct plan {
@@ -261,24 +262,28 @@ static int plan_make(struct plan *p, const struct appliance_build_opts *o,
         return 0;
 }
 
-static int write_disk(struct plan *p, struct plan_disk *pd, const struct bootpart_usp *usp,
-                      const char *workdir, const struct xova_progress *progress, struct xerr *e)
+/* The disk's file at its full size with its GPT; no partition content yet. */
+static int write_gpt(struct plan_disk *pd, struct bootpart_gpt_part *gp, struct xerr *e)
 {
-        struct bootpart_gpt_part gp[ELEMENTSOF(pd->parts)];
-        struct appliance_fs_opts fo = { .seed = p->seed, .epoch = p->epoch, .workdir = workdir };
-        int r;
-
-        for (size_t i = 0; i < pd->n_parts; i++)
+        for (size_t i = 0; i < pd->n_parts; i++) {
                 gp[i] = (struct bootpart_gpt_part) {
                         .name = pd->parts[i].name,
                         .type = pd->parts[i].type,
                         .size = pd->parts[i].size,
                 };
-        for (size_t i = 0; i < pd->n_parts; i++)
                 memcpy(gp[i].uuid, pd->parts[i].uuid, 16);
-        r = bootpart_gpt_write(pd->path, pd->guid, gp, pd->n_parts, &pd->size, e);
-        if (r < 0)
-                return r;
+        }
+        return bootpart_gpt_write(pd->path, pd->guid, gp, pd->n_parts, &pd->size, e);
+}
+
+/* The partitions' content: the USP (bootpart/), file systems (ext4). */
+static int write_parts(struct plan *p, struct plan_disk *pd, const struct bootpart_gpt_part *gp,
+                       const struct bootpart_usp *usp, const char *workdir,
+                       const struct xova_progress *progress, struct xerr *e)
+{
+        struct appliance_fs_opts fo = { .seed = p->seed, .epoch = p->epoch, .workdir = workdir };
+        int r;
+
         for (size_t i = 0; i < pd->n_parts; i++) {
                 struct plan_part *pp = &pd->parts[i];
                 if (pp->kind == PART_USP) {
@@ -451,6 +456,62 @@ static int payloads_from_root(const struct appliance *a, const struct appliance_
         return 0;
 }
 
+/* The disk pipeline's producer (pipeline.c): disk i's partitions. */
+struct make_ctx {
+        struct plan *p;
+        const struct bootpart_usp *usp;
+        const char *workdir;
+        struct appliance_pipe *pipe;
+};
+
+static int make_disk(void *ctx, size_t i, const struct xova_progress *progress, struct xerr *e)
+{
+        struct make_ctx *m = ctx;
+
+        return write_parts(m->p, &m->p->disks[i], m->p->disks[i].gp, m->usp, m->workdir, progress, e);
+}
+
+/* ovf_export's disk_ready: the pipeline's wait, and the fault tests'
+ * pause point once every disk is whole and nothing is committed. */
+static int disk_ready(void *ctx, size_t i, struct xerr *e)
+{
+        struct make_ctx *m = ctx;
+        int r = appliance_pipe_wait(m->pipe, i, e);
+
+        if (r == 0 && i + 1 == m->p->n_disks)
+                xova_pause_point("disks");
+        return r;
+}
+
+/* The OVA or OVF directory: ovf_export converting disk i while the
+ * pipeline's thread writes disk i+1. */
+static int export_bundle(struct plan *p, const struct appliance_build_opts *o, struct ovf_descriptor *desc,
+                         const struct bootpart_usp *usp, const char *workdir, struct xerr *e)
+{
+        struct make_ctx m = { .p = p, .usp = usp, .workdir = workdir };
+        struct ovf_export_opts eo = {
+                .format = o->format == APPLIANCE_FORMAT_DIR ? OVF_EXPORT_DIR : OVF_EXPORT_OVA,
+                .disk_format = OVF_DISK_VMDK_STREAM,
+                .force = o->force,
+                .epoch = p->epoch,
+                .seed = p->seed,
+                .sign_key = o->sign_key,
+                .sign_cert = o->sign_cert,
+                .workdir = workdir,
+                .disk_ready = disk_ready,
+        };
+        int r;
+
+        r = appliance_pipe_start(p->n_disks, make_disk, &m, &o->progress, &m.pipe, e);
+        if (r < 0)
+                return r;
+        eo.progress = *appliance_pipe_progress(m.pipe);
+        eo.disk_ready_ctx = &m;
+        r = ovf_export(o->output, desc, &eo, e);
+        appliance_pipe_stop(m.pipe);
+        return r;
+}
+
 int appliance_build(const struct appliance *a, const struct appliance_build_opts *o,
                     struct xerr *e)
 {
@@ -561,30 +622,24 @@ int appliance_build(const struct appliance *a, const struct appliance_build_opts
                         goto out;
                 }
         }
+        /* every disk at its final size first: the descriptor needs them */
         for (size_t i = 0; i < p->n_disks; i++) {
-                r = write_disk(p, &p->disks[i], &usp, workdir, &o->progress, e);
+                r = write_gpt(&p->disks[i], p->disks[i].gp, e);
                 if (r < 0)
                         goto out;
         }
-        xova_pause_point("disks");
-
         if (o->format == APPLIANCE_FORMAT_RAW) {
+                for (size_t i = 0; i < p->n_disks; i++) {
+                        r = write_parts(p, &p->disks[i], p->disks[i].gp, &usp, workdir, &o->progress, e);
+                        if (r < 0)
+                                goto out;
+                }
+                xova_pause_point("disks");
                 r = write_summary(p, diskdir, e);
                 if (r < 0)
                         goto out;
                 r = xova_atomic_dir_commit(outdir, e);
         } else {
-                struct ovf_export_opts eo = {
-                        .format = o->format == APPLIANCE_FORMAT_DIR ? OVF_EXPORT_DIR : OVF_EXPORT_OVA,
-                        .disk_format = OVF_DISK_VMDK_STREAM,
-                        .force = o->force,
-                        .epoch = p->epoch,
-                        .seed = p->seed,
-                        .sign_key = o->sign_key,
-                        .sign_cert = o->sign_cert,
-                        .workdir = workdir,
-                        .progress = o->progress,
-                };
                 desc = calloc(1, sizeof(*desc));
                 if (!desc) {
                         r = xerr_set(e, -ENOMEM, NULL, "out of memory");
@@ -593,7 +648,7 @@ int appliance_build(const struct appliance *a, const struct appliance_build_opts
                 r = fill_descriptor(p, desc, e);
                 if (r < 0)
                         goto out;
-                r = ovf_export(o->output, desc, &eo, e);
+                r = export_bundle(p, o, desc, &usp, workdir, e);
         }
 out:
         for (size_t i = 0; i < p->n_disks; i++)

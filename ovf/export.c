@@ -141,6 +141,14 @@ struct export_state {
         char *ovf_name, *mf_name, *cert_name;
 };
 
+/* Waits, when the caller asked for it, until disk i's image is whole. */
+static int disk_ready(const struct export_state *s, size_t i, struct xerr *e)
+{
+        if (!s->o->disk_ready)
+                return 0;
+        return s->o->disk_ready(s->o->disk_ready_ctx, i, e);
+}
+
 /* Opens disk i's source and names its member; converts nothing. */
 static int disk_prepare(struct export_state *s, size_t i, struct xerr *e)
 {
@@ -430,6 +438,9 @@ static int write_ova_inplace(struct export_state *s, struct xerr *e)
                 if (!seed)
                         return xerr_set(e, -ENOMEM, k->id, "out of memory");
                 at[i] = end;
+                r = disk_ready(s, i, e);
+                if (r < 0)
+                        return r;
                 if (lseek(fd, (off_t) (end + TAR_BLOCK), SEEK_SET) < 0)
                         return xerr_set_errno(e, -errno, s->target, "cannot seek");
                 r = ovf_vmdk_write_named(s->src_fds[i], k->capacity, fd, seed, k->href, s->o->threads, &s->o->progress, &info, e);
@@ -605,7 +616,9 @@ int ovf_export(const char *target, struct ovf_descriptor *d, const struct ovf_ex
                 goto out;
 
         for (size_t i = 0; i < d->n_disks; i++) {
-                r = convert_disk(&s, i, e);
+                r = disk_ready(&s, i, e);
+                if (r == 0)
+                        r = convert_disk(&s, i, e);
                 if (r < 0)
                         goto out;
         }

@@ -187,6 +187,13 @@ struct ovf_export_opts {
         const char *workdir;            /* scratch space for converted disks */
         unsigned threads;               /* 0 = all cores */
         struct xova_progress progress;
+        /* When set, called (on the calling thread) before disk i's source
+         * is first read, in disk order: returns once the image is whole
+         * (its size already final when ovf_export is called), or an error
+         * that ends the export. Lets the caller still be writing disk i+1
+         * while disk i is compressed. */
+        int (*disk_ready)(void *ctx, size_t i, struct xerr *e);
+        void *disk_ready_ctx;
 };
 
 /* d->disks[i].source name raw images; fills format, file_size, populated,

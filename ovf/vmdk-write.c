@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -568,6 +569,7 @@ static int vmdk_write(struct vmdk_writer *w, const char *seed, unsigned threads,
 {
         uint8_t digest[EVP_MAX_MD_SIZE];
         unsigned mdlen = 0;
+        sigset_t all, old;
         int r;
 
         r = writer_setup(w, threads);
@@ -575,11 +577,18 @@ static int vmdk_write(struct vmdk_writer *w, const char *seed, unsigned threads,
                 r = write_head(w, seed);
         if (r < 0)
                 return r;
-        for (; w->n_threads < w->threads; w->n_threads++) {
+        /* workers take no signals: the handlers (common/tempreg.c) run on
+         * the thread that blocks them while it registers a temp */
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        for (r = 0; r == 0 && w->n_threads < w->threads; w->n_threads++) {
                 r = -pthread_create(&w->tids[w->n_threads], NULL, worker_main, &w->p);
                 if (r < 0)
-                        return xerr_set_errno(w->e, r, w->where, "cannot start thread");
+                        break;
         }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r < 0)
+                return xerr_set_errno(w->e, r, w->where, "cannot start thread");
         while (w->write_seq < w->p.n_grains) {
                 r = read_ahead(w);
                 if (r >= 0)

@@ -584,6 +584,17 @@ fake_tool mke2fs "exec env -u E2FSPROGS_FAKE_TIME '$REAL_MKE2FS' \"\$@\""
 lie_case "mke2fs exits 0 but ignores E2FSPROGS_FAKE_TIME" \
     "mke2fs: .*exited 0 but the ext4 superblock at offset 1048576 says it was made at [0-9]+, want $SOURCE_DATE_EPOCH"
 # (the content is written in-process by libext2fs: no debugfs, no mke2fs -d to lie)
+# a later disk fails while the ones before it are already going into the
+# OVA (appliance/pipeline.c writes disk i+1 while ovf/ converts disk i):
+# the second mke2fs (the aarch64 root) exits 1; the build ends with its
+# error, whole, not a hang, a half OVA or the first disk's success
+fake_tool mke2fs "echo >> '$T/mke2fs-calls'; [ \$(wc -l < '$T/mke2fs-calls') -eq 2 ] &&
+    { echo 'planted failure' >&2; exit 1; }; exec '$REAL_MKE2FS' \"\$@\""
+for fmt in ova dir raw; do
+    : > "$T/mke2fs-calls"
+    lie_case "the second disk's mke2fs fails, $fmt" \
+        "mke2fs: hello-root-aarch64.raw, partition 'root-aarch64': .*failed with exit status 1: planted failure" "$fmt"
+done
 
 # ---------------------------------------------------------------- 7. stdout to /dev/full
 if [ -w /dev/full ]; then
