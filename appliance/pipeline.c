@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "appliance/appliance-internal.h"
 
@@ -73,6 +74,7 @@ static void *producer(void *arg)
                         p->err = e;
                 } else {
                         p->n_ready = i + 1;
+                        xova_debug("pipeline: disk %zu of %zu written", i + 1, p->n);
                 }
                 pthread_cond_broadcast(&p->changed);
                 pthread_mutex_unlock(&p->lock);
@@ -123,8 +125,16 @@ int appliance_pipe_wait(struct appliance_pipe *p, size_t i, struct xerr *e)
         int r = 0;
 
         pthread_mutex_lock(&p->lock);
-        while (p->n_ready <= i && !p->failed)
-                pthread_cond_wait(&p->changed, &p->lock);
+        if (p->n_ready <= i && !p->failed) {
+                struct timespec t0, t1;
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                while (p->n_ready <= i && !p->failed)
+                        pthread_cond_wait(&p->changed, &p->lock);
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                /* the converter idle: what the overlap did not hide */
+                xova_debug("pipeline: waited %.3f s for disk %zu", (double) (t1.tv_sec - t0.tv_sec) +
+                           (double) (t1.tv_nsec - t0.tv_nsec) / 1e9, i + 1);
+        }
         if (p->n_ready <= i) {
                 *e = p->err;
                 r = p->r;

@@ -193,22 +193,23 @@ for i in $(seq "$PHASE_RUNS"); do
         my $t0 = time;
         my $pid = open(my $fh, "-|") // die;
         if (!$pid) { open(STDERR, ">&STDOUT"); exec @ARGV or die; }
-        my %first;
+        my (%first, $written, $waited);
         while (<$fh>) {
             my $t = time - $t0;
             $first{grub} //= $t if m{spawn: \S*grub-mkimage};
-            $first{ext4} //= $t if m{spawn: \S*mke2fs};
             $first{export} //= $t if m{atomic: .*\.ova via};
+            $written = $t if m{pipeline: disk (\d+) of \1 written};
+            $waited += $1 if m{pipeline: waited ([0-9.]+) s};
         }
         close $fh; my $end = time - $t0;
-        printf "roots+plan %.3f\nboot-disk %.3f\next4 %.3f\nexport %.3f\ntotal %.3f\n",
-            $first{grub}, $first{ext4} - $first{grub}, $first{export} - $first{ext4},
-            $end - $first{export}, $end;
+        printf "roots+plan %.3f\ndisks %.3f\nexport %.3f\nwaited %.3f\ntotal %.3f\n",
+            $first{grub}, $written - $first{grub}, $end - $first{export}, $waited // 0, $end;
     ' env XOVA_DEBUG=1 "$XOVA" build "$SPEC" -o "$T/p.ova" --force >> "$T/t.phases"
     rm -f "$T/p.ova"
 done
 echo "xova phases (median of $PHASE_RUNS XOVA_DEBUG runs, s; roots+plan = spec, kernels out of the roots;"
-echo "  boot-disk = grub-mkimage, FAT; ext4 = the root and data file systems; export = VMDKs, hashes, tar, fsync):"
-for k in roots+plan boot-disk ext4 export total; do
+echo "  disks = the boot disk and the file systems, written by the pipeline's thread while export (VMDKs,"
+echo "  hashes, tar, fsync) converts the disks before; waited = export idle, waiting for a disk):"
+for k in roots+plan disks export waited total; do
     printf '  %-10s %6.3f\n' "$k" "$(awk -v k="$k" '$1 == k {print $2}' "$T/t.phases" | median)"
 done
