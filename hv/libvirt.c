@@ -283,23 +283,6 @@ struct domain_xml {
 /* Every writer call is checked: `bad` collects failures (libxml2 returns
  * -1), so no control flow hides in a macro. */
 
-/* Inside <os>: the bundle needs Secure Boot (xova:SecureBoot), so libvirt
- * must pick (or keep) firmware with it, as `xova run` does. */
-static int write_secure_boot_xml(xmlTextWriterPtr w, const struct hv_firmware *fw)
-{
-        bool bad = false;
-
-        if (!fw->secure_boot)
-                return 0;
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "firmware") < 0;
-        bad |= xmlTextWriterStartElement(w, BAD_CAST "feature") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "enabled", BAD_CAST "yes") < 0;
-        bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST "secure-boot") < 0;
-        bad |= xmlTextWriterEndElement(w) < 0;
-        bad |= xmlTextWriterEndElement(w) < 0;
-        return bad ? -EIO : 0;
-}
-
 static int write_domain(xmlTextWriterPtr w, const struct domain_xml *x)
 {
         bool bad = false;
@@ -325,6 +308,11 @@ static int write_domain(xmlTextWriterPtr w, const struct domain_xml *x)
         bad |= xmlTextWriterEndElement(w) < 0;
         bad |= xmlTextWriterStartElement(w, BAD_CAST "loader") < 0;
         bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "readonly", BAD_CAST "yes") < 0;
+        /* firmware that needs SMM (x86 Secure Boot: its variable store is
+         * writable only from SMM) is a "secure" loader, as `xova run` gives
+         * QEMU smm=on and a secure pflash (hv/qemu.c) */
+        if (x->fw->requires_smm)
+                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "secure", BAD_CAST "yes") < 0;
         bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST (x->fw->nvram_template ? "pflash" : "rom")) < 0;
         bad |= xmlTextWriterWriteString(w, BAD_CAST x->fw->executable) < 0;
         bad |= xmlTextWriterEndElement(w) < 0;
@@ -335,11 +323,20 @@ static int write_domain(xmlTextWriterPtr w, const struct domain_xml *x)
                 bad |= xmlTextWriterWriteString(w, BAD_CAST x->vars) < 0;
                 bad |= xmlTextWriterEndElement(w) < 0;
         }
-        bad |= write_secure_boot_xml(w, x->fw) < 0;
+        /* No <firmware> feature list here: libvirt refuses one beside a
+         * loader path ("cannot use feature-based firmware autoselection when
+         * firmware autoselection is disabled"). The loader named is already
+         * the one `xova run` picked: for a Secure Boot bundle the enrolled
+         * firmware, its vars template the enrolled keys. */
         bad |= xmlTextWriterEndElement(w) < 0;  /* os */
 
         bad |= xmlTextWriterStartElement(w, BAD_CAST "features") < 0;
         bad |= xmlTextWriterWriteElement(w, BAD_CAST "acpi", NULL) < 0;
+        if (x->fw->requires_smm) {
+                bad |= xmlTextWriterStartElement(w, BAD_CAST "smm") < 0;
+                bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "state", BAD_CAST "on") < 0;
+                bad |= xmlTextWriterEndElement(w) < 0;
+        }
         bad |= xmlTextWriterEndElement(w) < 0;
         bad |= xmlTextWriterStartElement(w, BAD_CAST "cpu") < 0;
         bad |= xmlTextWriterWriteAttribute(w, BAD_CAST "mode", BAD_CAST (x->kvm ? "host-passthrough" : "maximum")) < 0;
