@@ -15,7 +15,7 @@
 
 #include "common/common.h"
 
-#define DATA_WINDOW (64 * 1024)         /* bytes buffered per write: 16 blocks */
+#define DATA_WINDOW (1024 * 1024)       /* bytes buffered per write: 256 blocks */
 
 /* One name in the image: its path relative to the root, and its inode. */
 struct node {
@@ -43,6 +43,8 @@ struct writer {
         size_t n_nodes, cap_nodes;
         struct devino *links;
         size_t n_links, cap_links;
+        int data_fd;                    /* the image, for file data (content-inode.c) */
+        uint64_t data_offset;           /* of the file system in it */
         uint8_t *window;                /* DATA_WINDOW bytes */
         uint8_t *read_buf;              /* DATA_WINDOW bytes, directory sources */
         la_int64_t read_off;
