@@ -58,14 +58,18 @@ int appliance_tar_open(const char *path, const char *kind, int *ret_fd, struct a
  * thread waits for disk i with appliance_pipe_wait (before ovf_export
  * reads it: its disk_ready callback) and reports progress through
  * appliance_pipe_progress(), which serializes both threads' reports.
- * appliance_pipe_stop lets the disk being written finish, starts no other,
- * joins and frees; call it on every path. */
+ * appliance_pipe_release(i) says disk i is converted and never read again:
+ * once every disk is written, the thread calls drop(ctx, i) for it (NULL:
+ * nothing dropped). appliance_pipe_stop lets the disk being written
+ * finish, starts no other, joins and frees; call it on every path. */
 struct appliance_pipe;
 typedef int (*appliance_pipe_make_fn)(void *ctx, size_t i, const struct xova_progress *progress,
                                       struct xerr *e);
-int appliance_pipe_start(size_t n, appliance_pipe_make_fn make, void *ctx, const struct xova_progress *progress,
-                         struct appliance_pipe **ret, struct xerr *e);
+typedef void (*appliance_pipe_drop_fn)(void *ctx, size_t i);
+int appliance_pipe_start(size_t n, appliance_pipe_make_fn make, appliance_pipe_drop_fn drop, void *ctx,
+                         const struct xova_progress *progress, struct appliance_pipe **ret, struct xerr *e);
 int appliance_pipe_wait(struct appliance_pipe *p, size_t i, struct xerr *e);
+void appliance_pipe_release(struct appliance_pipe *p, size_t i);
 const struct xova_progress *appliance_pipe_progress(const struct appliance_pipe *p);
 void appliance_pipe_stop(struct appliance_pipe *p);
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -483,6 +484,24 @@ static int disk_ready(void *ctx, size_t i, struct xerr *e)
         return r;
 }
 
+/* ovf_export's disk_done: disk i is converted; the pipeline's thread
+ * deletes its scratch image (drop_disk) once it has written every disk. */
+static void disk_done(void *ctx, size_t i)
+{
+        struct make_ctx *m = ctx;
+
+        appliance_pipe_release(m->pipe, i);
+}
+
+static void drop_disk(void *ctx, size_t i)
+{
+        struct make_ctx *m = ctx;
+
+        /* best effort: the work directory's removal takes what is left */
+        if (unlink(m->p->disks[i].path) == 0)
+                xova_debug("pipeline: dropped %s", m->p->disks[i].file);
+}
+
 /* The OVA or OVF directory: ovf_export converting disk i while the
  * pipeline's thread writes disk i+1. */
 static int export_bundle(struct plan *p, const struct appliance_build_opts *o, struct ovf_descriptor *desc,
@@ -499,10 +518,11 @@ static int export_bundle(struct plan *p, const struct appliance_build_opts *o, s
                 .sign_cert = o->sign_cert,
                 .workdir = workdir,
                 .disk_ready = disk_ready,
+                .disk_done = disk_done,
         };
         int r;
 
-        r = appliance_pipe_start(p->n_disks, make_disk, &m, &o->progress, &m.pipe, e);
+        r = appliance_pipe_start(p->n_disks, make_disk, drop_disk, &m, &o->progress, &m.pipe, e);
         if (r < 0)
                 return r;
         eo.progress = *appliance_pipe_progress(m.pipe);

@@ -12,6 +12,11 @@
  * interleaving, so outputs stay byte-identical (tests/cli/golden.sh,
  * reproducible.sh).
  *
+ * Once every disk is written, the producer drops the images the consumer
+ * released (appliance_pipe_release: converted, never read again), while
+ * the export goes on: deleting a root's 1 GiB scratch image evicts its
+ * page cache, 0.1 s of CPU that was the build's serial tail.
+ *
  * Signals: the producer runs with every signal blocked, so the handlers of
  * common/tempreg.c (remove the temps, re-raise) run on another thread; a
  * child the producer spawns starts with an empty mask (xova_spawn).
@@ -36,7 +41,9 @@ struct appliance_pipe {
         int r;                          /* the producer's error, when failed */
         struct xerr err;
         appliance_pipe_make_fn make;
+        appliance_pipe_drop_fn drop;
         void *ctx;
+        bool *released, *dropped;       /* n each */
         struct xova_progress user, locked;
         pthread_mutex_t progress_lock;
         pthread_t tid;
@@ -79,25 +86,53 @@ static void *producer(void *arg)
                 pthread_cond_broadcast(&p->changed);
                 pthread_mutex_unlock(&p->lock);
                 if (r < 0)
-                        break;
+                        return NULL;
         }
+        /* drop what the consumer released, until all is or it stops us */
+        pthread_mutex_lock(&p->lock);
+        for (size_t left = p->n; left > 0 && !p->cancel && p->drop;) {
+                size_t i;
+                for (i = 0; i < p->n && !(p->released[i] && !p->dropped[i]); i++)
+                        ;
+                if (i == p->n) {
+                        pthread_cond_wait(&p->changed, &p->lock);
+                        continue;
+                }
+                p->dropped[i] = true;
+                left--;
+                pthread_mutex_unlock(&p->lock);
+                p->drop(p->ctx, i);
+                pthread_mutex_lock(&p->lock);
+        }
+        pthread_mutex_unlock(&p->lock);
         return NULL;
 }
 
-int appliance_pipe_start(size_t n, appliance_pipe_make_fn make, void *ctx, const struct xova_progress *progress,
-                         struct appliance_pipe **ret, struct xerr *e)
+int appliance_pipe_start(size_t n, appliance_pipe_make_fn make, appliance_pipe_drop_fn drop, void *ctx,
+                         const struct xova_progress *progress, struct appliance_pipe **ret, struct xerr *e)
 {
         struct appliance_pipe *p = calloc(1, sizeof(*p));
         sigset_t all, old;
         int r;
 
-        if (!p)
+        if (p) {
+                p->released = calloc(n ? n : 1, sizeof(bool));
+                p->dropped = calloc(n ? n : 1, sizeof(bool));
+        }
+        if (!p || !p->released || !p->dropped) {
+                if (p) {
+                        free(p->released);
+                        free(p->dropped);
+                }
+                free(p);
                 return xerr_set(e, -ENOMEM, NULL, "out of memory");
+        }
         pthread_mutex_init(&p->lock, NULL);
         pthread_mutex_init(&p->progress_lock, NULL);
         pthread_cond_init(&p->changed, NULL);
         p->n = n;
         p->make = make;
+        p->drop = drop;
         p->ctx = ctx;
         if (progress)
                 p->user = *progress;
@@ -143,17 +178,30 @@ int appliance_pipe_wait(struct appliance_pipe *p, size_t i, struct xerr *e)
         return r;
 }
 
+void appliance_pipe_release(struct appliance_pipe *p, size_t i)
+{
+        pthread_mutex_lock(&p->lock);
+        if (i < p->n)
+                p->released[i] = true;
+        pthread_cond_broadcast(&p->changed);
+        pthread_mutex_unlock(&p->lock);
+}
+
 void appliance_pipe_stop(struct appliance_pipe *p)
 {
         if (!p)
                 return;
         if (p->started) {
-                /* the disk being written is finished, no further one begun */
+                /* the disk being written is finished, no further one begun,
+                 * no further image dropped (the caller removes the rest) */
                 pthread_mutex_lock(&p->lock);
                 p->cancel = true;
+                pthread_cond_broadcast(&p->changed);
                 pthread_mutex_unlock(&p->lock);
                 pthread_join(p->tid, NULL);
         }
+        free(p->released);
+        free(p->dropped);
         pthread_cond_destroy(&p->changed);
         pthread_mutex_destroy(&p->progress_lock);
         pthread_mutex_destroy(&p->lock);

@@ -149,6 +149,16 @@ static int disk_ready(const struct export_state *s, size_t i, struct xerr *e)
         return s->o->disk_ready(s->o->disk_ready_ctx, i, e);
 }
 
+/* Disk i's source is read for the last time: closed, and the caller told. */
+static void disk_done(const struct export_state *s, size_t i)
+{
+        if (s->src_fds[i] >= 0)
+                close(s->src_fds[i]);
+        s->src_fds[i] = -1;
+        if (s->o->disk_done)
+                s->o->disk_done(s->o->disk_ready_ctx, i);
+}
+
 /* Opens disk i's source and names its member; converts nothing. */
 static int disk_prepare(struct export_state *s, size_t i, struct xerr *e)
 {
@@ -226,6 +236,7 @@ static int convert_disk(struct export_state *s, size_t i, struct xerr *e)
                 k->file_size = info.file_size;
                 k->populated = info.populated;
                 memcpy(s->sha[i], info.sha256, 32);
+                disk_done(s, i);
                 return 0;
         }
 
@@ -449,6 +460,7 @@ static int write_ova_inplace(struct export_state *s, struct xerr *e)
                 k->file_size = info.file_size;
                 k->populated = info.populated;
                 memcpy(s->sha[i], info.sha256, 32);
+                disk_done(s, i);
                 end += TAR_BLOCK + PAD512(info.file_size);
         }
 

@@ -193,6 +193,11 @@ struct ovf_export_opts {
          * that ends the export. Lets the caller still be writing disk i+1
          * while disk i is compressed. */
         int (*disk_ready)(void *ctx, size_t i, struct xerr *e);
+        /* When set, called (on the calling thread, with disk_ready_ctx)
+         * once disk i's source is read for the last time and closed, so the
+         * caller may drop the image while the export goes on. VMDK disks
+         * only: a raw disk's source is read again for the OVA's tar pass. */
+        void (*disk_done)(void *ctx, size_t i);
         void *disk_ready_ctx;
 };
 
