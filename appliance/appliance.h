@@ -114,6 +114,10 @@ int appliance_fs_make(const struct appliance_disk *d, const char *image, uint64_
  * the root's own /boot. -ENOENT, -ELOOP, -EISDIR... naming the path. */
 int appliance_root_extract(const struct appliance_disk *d, const char *path, const char *dest,
                            uint64_t max, struct xerr *e);
+/* The same for n files at once, paths[k] to dests[k]: a tarball is read
+ * twice in all, not twice per file. Thread-safe for different dests. */
+int appliance_root_extract_n(const struct appliance_disk *d, size_t n, const char *const *paths,
+                             const char *const *dests, uint64_t max, struct xerr *e);
 /* Bytes the content needs (tree/tarball size + ext4 overhead, MiB-aligned),
  * used when a disk gives no size. */
 int appliance_fs_estimate(const struct appliance_disk *d, uint64_t *ret, struct xerr *e);

@@ -15,6 +15,8 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -438,23 +440,84 @@ static int payloads_from_root(const struct appliance *a, const struct appliance_
                               char paths[2][PATH_MAX], struct xerr *e)
 {
         const struct appliance_disk *d = appliance_root_disk(a, aa->arch);
-        const struct { bool on; const char *src, *kind; const char **dst; } want[2] = {
-                { aa->kernel_from_root, aa->kernel, "kernel", &pl->kernel },
-                { aa->initrd_from_root, aa->initrd, "initrd", &pl->initrd },
-        };
+        const char *src[2], *dst[2];
+        size_t n = 0;
         int r;
 
-        for (size_t k = 0; k < 2; k++) {
-                if (!want[k].on)
-                        continue;
-                snprintf(paths[k], PATH_MAX, "%s/%s-%s", workdir, want[k].kind, aa->arch->name);
-                r = appliance_root_extract(d, want[k].src, paths[k], PAYLOAD_MAX, e);
-                if (r < 0)
-                        return xerr_prefix(e, "architecture %s, %s from the root", aa->arch->name,
-                                           want[k].kind);
-                *want[k].dst = paths[k];
+        if (aa->kernel_from_root) {
+                snprintf(paths[0], PATH_MAX, "%s/kernel-%s", workdir, aa->arch->name);
+                src[n] = aa->kernel;
+                dst[n++] = paths[0];
         }
+        if (aa->initrd_from_root) {
+                snprintf(paths[1], PATH_MAX, "%s/initrd-%s", workdir, aa->arch->name);
+                src[n] = aa->initrd;
+                dst[n++] = paths[1];
+        }
+        if (n == 0)
+                return 0;
+        r = appliance_root_extract_n(d, n, src, dst, PAYLOAD_MAX, e);
+        if (r < 0)
+                return xerr_prefix(e, "architecture %s, %s from the root", aa->arch->name,
+                                   n == 2 ? "kernel and initrd" : aa->kernel_from_root ? "kernel" : "initrd");
+        if (aa->kernel_from_root)
+                pl->kernel = paths[0];
+        if (aa->initrd_from_root)
+                pl->initrd = paths[1];
         return 0;
+}
+
+/* Every architecture's payloads_from_root at once, a thread each: reading
+ * the root tarballs' names was the build's serial start, one core idle. */
+struct payload_job {
+        const struct appliance *a;
+        const struct appliance_arch *aa;
+        struct bootpart_payload *pl;
+        const char *workdir;
+        char (*paths)[PATH_MAX];
+        struct xerr e;
+        int r;
+};
+
+static void *payload_thread(void *arg)
+{
+        struct payload_job *j = arg;
+
+        j->r = payloads_from_root(j->a, j->aa, j->pl, j->workdir, j->paths, &j->e);
+        return NULL;
+}
+
+static int payloads_all(const struct appliance *a, struct plan *p, const char *workdir, struct xerr *e)
+{
+        struct payload_job jobs[ELEMENTSOF(p->archs)];
+        pthread_t tids[ELEMENTSOF(p->archs)];
+        bool started[ELEMENTSOF(p->archs)] = { false };
+        sigset_t all, old;
+        int r = 0;
+
+        /* the threads take no signals: common/tempreg.c's handlers run on this one */
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        for (size_t i = 0; i < p->n_archs; i++) {
+                jobs[i] = (struct payload_job) { .a = a, .aa = p->archs[i], .pl = &p->payloads[i],
+                                                 .workdir = workdir, .paths = p->root_files[i] };
+                /* the last one (or any a thread cannot be had for) on this thread */
+                if (i + 1 < p->n_archs && pthread_create(&tids[i], NULL, payload_thread, &jobs[i]) == 0)
+                        started[i] = true;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        for (size_t i = 0; i < p->n_archs; i++)
+                if (!started[i])
+                        payload_thread(&jobs[i]);
+        for (size_t i = 0; i < p->n_archs; i++) {
+                if (started[i])
+                        pthread_join(tids[i], NULL);
+                if (jobs[i].r < 0 && r == 0) {  /* the first architecture's error */
+                        *e = jobs[i].e;
+                        r = jobs[i].r;
+                }
+        }
+        return r;
 }
 
 /* The disk pipeline's producer (pipeline.c): disk i's partitions. */
@@ -586,17 +649,16 @@ int appliance_build(const struct appliance *a, const struct appliance_build_opts
         r = xova_workdir_new(parent, &workdir, e);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < p->n_archs; i++) {
+        for (size_t i = 0; i < p->n_archs; i++)
                 p->payloads[i] = (struct bootpart_payload) {
                         .arch = p->archs[i]->arch,
                         .kernel = p->archs[i]->kernel,
                         .initrd = p->archs[i]->initrd,
                         .cmdline = p->archs[i]->cmdline,
                 };
-                r = payloads_from_root(a, p->archs[i], &p->payloads[i], workdir, p->root_files[i], e);
-                if (r < 0)
-                        goto out;
-        }
+        r = payloads_all(a, p, workdir, e);
+        if (r < 0)
+                goto out;
         /* Secure Boot: the spec's "secure_boot", or own-key from --sb-key/--sb-cert */
         sb = (struct bootpart_secure_boot) {
                 .mode = a->secure_boot.mode,

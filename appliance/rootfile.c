@@ -268,27 +268,37 @@ static int extract_from_dir(struct source *s, const char *rel, int out, uint64_t
         return copy_fd(fd, out, max, what, s->e);
 }
 
-static int extract_from_tar(struct source *s, const char *rel, int out, uint64_t max)
+/* One pass over the tarball: member rels[k]'s data into outs[k], for every
+ * k (the same name twice gets the same data twice). */
+static int extract_from_tar(struct source *s, size_t n, char *const *rels, const int *outs, uint64_t max)
 {
         _cleanup_(archive_freep) struct archive *a = NULL;
         _cleanup_close_ int fd = -1;
+        _cleanup_free_ bool *done = calloc(n, sizeof(bool));
         struct archive_entry *entry;
         char what[PATH_MAX + 64];
+        size_t left = n;
         int r;
 
-        snprintf(what, sizeof(what), "%s: '%s'", s->d->source, XOVA_ESC(rel));
+        if (!done)
+                return xerr_set(s->e, -ENOMEM, s->d->source, "out of memory");
         r = appliance_tar_open(s->d->source, "", &fd, &a, s->e);
         if (r < 0)
                 return r;
-        while ((r = archive_read_next_header(a, &entry)) >= ARCHIVE_WARN && r != ARCHIVE_EOF) {
+        while (left > 0 && (r = archive_read_next_header(a, &entry)) >= ARCHIVE_WARN && r != ARCHIVE_EOF) {
                 _cleanup_free_ char *name = NULL;
+                size_t first = n;
                 if (archive_entry_hardlink(entry) || archive_entry_filetype(entry) != AE_IFREG)
                         continue;
                 if (appliance_member_normalize(s->d->source, archive_entry_pathname(entry) ?
                                                archive_entry_pathname(entry) : "", &name, s->e) < 0)
                         return s->e->code;
-                if (strcmp(name, rel) != 0)
+                for (size_t k = n; k-- > 0;)
+                        if (!done[k] && strcmp(name, rels[k]) == 0)
+                                first = k;
+                if (first == n)
                         continue;
+                snprintf(what, sizeof(what), "%s: '%s'", s->d->source, XOVA_ESC(name));
                 if (archive_entry_size(entry) < 0 || (uint64_t) archive_entry_size(entry) > max)
                         return xerr_set(s->e, -EFBIG, what, "larger than %llu bytes", (unsigned long long) max);
                 for (;;) {
@@ -301,69 +311,112 @@ static int extract_from_tar(struct source *s, const char *rel, int out, uint64_t
                         if (r < ARCHIVE_OK)
                                 return xerr_set(s->e, -EIO, what, "cannot read: %s",
                                                 archive_error_string(a) ? archive_error_string(a) : "unknown error");
-                        if (xova_pwrite_all(out, buf, len, (off_t) off) < 0)
-                                return xerr_set_errno(s->e, -errno, what, "cannot write the copy");
+                        for (size_t k = first; k < n; k++)
+                                if (!done[k] && strcmp(name, rels[k]) == 0 &&
+                                    xova_pwrite_all(outs[k], buf, len, (off_t) off) < 0)
+                                        return xerr_set_errno(s->e, -errno, what, "cannot write the copy");
                 }
-                if (ftruncate(out, (off_t) archive_entry_size(entry)) < 0)
-                        return xerr_set_errno(s->e, -errno, what, "cannot write the copy");
-                return 0;       /* the data is in the first regular member of that name */
+                /* the data is in the first regular member of that name */
+                for (size_t k = first; k < n; k++)
+                        if (!done[k] && strcmp(name, rels[k]) == 0) {
+                                if (ftruncate(outs[k], (off_t) archive_entry_size(entry)) < 0)
+                                        return xerr_set_errno(s->e, -errno, what, "cannot write the copy");
+                                done[k] = true;
+                                left--;
+                        }
         }
-        return xerr_set(s->e, -ENOENT, what, "no data member of that name in the tarball");
+        for (size_t k = 0; k < n; k++)
+                if (!done[k]) {
+                        snprintf(what, sizeof(what), "%s: '%s'", s->d->source, XOVA_ESC(rels[k]));
+                        return xerr_set(s->e, -ENOENT, what, "no data member of that name in the tarball");
+                }
+        return 0;
+}
+
+/* paths[k] resolved to a regular file's name in the content, into rels[k] */
+static int resolve_file(struct source *s, const char *path, char **ret)
+{
+        _cleanup_free_ char *rel = NULL;
+        struct rootent ent = { 0 };
+        int r;
+
+        r = resolve(s, path, &rel);
+        if (r < 0)
+                return r;
+        if (!*rel)
+                return xerr_set(s->e, -EISDIR, s->d->source, "'%s' is the root directory", XOVA_ESC(path));
+        r = lookup(s, rel, &ent);
+        if (r == 0 && ent.hard) {       /* a tar hard link: the data is its target's */
+                free(rel);
+                rel = TAKE_PTR(ent.link);
+                r = lookup(s, rel, &ent);
+        }
+        if (r < 0) {
+                if (r == -ENOENT)
+                        xerr_set(s->e, r, s->d->source, "'%s' is not in the content", XOVA_ESC(rel));
+                free(ent.link);
+                return r;
+        }
+        free(ent.link);
+        if (!S_ISREG(ent.type))
+                return xerr_set(s->e, S_ISDIR(ent.type) ? -EISDIR : -EINVAL, s->d->source, "'%s' (as '%s') "
+                                "is not a regular file", XOVA_ESC(path), XOVA_ESC(rel));
+        xova_debug("root file: %s '%s' is '%s'", s->d->source, path, rel);
+        *ret = TAKE_PTR(rel);
+        return 0;
+}
+
+int appliance_root_extract_n(const struct appliance_disk *d, size_t n, const char *const *paths,
+                             const char *const *dests, uint64_t max, struct xerr *e)
+{
+        struct source s = { .d = d, .dfd = -1, .e = e };
+        char **rels = calloc(n ? n : 1, sizeof(char *));
+        int *outs = malloc((n ? n : 1) * sizeof(int));
+        int r = 0;
+
+        if (!rels || !outs) {
+                free(rels);
+                free(outs);
+                return xerr_set(e, -ENOMEM, d->source, "out of memory");
+        }
+        for (size_t k = 0; k < n; k++)
+                outs[k] = -1;
+        if (d->content == APPLIANCE_CONTENT_DIRECTORY) {
+                s.dfd = open(d->source, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
+                if (s.dfd < 0)
+                        r = xerr_set_errno(e, -errno, d->source, "cannot open directory");
+        } else if (d->content == APPLIANCE_CONTENT_TARBALL) {
+                r = read_tar_names(&s);
+        } else {
+                r = xerr_set(e, -EINVAL, d->name, "has no directory or tarball to take '%s' from",
+                             XOVA_ESC(n ? paths[0] : ""));
+        }
+        /* every name first: a missing one fails before any data is read */
+        for (size_t k = 0; r == 0 && k < n; k++)
+                r = resolve_file(&s, paths[k], &rels[k]);
+        for (size_t k = 0; r == 0 && k < n; k++) {
+                outs[k] = open(dests[k], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+                if (outs[k] < 0)
+                        r = xerr_set_errno(e, -errno, dests[k], "cannot create");
+        }
+        if (r == 0 && s.dfd >= 0)
+                for (size_t k = 0; r == 0 && k < n; k++)
+                        r = extract_from_dir(&s, rels[k], outs[k], max);
+        else if (r == 0)
+                r = extract_from_tar(&s, n, rels, outs, max);
+        for (size_t k = 0; k < n; k++) {
+                free(rels[k]);
+                if (outs[k] >= 0)
+                        close(outs[k]);
+        }
+        free(rels);
+        free(outs);
+        source_release(&s);
+        return r;
 }
 
 int appliance_root_extract(const struct appliance_disk *d, const char *path, const char *dest,
                            uint64_t max, struct xerr *e)
 {
-        _cleanup_free_ char *rel = NULL;
-        _cleanup_close_ int out = -1;
-        struct source s = { .d = d, .dfd = -1, .e = e };
-        struct rootent ent = { 0 };
-        int r;
-
-        if (d->content == APPLIANCE_CONTENT_DIRECTORY) {
-                s.dfd = open(d->source, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
-                if (s.dfd < 0)
-                        return xerr_set_errno(e, -errno, d->source, "cannot open directory");
-        } else if (d->content == APPLIANCE_CONTENT_TARBALL) {
-                r = read_tar_names(&s);
-                if (r < 0)
-                        goto out;
-        } else {
-                return xerr_set(e, -EINVAL, d->name, "has no directory or tarball to take '%s' from",
-                                XOVA_ESC(path));
-        }
-        r = resolve(&s, path, &rel);
-        if (r < 0)
-                goto out;
-        if (!*rel) {
-                r = xerr_set(e, -EISDIR, d->source, "'%s' is the root directory", XOVA_ESC(path));
-                goto out;
-        }
-        r = lookup(&s, rel, &ent);
-        if (r == 0 && ent.hard) {       /* a tar hard link: the data is its target's */
-                free(rel);
-                rel = TAKE_PTR(ent.link);
-                r = lookup(&s, rel, &ent);
-        }
-        if (r < 0) {
-                if (r == -ENOENT)
-                        xerr_set(e, r, d->source, "'%s' is not in the content", XOVA_ESC(rel));
-                goto out;
-        }
-        if (!S_ISREG(ent.type)) {
-                r = xerr_set(e, S_ISDIR(ent.type) ? -EISDIR : -EINVAL, d->source, "'%s' (as '%s') "
-                             "is not a regular file", XOVA_ESC(path), XOVA_ESC(rel));
-                goto out;
-        }
-        out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (out < 0) {
-                r = xerr_set_errno(e, -errno, dest, "cannot create");
-                goto out;
-        }
-        xova_debug("root file: %s '%s' is '%s'", d->source, path, rel);
-        r = s.dfd >= 0 ? extract_from_dir(&s, rel, out, max) : extract_from_tar(&s, rel, out, max);
-out:
-        free(ent.link);
-        source_release(&s);
-        return r;
+        return appliance_root_extract_n(d, 1, &path, &dest, max, e);
 }

@@ -1016,6 +1016,45 @@ static void test_appliance_root_extract(void **state)
         }
 }
 
+/* Several files in one pass (the kernel and the initrd): each its own
+ * data, the same file twice, and a missing one fails naming it before any
+ * data is copied. */
+static void test_appliance_root_extract_n(void **state)
+{
+        const char *dir = *state;
+        _cleanup_free_ char *t = pathf("%s/root", dir), *tar = pathf("%s/root.tar", dir);
+        static const struct member m[] = {
+                { "./boot/initrd.img-6.1", AE_IFREG, "INITRD" },
+                { "./boot/vmlinuz-6.1", AE_IFREG, "KERNEL" },
+                { "./vmlinuz", AE_IFLNK, "boot/vmlinuz-6.1" },
+                { "./initrd.img", AE_IFLNK, "boot/initrd.img-6.1" },
+        };
+        struct appliance_disk d = { .name = (char *) "root", .role = APPLIANCE_DISK_ROOT,
+                                    .arch = xova_arch_by_name("x86_64") };
+
+        make_tarball(tar, m, ELEMENTSOF(m), false);
+        assert_int_equal(mkdir(t, 0755), 0);
+        assert_int_equal(run("cd '%s' && bsdtar -xf '%s'", t, tar), 0);
+        for (int src = 0; src < 2; src++) {
+                _cleanup_free_ char *k = pathf("%s/k-%d", dir, src), *i = pathf("%s/i-%d", dir, src);
+                _cleanup_free_ char *k2 = pathf("%s/k2-%d", dir, src), *x = pathf("%s/x-%d", dir, src);
+                const char *paths[3] = { "/vmlinuz", "/initrd.img", "/boot/vmlinuz-6.1" };
+                const char *dests[3] = { k, i, k2 };
+                const char *bad[2] = { "/vmlinuz", "/missing" }, *bad_dests[2] = { x, i };
+                struct xerr e = { 0 };
+
+                d.content = src ? APPLIANCE_CONTENT_DIRECTORY : APPLIANCE_CONTENT_TARBALL;
+                d.source = src ? t : tar;
+                assert_int_equal(appliance_root_extract_n(&d, 3, paths, dests, 1 << 20, &e), 0);
+                assert_int_equal(run("printf KERNEL | cmp -s - '%s'", k), 0);
+                assert_int_equal(run("printf INITRD | cmp -s - '%s'", i), 0);
+                assert_int_equal(run("printf KERNEL | cmp -s - '%s'", k2), 0);
+                assert_int_equal(appliance_root_extract_n(&d, 2, bad, bad_dests, 1 << 20, &e), -ENOENT);
+                assert_non_null(strstr(e.msg, "missing"));
+                assert_int_equal(access(x, F_OK), -1);  /* nothing created, nothing copied */
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1027,6 +1066,7 @@ int main(void)
                 cmocka_unit_test(test_appliance_parse_bad_text),
                 cmocka_unit_test(test_appliance_parse_limits),
                 cmocka_unit_test_setup_teardown(test_appliance_load, setup_tmpdir, teardown_tmpdir),
+                cmocka_unit_test_setup_teardown(test_appliance_root_extract_n, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_check_sources, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_fs_deterministic, setup_tmpdir, teardown_tmpdir),
                 cmocka_unit_test_setup_teardown(test_appliance_ext4_super, setup_tmpdir, teardown_tmpdir),
