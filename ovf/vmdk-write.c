@@ -175,6 +175,7 @@ struct vmdk_pipe {
         uint64_t job_seq;               /* grains taken by workers */
         uint64_t n_grains;
         uint64_t raw_size;
+        uint64_t wait_first, wait_last; /* the writer sleeps until both are done */
         bool stop;
 };
 
@@ -235,7 +236,9 @@ static void *worker_main(void *arg)
 
                 pthread_mutex_lock(&p->lock);
                 p->slots[seq % p->n_slots].done = true;
-                pthread_cond_signal(&p->done);
+                /* only the grains the writer waits for wake it */
+                if (seq == p->wait_first || seq == p->wait_last)
+                        pthread_cond_signal(&p->done);
         }
         pthread_mutex_unlock(&p->lock);
         libdeflate_free_compressor(c);
@@ -493,9 +496,20 @@ static int write_ready(struct vmdk_writer *w)
         int r;
 
         pthread_mutex_lock(&p->lock);
-        if (p->read_seq == p->n_grains || p->read_seq - w->write_seq >= p->n_slots)
-                while (!s->done)
+        if (p->read_seq == p->n_grains || p->read_seq - w->write_seq >= p->n_slots) {
+                /* Full: sleep until the next grain and the one a read's worth
+                 * later are done, so that one wake-up writes ~READ_CHUNK
+                 * grains and frees room for one large pread. Waking for
+                 * every grain cost a futex round trip per 64 KiB. */
+                uint64_t last = w->write_seq + READ_CHUNK - 1;
+                if (last >= p->read_seq)
+                        last = p->read_seq - 1;
+                p->wait_first = w->write_seq;
+                p->wait_last = last;
+                while (!s->done || !p->slots[last % p->n_slots].done)
                         pthread_cond_wait(&p->done, &p->lock);
+                p->wait_first = p->wait_last = UINT64_MAX;
+        }
         done = s->done;
         pthread_mutex_unlock(&p->lock);
         while (done) {
@@ -627,6 +641,8 @@ int ovf_vmdk_write_named(int raw_fd, uint64_t raw_size, int out_fd, const char *
                         .lock = PTHREAD_MUTEX_INITIALIZER,
                         .work = PTHREAD_COND_INITIALIZER,
                         .done = PTHREAD_COND_INITIALIZER,
+                        .wait_first = UINT64_MAX,
+                        .wait_last = UINT64_MAX,
                 },
                 .o = { .fd = out_fd, .size = 1u << 20 },
                 .raw_fd = raw_fd,
