@@ -963,6 +963,15 @@ static void test_appliance_fs_directory_special(void **state)
                              img), 0);
 }
 
+/* The same root twice, for both kinds of source: the tarball `tar` of the
+ * members, and the tree `t` it extracts to. */
+static void make_root_sources(const char *tar, const char *t, const struct member *m, size_t n)
+{
+        make_tarball(tar, m, n, false);
+        assert_int_equal(mkdir(t, 0755), 0);
+        assert_int_equal(run("cd '%s' && bsdtar -xf '%s'", t, tar), 0);
+}
+
 /* {"from-root": PATH}: symlinks followed inside the content, never on the host. */
 static void test_appliance_root_extract(void **state)
 {
@@ -988,9 +997,7 @@ static void test_appliance_root_extract(void **state)
         struct appliance_disk d = { .name = (char *) "root", .role = APPLIANCE_DISK_ROOT,
                                     .arch = xova_arch_by_name("x86_64") };
 
-        make_tarball(tar, m, ELEMENTSOF(m), false);
-        assert_int_equal(mkdir(t, 0755), 0);
-        assert_int_equal(run("cd '%s' && bsdtar -xf '%s'", t, tar), 0);
+        make_root_sources(tar, t, m, ELEMENTSOF(m));
         for (int src = 0; src < 2; src++) {
                 d.content = src ? APPLIANCE_CONTENT_DIRECTORY : APPLIANCE_CONTENT_TARBALL;
                 d.source = src ? t : tar;
@@ -1032,9 +1039,7 @@ static void test_appliance_root_extract_n(void **state)
         struct appliance_disk d = { .name = (char *) "root", .role = APPLIANCE_DISK_ROOT,
                                     .arch = xova_arch_by_name("x86_64") };
 
-        make_tarball(tar, m, ELEMENTSOF(m), false);
-        assert_int_equal(mkdir(t, 0755), 0);
-        assert_int_equal(run("cd '%s' && bsdtar -xf '%s'", t, tar), 0);
+        make_root_sources(tar, t, m, ELEMENTSOF(m));
         for (int src = 0; src < 2; src++) {
                 _cleanup_free_ char *k = pathf("%s/k-%d", dir, src), *i = pathf("%s/i-%d", dir, src);
                 _cleanup_free_ char *k2 = pathf("%s/k2-%d", dir, src), *x = pathf("%s/x-%d", dir, src);
