@@ -156,9 +156,9 @@ rm -rf "$T/chk" "$T/x.ova" "$T/b.ova"
 ###############################################################################
 : > "$T/t.xova"; : > "$T/m.xova"; : > "$T/c.xova"; : > "$T/t.base"; : > "$T/t.floor"; : > "$T/c.floor"; : > "$T/t.steps"
 # Each side starts with no writeback left by the one before (untimed sync):
-# the baseline writes GiBs, whose flush otherwise runs into the next xova
-# build (measured: 4.51 s median without it, against 4.38 s in a loop with
-# the floor only).
+# the baseline writes GiBs, whose flush would otherwise run into the next
+# xova build. (Run to run, the medians still move by about 3%: 4.38-4.60 s
+# for the same binary on 2026-12-03, with or without it.)
 for i in $(seq "$N"); do
     sync; xova_build "$T/x.ova"; rm -f "$T/x.ova"
     sync; "$T/floor" "${RAWS[@]/#/$T/raw/}" > "$T/floor.1"; cat "$T/floor.1" >> "$T/floor.out"
