@@ -332,9 +332,10 @@ int appliance_content_write(const struct appliance_disk *d, const char *image, u
          * time) is the time mke2fs was given */
         w.fs->now = (time_t) appliance_e2fs_time(epoch);
         /* No checksum is verified on the way back in: every block read here
-         * was written by this writer moments before, and verifying them cost
-         * a fifth of a root's CPU (ext2fs_link re-reads and checks each block
-         * of the directory for every name it adds). Checksums are still
+         * was written by this writer moments before, and verifying them was
+         * the larger part of libext2fs's crc32c in perf (ext2fs_link re-reads
+         * and checks each block of the directory for every name it adds; an
+         * x86_64 root alone: 0.55 -> 0.51 s CPU). Checksums are still
          * written; e2fsck -fn of the images checks them (tests). */
         w.fs->flags |= EXT2_FLAG_IGNORE_CSUM_ERRORS;
         err = ext2fs_read_bitmaps(w.fs);
