@@ -282,8 +282,7 @@ static errcode_t data_block(struct writer *w, struct data_out *d, blk64_t l, con
         d->last_l = l;
         d->last_p = p;
         d->allocated++;
-        if (d->run_n && p == d->run_p + d->run_n && buf == d->run_buf + d->run_n * fs->blocksize &&
-            d->run_n < DATA_WINDOW) {
+        if (d->run_n && p == d->run_p + d->run_n && buf == d->run_buf + d->run_n * fs->blocksize) {
                 d->run_n++;
                 return 0;
         }

@@ -274,7 +274,8 @@ static int extract_from_tar(struct source *s, size_t n, char *const *rels, const
 {
         _cleanup_(archive_freep) struct archive *a = NULL;
         _cleanup_close_ int fd = -1;
-        _cleanup_free_ bool *done = calloc(n, sizeof(bool));
+        _cleanup_free_ bool *done = calloc(2 * n, sizeof(bool));
+        bool *hit = done + n;           /* the k this member is the data of */
         struct archive_entry *entry;
         char what[PATH_MAX + 64];
         size_t left = n;
@@ -287,16 +288,16 @@ static int extract_from_tar(struct source *s, size_t n, char *const *rels, const
                 return r;
         while (left > 0 && (r = archive_read_next_header(a, &entry)) >= ARCHIVE_WARN && r != ARCHIVE_EOF) {
                 _cleanup_free_ char *name = NULL;
-                size_t first = n;
+                bool any = false;
                 if (archive_entry_hardlink(entry) || archive_entry_filetype(entry) != AE_IFREG)
                         continue;
                 if (appliance_member_normalize(s->d->source, archive_entry_pathname(entry) ?
                                                archive_entry_pathname(entry) : "", &name, s->e) < 0)
                         return s->e->code;
-                for (size_t k = n; k-- > 0;)
-                        if (!done[k] && strcmp(name, rels[k]) == 0)
-                                first = k;
-                if (first == n)
+                /* the data is in the first regular member of that name */
+                for (size_t k = 0; k < n; k++)
+                        any |= hit[k] = !done[k] && strcmp(name, rels[k]) == 0;
+                if (!any)
                         continue;
                 snprintf(what, sizeof(what), "%s: '%s'", s->d->source, XOVA_ESC(name));
                 if (archive_entry_size(entry) < 0 || (uint64_t) archive_entry_size(entry) > max)
@@ -311,19 +312,18 @@ static int extract_from_tar(struct source *s, size_t n, char *const *rels, const
                         if (r < ARCHIVE_OK)
                                 return xerr_set(s->e, -EIO, what, "cannot read: %s",
                                                 archive_error_string(a) ? archive_error_string(a) : "unknown error");
-                        for (size_t k = first; k < n; k++)
-                                if (!done[k] && strcmp(name, rels[k]) == 0 &&
-                                    xova_pwrite_all(outs[k], buf, len, (off_t) off) < 0)
+                        for (size_t k = 0; k < n; k++)
+                                if (hit[k] && xova_pwrite_all(outs[k], buf, len, (off_t) off) < 0)
                                         return xerr_set_errno(s->e, -errno, what, "cannot write the copy");
                 }
-                /* the data is in the first regular member of that name */
-                for (size_t k = first; k < n; k++)
-                        if (!done[k] && strcmp(name, rels[k]) == 0) {
-                                if (ftruncate(outs[k], (off_t) archive_entry_size(entry)) < 0)
-                                        return xerr_set_errno(s->e, -errno, what, "cannot write the copy");
-                                done[k] = true;
-                                left--;
-                        }
+                for (size_t k = 0; k < n; k++) {
+                        if (!hit[k])
+                                continue;
+                        if (ftruncate(outs[k], (off_t) archive_entry_size(entry)) < 0)
+                                return xerr_set_errno(s->e, -errno, what, "cannot write the copy");
+                        done[k] = true;
+                        left--;
+                }
         }
         for (size_t k = 0; k < n; k++)
                 if (!done[k]) {
@@ -333,7 +333,7 @@ static int extract_from_tar(struct source *s, size_t n, char *const *rels, const
         return 0;
 }
 
-/* paths[k] resolved to a regular file's name in the content, into rels[k] */
+/* `path` resolved to the name of a regular file in the content, into *ret */
 static int resolve_file(struct source *s, const char *path, char **ret)
 {
         _cleanup_free_ char *rel = NULL;
